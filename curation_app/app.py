@@ -1,0 +1,29 @@
+"""Streamlit entry point: `python -m curation_app serve` runs `streamlit run` on this file."""
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts this file's folder, not the repository, on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import streamlit as st  # noqa: E402
+
+from curation_app.app_pages.session import current_user, ensure_database, log_out  # noqa: E402
+
+PAGES = Path(__file__).with_name("app_pages")
+
+st.set_page_config(page_title="Curation", page_icon=":material/fact_check:", layout="wide")
+ensure_database()
+user = current_user()
+
+if user is None:
+    page = st.navigation([st.Page(PAGES / "login.py", title="Log in", icon=":material/login:")])
+else:
+    pages = [st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True)]
+    page = st.navigation(pages)
+    with st.sidebar:
+        st.caption(f"Logged in as **{user.name}** ({user.role})")
+        if st.button("Log out", icon=":material/logout:"):
+            log_out()
+            st.rerun()
+page.run()

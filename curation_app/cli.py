@@ -1,0 +1,280 @@
+"""The `python -m curation_app` command line: thin wrappers around curation_app.core."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy.exc import OperationalError
+
+from curation_app import __version__
+from curation_app.core.errors import CurationError, ImportRefused
+from curation_app.database import DatabaseError, check_schema, database_url, describe_url, get_engine, upgrade
+
+APP_PATH = Path(__file__).with_name("app.py")
+
+
+class CommandFailed(Exception):
+    """A one-line reason for stderr and a non-zero exit."""
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _ready_engine():  # type: ignore[no-untyped-def]
+    engine = get_engine(database_url())
+    check_schema(engine)
+    return engine
+
+
+def _actor():  # type: ignore[no-untyped-def]
+    from curation_app.core.auth import command_line_actor
+
+    return command_line_actor()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    upgrade(database_url())
+    print(f"database ready at {describe_url(database_url())}")
+    return 0
+
+
+def _progress_bar(path: Path) -> tuple[Callable[[int], None] | None, Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=path.stat().st_size if path.is_file() else None, unit="B", unit_scale=True,
+               desc=path.name, file=sys.stderr, disable=None, leave=False)
+    return bar.update, bar
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from curation_app.core.importer import import_answers, import_file, looks_like_answers
+
+    engine = _ready_engine()
+    path = Path(args.file)
+    if args.answers or (path.is_file() and looks_like_answers(path)):
+        summary: Any = import_answers(path, actor=_actor(), source=args.source, engine=engine)
+        result = summary.as_dict()
+        if args.json:
+            _print_json(result)
+        else:
+            print(f"{path.name}: {result['read']} answers read, {result['attached']} attached as "
+                  f"baseline answers, {result['unmatched']} with no matching query")
+        return 0
+    update, bar = _progress_bar(path)
+    try:
+        summary = import_file(path, actor=_actor(), source=args.source, text_field=args.text_field,
+                              file_format=args.format, skip_bad_rows=args.skip_bad_rows,
+                              engine=engine, on_progress=update)
+    except ImportRefused as refused:
+        bar.close()
+        if args.json:
+            _print_json({"read": None, "imported": 0, "duplicates": 0, "errors": refused.n_problems,
+                         "refused": True,
+                         "problems": [{"location": w, "problem": p} for w, p in refused.problems]})
+        else:
+            for where, problem in refused.problems[:50]:
+                print(f"{refused.file_name}: {where}: {problem}", file=sys.stderr)
+            if refused.n_problems > 50:
+                print(f"... and {refused.n_problems - 50} more", file=sys.stderr)
+        raise CommandFailed(
+            f"{refused.file_name}: refused, {refused.n_problems} bad row(s); nothing was imported "
+            "(fix them, or pass --skip-bad-rows to import the rest)") from None
+    bar.close()
+    result = summary.as_dict()
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"{path.name} ({result['format']}, {result['shape']} shape) as source {result['source']!r}: "
+          f"{result['read']} read, {result['imported']} imported, {result['duplicates']} duplicates, "
+          f"{result['errors']} skipped")
+    for item in result["skipped"][:50]:
+        print(f"  skipped {item['location']}: {item['problem']}")
+    if result["renamed"]:
+        print(f"  {len(result['renamed'])} id(s) were already taken and now carry the prefix "
+              f"'{result['source']}:' (first: {result['renamed'][0]['id']} -> {result['renamed'][0]['now']})")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.no_password:
+        return None
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != first:
+            raise CommandFailed("the two passwords differ")
+        return first
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise CommandFailed("no password on standard input (or pass --no-password)")
+    return line
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from curation_app.core import auth
+    from curation_app.database import session_scope
+
+    engine = _ready_engine()
+    if args.users_command == "add":
+        password = _read_password(args)
+        with session_scope(engine) as session:
+            auth.create_user(session, actor=_actor(), name=args.name, role=args.role, password=password)
+        print(f"user {args.name} ({args.role}) created")
+    elif args.users_command == "passwd":
+        password = _read_password(args)
+        if password is None:
+            raise CommandFailed("a new password is needed")
+        with session_scope(engine) as session:
+            auth.set_password(session, actor=_actor(), name=args.name, password=password)
+        print(f"password of {args.name} changed")
+    elif args.users_command == "role":
+        with session_scope(engine) as session:
+            auth.set_role(session, actor=_actor(), name=args.name, role=args.role)
+        print(f"{args.name} is now {args.role}")
+    else:
+        with session_scope(engine) as session:
+            users = [{"name": u.name, "role": u.role, "can_log_in": u.password_hash is not None,
+                      "active": u.active} for u in auth.list_users(session)]
+        if args.json:
+            _print_json(users)
+        else:
+            for user in users:
+                print(f"{user['name']:<24} {user['role']:<10} "
+                      f"{'' if user['can_log_in'] else '(no password)'}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from curation_app.core import settings
+    from curation_app.database import session_scope
+
+    engine = _ready_engine()
+    with session_scope(engine) as session:
+        if args.settings_command == "set":
+            value = settings.parse_setting(args.key, args.value)
+            settings.set_setting(session, actor=_actor(), key=args.key, value=value)
+            print(f"{args.key} = {json.dumps(value) if args.key != 'taxonomy' else args.value}")
+            return 0
+        values = settings.all_settings(session)
+    if args.json:
+        _print_json(values)
+    else:
+        for key, value in values.items():
+            shown = "(default CodeArena taxonomy)" if key == "taxonomy" and value is None else json.dumps(value)
+            if key == "taxonomy" and value is not None:
+                shown = f"{value.get('name', 'custom')} v{value.get('version', '?')}"
+            print(f"{key:<20} {shown:<32} {settings.SETTINGS[key].help}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from curation_app.core.demo import load_demo
+
+    upgrade(database_url())
+    result = load_demo(engine=get_engine(database_url()))
+    if args.json:
+        _print_json(result)
+        return 0
+    if result["loaded"]:
+        print(f"demo loaded into {describe_url(database_url())}: {result['queries']} queries, "
+              f"{result['annotations']} annotations")
+    else:
+        print(f"demo data already present in {describe_url(database_url())}; nothing changed")
+    print("log in as (name / password):")
+    for user in result["users"]:
+        print(f"  {user['name']:<8} {user['password']:<18} {user['role']}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    upgrade(database_url())
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+               "--server.port", str(args.port), "--server.address", args.address,
+               "--browser.gatherUsageStats", "false"]
+    if args.headless or not sys.stdout.isatty():
+        command += ["--server.headless", "true"]
+    print(f"serving on http://{args.address}:{args.port} (database {describe_url(database_url())})",
+          flush=True)
+    return subprocess.call(command, env=os.environ.copy())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m curation_app",
+        description="Curate a code benchmark from raw user queries. The database is "
+                    "CURATION_DATABASE_URL (default: SQLite under db/).")
+    parser.add_argument("--version", action="version", version=f"curation_app {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("init", help="create or upgrade the database schema").set_defaults(run=cmd_init)
+
+    imp = commands.add_parser("import", help="import raw queries (JSONL, JSON, CSV, Parquet) or an answers file")
+    imp.add_argument("file")
+    imp.add_argument("--source", help="source name kept as provenance (default: the file name)")
+    imp.add_argument("--text-field", help="the field holding the query text, when detection cannot decide")
+    imp.add_argument("--format", choices=("jsonl", "json", "csv", "parquet"), help="override format detection")
+    imp.add_argument("--skip-bad-rows", action="store_true",
+                     help="import the good rows and list the bad ones instead of refusing the file")
+    imp.add_argument("--answers", action="store_true",
+                     help="the file holds baseline answers keyed by query id (detected for Arena-Hard answers)")
+    imp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    imp.set_defaults(run=cmd_import)
+
+    users = commands.add_parser("users", help="manage users")
+    users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_commands.add_parser("add", help="add a user (password from stdin or a prompt)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("annotator", "lead", "admin"))
+    add.add_argument("--no-password", action="store_true", help="an account that cannot log in")
+    passwd = users_commands.add_parser("passwd", help="set a user's password (stdin or a prompt)")
+    passwd.add_argument("name")
+    passwd.set_defaults(no_password=False)
+    role = users_commands.add_parser("role", help="change a user's role")
+    role.add_argument("name")
+    role.add_argument("role", choices=("annotator", "lead", "admin"))
+    listing = users_commands.add_parser("list", help="list users")
+    listing.add_argument("--json", action="store_true")
+    users.set_defaults(run=cmd_users)
+
+    settings = commands.add_parser("settings", help="show or set project settings")
+    settings_commands = settings.add_subparsers(dest="settings_command", required=True, metavar="ACTION")
+    setter = settings_commands.add_parser("set", help="set KEY to VALUE")
+    setter.add_argument("key")
+    setter.add_argument("value")
+    show = settings_commands.add_parser("show", help="show every setting")
+    show.add_argument("--json", action="store_true")
+    settings.set_defaults(run=cmd_settings)
+
+    demo = commands.add_parser("demo", help="load demo users and queries into a fresh database")
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(run=cmd_demo)
+
+    serve = commands.add_parser("serve", help="start the web app")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--address", default="localhost")
+    serve.add_argument("--headless", action="store_true", help="do not open a browser")
+    serve.set_defaults(run=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (CurationError, CommandFailed, DatabaseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"error: cannot use the database at {describe_url(database_url())}: {reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was half-written", file=sys.stderr)
+        return 130

@@ -1,0 +1,153 @@
+"""Users, roles, password hashing (Argon2) and login sessions that survive a page reload."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, delete, select
+
+from curation_app.core import audit
+from curation_app.core.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
+from curation_app.models import ROLES, LoginSession, User, utcnow
+
+MIN_PASSWORD_LENGTH = 8
+LOGIN_SESSION_LIFETIME = timedelta(hours=12)
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist costs the same time as a real check,
+# so response time does not reveal which names exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def command_line_actor() -> User:
+    """The operator at the command line: whoever can run the CLI can already open the database."""
+    return User(id=None, name="(command line)", role="admin")
+
+
+def require_role(actor: User | None, *roles: str) -> User:
+    if actor is None or not actor.active or actor.role not in roles:
+        who = "nobody logged in" if actor is None else f"{actor.name} ({actor.role})"
+        raise PermissionDenied(f"{who} may not do this: it needs the role {' or '.join(roles)}")
+    return actor
+
+
+def validate_name(name: str) -> str:
+    if not _NAME_PATTERN.match(name or ""):
+        raise InvalidInput(
+            f"user name {name!r} is not allowed: use 1-100 letters, digits, '_', '.', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def validate_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def get_user(session: Session, name: str) -> User | None:
+    return session.exec(select(User).where(User.name == name)).first()
+
+
+def create_user(
+    session: Session, *, actor: User, name: str, role: str, password: str | None
+) -> User:
+    """A new user; password None makes an account that cannot log in (labels imported from elsewhere)."""
+    require_role(actor, "admin")
+    validate_name(name)
+    validate_role(role)
+    if get_user(session, name) is not None:
+        raise InvalidInput(f"a user named {name!r} already exists")
+    user = User(name=name, role=role, password_hash=hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor, action="user.create", entity="user", entity_id=name,
+                 new={"role": role, "can_log_in": password is not None})
+    return user
+
+
+def set_password(session: Session, *, actor: User, name: str, password: str) -> None:
+    user = get_user(session, name)
+    if user is None:
+        raise NotFound(f"no user named {name!r}")
+    if actor.id != user.id:
+        require_role(actor, "admin")
+    user.password_hash = hash_password(password)
+    session.add(user)
+    audit.record(session, actor=actor, action="user.set_password", entity="user", entity_id=name)
+
+
+def set_role(session: Session, *, actor: User, name: str, role: str) -> None:
+    require_role(actor, "admin")
+    validate_role(role)
+    user = get_user(session, name)
+    if user is None:
+        raise NotFound(f"no user named {name!r}")
+    old = user.role
+    user.role = role
+    session.add(user)
+    audit.record(session, actor=actor, action="user.set_role", entity="user", entity_id=name,
+                 old={"role": old}, new={"role": role})
+
+
+def authenticate(session: Session, *, name: str, password: str) -> User:
+    """The user if name and password match an active account; one message for every failure."""
+    user = get_user(session, name)
+    stored = user.password_hash if user is not None and user.active else None
+    try:
+        _hasher.verify(stored or _DUMMY_HASH, password)
+        if stored is None:
+            raise VerificationError()
+    except (VerificationError, InvalidHashError):
+        raise AuthenticationFailed("wrong user name or password") from None
+    if _hasher.check_needs_rehash(stored):
+        user.password_hash = _hasher.hash(password)
+        session.add(user)
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_login_session(session: Session, *, user: User) -> str:
+    """A random token for the browser; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.exec(delete(LoginSession).where(LoginSession.expires_at < now))
+    session.add(LoginSession(token_hash=_token_hash(token), user_id=user.id,
+                             expires_at=now + LOGIN_SESSION_LIFETIME))
+    return token
+
+
+def user_for_token(session: Session, token: str | None) -> User | None:
+    if not token:
+        return None
+    found = session.exec(
+        select(User, LoginSession)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == _token_hash(token), LoginSession.expires_at > utcnow())
+    ).first()
+    if found is None or not found[0].active:
+        return None
+    return found[0]
+
+
+def end_login_session(session: Session, *, token: str) -> None:
+    session.exec(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(User.name)))

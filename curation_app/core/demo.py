@@ -1,0 +1,39 @@
+"""Demo users and queries, so a newcomer can click through at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import func, select
+
+from curation_app.core import auth
+from curation_app.core.importer import import_file
+from curation_app.database import session_scope
+from curation_app.models import Query
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+DEMO_QUERIES = DEMO_DIR / "queries.jsonl"
+DEMO_ANNOTATIONS = DEMO_DIR / "annotations.jsonl"
+# Documented in the README; demo databases are for trying the tool, never for real work.
+DEMO_USERS = (
+    ("admin", "admin", "admin-demo"),
+    ("lead", "lead", "lead-demo"),
+    ("alice", "annotator", "alice-demo"),
+    ("bob", "annotator", "bob-demo"),
+    ("carol", "annotator", "carol-demo"),
+)
+
+
+def load_demo(*, engine: Engine | None = None) -> dict:
+    """Create the demo users and import the demo queries, unless they are already there."""
+    users = [{"name": n, "role": r, "password": p} for n, r, p in DEMO_USERS]
+    actor = auth.command_line_actor()
+    with session_scope(engine) as session:
+        if auth.get_user(session, DEMO_USERS[0][0]) is not None:
+            n_queries = session.exec(select(func.count()).select_from(Query)).one()
+            return {"loaded": False, "queries": n_queries, "annotations": 0, "users": users}
+        for name, role, password in DEMO_USERS:
+            auth.create_user(session, actor=actor, name=name, role=role, password=password)
+    summary = import_file(DEMO_QUERIES, actor=actor, source="demo", engine=engine)
+    return {"loaded": True, "queries": summary.imported, "annotations": 0, "users": users}

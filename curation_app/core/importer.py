@@ -1,0 +1,497 @@
+"""Import raw user queries in the common chat shapes, deduplicated, with provenance.
+
+One import is one database transaction: a file with bad rows is refused whole (unless the
+caller asks to skip them) and a process killed mid-import leaves the database as it was.
+Rows are inserted in chunks with SQLAlchemy Core, which keeps 100,000 queries to seconds.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from curation_app.core import audit
+from curation_app.core.auth import require_role
+from curation_app.core.errors import ImportRefused, InvalidInput
+from curation_app.core.readers import RawRecord, read_records, type_name
+from curation_app.database import session_scope
+from curation_app.models import ImportBatch, Query, User, utcnow
+
+FLAT_TEXT_FIELDS = ("prompt", "instruction", "question", "query", "text")
+ID_FIELDS = ("id", "question_id", "query_id", "conversation_id", "uid", "uuid", "task_id")
+MAX_QUERY_CHARS = 1_000_000
+MAX_LISTED_PROBLEMS = 1_000
+CHUNK_ROWS = 2_000
+_SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                   "chatgpt": "assistant", "bard": "assistant", "bing": "assistant", "model": "assistant",
+                   "system": "system"}
+_ROLES = {"user", "assistant", "system"}
+
+
+class RowProblem(ValueError):
+    """What is wrong with one record; the importer adds where it is."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How to find the conversation in a record of one file."""
+
+    name: str  # codearena | arena-hard | mt-bench | sharegpt | flat
+    field: str
+
+    def messages(self, record: dict) -> list[dict]:
+        if self.field not in record or record[self.field] is None:
+            raise RowProblem(f"missing text: no {self.field!r} field")
+        value = record[self.field]
+        if self.name == "flat":
+            return [{"role": "user", "content": _text(value, repr(self.field))}]
+        if isinstance(value, str):
+            value = _parse_list_literal(value, self.field)
+        if not isinstance(value, list):
+            raise RowProblem(f"wrong type: {self.field!r} must be a list, got {type_name(value)}")
+        if not value:
+            raise RowProblem(f"empty text: {self.field!r} is an empty list")
+        return [_turn(self.field, index, turn) for index, turn in enumerate(value, start=1)]
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise RowProblem(f"wrong type: {where} must be a string, got {type_name(value)}")
+    return value
+
+
+def _parse_list_literal(text: str, field_name: str) -> Any:
+    """CodeArena stores `messages` as JSON or as a Python literal string (single quotes)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        raise RowProblem(
+            f"wrong type: {field_name!r} is a string that is neither a JSON list nor a Python list literal"
+        ) from None
+
+
+def _turn(field_name: str, index: int, turn: Any) -> dict:
+    where = f"{field_name}[{index}]"
+    if isinstance(turn, str):  # MT-Bench: turns are the user's messages
+        return {"role": "user", "content": turn}
+    if not isinstance(turn, dict):
+        raise RowProblem(f"wrong type: {where} must be an object or a string, got {type_name(turn)}")
+    if "content" in turn or "value" in turn:
+        content = turn.get("content", turn.get("value"))
+        raw_role = turn.get("role", turn.get("from", "user"))
+    else:
+        raise RowProblem(f"missing text: {where} has no 'content' (or ShareGPT 'value')")
+    if not isinstance(raw_role, str):
+        raise RowProblem(f"wrong type: {where} role must be a string, got {type_name(raw_role)}")
+    role = raw_role.lower() if raw_role.lower() in _ROLES else _SHAREGPT_ROLES.get(raw_role.lower())
+    if role is None:
+        raise RowProblem(f"{where} has an unknown role {raw_role!r}")
+    return {"role": role, "content": _text(content, f"{where} content")}
+
+
+def detect_shape(record: dict, text_field: str | None = None) -> Shape:
+    if text_field:
+        if text_field not in record:
+            raise RowProblem(f"the text field {text_field!r} is not among the fields {_field_list(record)}")
+        value = record[text_field]
+        if isinstance(value, (list, tuple)) or (isinstance(value, str) and value.lstrip().startswith("[{")):
+            return Shape("codearena", text_field)
+        return Shape("flat", text_field)
+    if "messages" in record:
+        return Shape("codearena", "messages")
+    if "conversations" in record:
+        return Shape("sharegpt", "conversations")
+    if "turns" in record:
+        turns = record["turns"]
+        if isinstance(turns, list) and turns and all(isinstance(t, str) for t in turns):
+            return Shape("mt-bench", "turns")
+        return Shape("arena-hard", "turns")
+    for name in FLAT_TEXT_FIELDS:
+        if name in record:
+            return Shape("flat", name)
+    raise RowProblem(
+        "cannot find the query text: no 'messages', 'turns', 'conversations' or "
+        f"{'/'.join(FLAT_TEXT_FIELDS)} field among {_field_list(record)}; name it with --text-field"
+    )
+
+
+def _field_list(record: dict) -> str:
+    names = list(record)
+    return ", ".join(names[:20]) + (" ..." if len(names) > 20 else "") if names else "(no fields)"
+
+
+def normalised_text(messages: list[dict]) -> str:
+    """Case and white space do not make a query different."""
+    return "\n".join(f"{m['role']}: {' '.join(m['content'].lower().split())}" for m in messages)
+
+
+def content_hash(messages: list[dict]) -> str:
+    return hashlib.sha256(normalised_text(messages).encode("utf-8")).hexdigest()
+
+
+def _json_safe(value: Any) -> Any:
+    """Parquet and CSV give dates, decimals and bytes that JSON columns cannot hold."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    return value
+
+
+@dataclass
+class ParsedRow:
+    location: str
+    messages: list[dict]
+    content_hash: str
+    original_id: str | None
+    baseline_answer: str | None
+    baseline_model: str | None
+    extra: dict
+
+
+def parse_record(record: dict, shape: Shape) -> ParsedRow:
+    messages = shape.messages(record)
+    user_text = [m["content"] for m in messages if m["role"] == "user"]
+    if not any(text.strip() for text in user_text):
+        raise RowProblem(f"empty text: {shape.field!r} has no non-blank user message")
+    n_chars = sum(len(m["content"]) for m in messages)
+    if n_chars > MAX_QUERY_CHARS:
+        raise RowProblem(f"too long: {n_chars:,} characters, more than the {MAX_QUERY_CHARS:,} allowed")
+    if any("\x00" in m["content"] for m in messages):
+        raise RowProblem("the text contains a NUL byte")
+    used = {shape.field}
+    original_id = None
+    for name in ID_FIELDS:
+        value = record.get(name)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise RowProblem(f"wrong type: {name!r} must be a string or a whole number, got {type_name(value)}")
+        original_id = str(value).strip()
+        if len(original_id) > 200:
+            raise RowProblem(f"{name!r} is longer than 200 characters")
+        used.add(name)
+        break
+    baseline_answer = baseline_model = None
+    for name in sorted(record):
+        if name.endswith("_response") and isinstance(record[name], str) and record[name].strip():
+            baseline_answer, baseline_model = record[name], name[: -len("_response")] or None
+            used.add(name)
+            break
+    extra = {k: _json_safe(v) for k, v in record.items() if k not in used}
+    return ParsedRow("", messages, content_hash(messages), original_id, baseline_answer,
+                     baseline_model, extra)
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    source: str
+    format: str
+    shape: str | None
+    read: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    skipped: list[dict] = field(default_factory=list)
+    renamed: list[dict] = field(default_factory=list)
+    batch_id: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _hash_id(digest: str) -> str:
+    return f"q-{digest[:16]}"
+
+
+class _PublicIds:
+    """Gives each new query an id nobody else has; a colliding source id takes a prefix."""
+
+    def __init__(self, session: Session, source: str):
+        self.session = session
+        self.source = source
+        self.taken_here: set[str] = set()
+
+    def assign(self, rows: list[ParsedRow]) -> list[tuple[str, dict | None]]:
+        wanted = [row.original_id or _hash_id(row.content_hash) for row in rows]
+        candidates = set(wanted)
+        candidates |= {f"{self.source}:{w}" for w in wanted}
+        existing = self._existing(candidates)
+        results = []
+        for row, want in zip(rows, wanted):
+            public_id, note = want, None
+            if want in existing or want in self.taken_here:
+                public_id = f"{self.source}:{want}"
+                if public_id in existing or public_id in self.taken_here:
+                    public_id = f"{self.source}:{want}:{row.content_hash[:8]}"
+                note = {"location": row.location, "id": want, "now": public_id}
+            self.taken_here.add(public_id)
+            results.append((public_id, note))
+        return results
+
+    def _existing(self, ids: set[str]) -> set[str]:
+        found: set[str] = set()
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            found.update(self.session.execute(select(Query.public_id).where(Query.public_id.in_(chunk))).scalars())
+        return found
+
+
+def _existing_hashes(session: Session, hashes: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start:start + 500]
+        found.update(session.execute(select(Query.content_hash).where(Query.content_hash.in_(chunk))).scalars())
+    return found
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_file(
+    path: str | Path,
+    *,
+    actor: User,
+    source: str | None = None,
+    text_field: str | None = None,
+    file_format: str | None = None,
+    skip_bad_rows: bool = False,
+    engine: Engine | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import every record of a file in one transaction; refuse the file whole if any row is bad."""
+    require_role(actor, "admin", "lead")
+    path = Path(path)
+    source = (source or path.name.split(".")[0]).strip()
+    if not source or len(source) > 200:
+        raise InvalidInput("the source name must have 1-200 characters")
+    file_format, raw_records = read_records(path, file_format, on_progress)
+    summary = ImportSummary(file=str(path), source=source, format=file_format, shape=None)
+    problems: list[tuple[str, str]] = []
+
+    with session_scope(engine) as session:
+        batch = ImportBatch(source=source, file_name=path.name, file_sha256=_file_sha256(path),
+                            file_format=file_format, shape="unknown",
+                            created_by_id=actor.id)
+        session.add(batch)
+        session.flush()
+        ids = _PublicIds(session, source)
+        seen_hashes: set[str] = set()
+        shape: Shape | None = None
+
+        def note_problem(location: str, problem: str) -> None:
+            summary.errors += 1
+            if len(problems) < MAX_LISTED_PROBLEMS:
+                problems.append((location, problem))
+
+        def parsed_rows() -> Iterator[ParsedRow]:
+            nonlocal shape
+            for raw in raw_records:
+                summary.read += 1
+                if raw.problem is not None or raw.record is None:
+                    note_problem(raw.location, raw.problem or "unreadable")
+                    continue
+                try:
+                    if shape is None:
+                        shape = detect_shape(raw.record, text_field)
+                    row = parse_record(raw.record, shape)
+                except RowProblem as problem:
+                    note_problem(raw.location, str(problem))
+                    continue
+                row.location = raw.location
+                yield row
+
+        chunk: list[ParsedRow] = []
+        for row in parsed_rows():
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ROWS:
+                _insert_chunk(session, chunk, batch, ids, seen_hashes, summary, write=skip_bad_rows or not problems)
+                chunk = []
+        _insert_chunk(session, chunk, batch, ids, seen_hashes, summary, write=skip_bad_rows or not problems)
+
+        if summary.read == 0:
+            raise ImportRefused(path.name, [("file", "no records: the file is empty")])
+        if problems and not skip_bad_rows:
+            raise ImportRefused(path.name, problems, summary.errors)
+        summary.skipped = [{"location": where, "problem": what} for where, what in problems]
+        summary.shape = shape.name if shape else None
+        if summary.imported == 0:
+            session.delete(batch)  # a re-import of known queries adds nothing, not even a batch
+        else:
+            summary.batch_id = batch.id
+            batch.shape = summary.shape or "unknown"
+            batch.n_read, batch.n_imported = summary.read, summary.imported
+            batch.n_duplicates, batch.n_skipped = summary.duplicates, summary.errors
+            session.add(batch)
+        audit.record(session, actor=actor, action="import.queries", entity="import_batch",
+                     entity_id=summary.batch_id,
+                     new={k: v for k, v in summary.as_dict().items() if k not in ("skipped", "renamed")})
+    return summary
+
+
+def _insert_chunk(session: Session, chunk: list[ParsedRow], batch: ImportBatch, ids: _PublicIds,
+                  seen_hashes: set[str], summary: ImportSummary, *, write: bool) -> None:
+    if not chunk:
+        return
+    fresh: list[ParsedRow] = []
+    for row in chunk:
+        if row.content_hash in seen_hashes:
+            summary.duplicates += 1
+        else:
+            seen_hashes.add(row.content_hash)
+            fresh.append(row)
+    existing = _existing_hashes(session, [row.content_hash for row in fresh])
+    new_rows = [row for row in fresh if row.content_hash not in existing]
+    summary.duplicates += len(fresh) - len(new_rows)
+    summary.imported += len(new_rows)
+    if not write or not new_rows:
+        return  # a refused file: keep reading to list every problem, but write nothing
+    now = utcnow()
+    values = []
+    for row, (public_id, renamed) in zip(new_rows, ids.assign(new_rows)):
+        if renamed:
+            summary.renamed.append(renamed)
+        values.append({
+            "public_id": public_id, "content_hash": row.content_hash, "messages": row.messages,
+            "n_turns": len(row.messages), "n_chars": sum(len(m["content"]) for m in row.messages),
+            "source": summary.source, "source_file": batch.file_name, "source_location": row.location,
+            "original_id": row.original_id, "batch_id": batch.id, "extra": row.extra or None,
+            "baseline_answer": row.baseline_answer, "baseline_model": row.baseline_model,
+            "triage_flags": None, "created_at": now,
+        })
+    session.execute(insert(Query), values)
+
+
+# Answers files: a baseline answer per query id, from a separate file.
+
+ANSWER_TEXT_FIELDS = ("answer", "response", "output", "completion", "reference_answer")
+
+
+def _answer_of(record: dict) -> tuple[str | None, str | None, str | None]:
+    """(query id, answer text, model) of one answers-file record."""
+    query_id = next((str(record[n]) for n in ID_FIELDS if record.get(n) not in (None, "")), None)
+    model = record.get("model_id") or record.get("model")
+    if "choices" in record:
+        choices = record["choices"]
+        try:
+            turns = choices[0]["turns"]
+            text = "\n\n".join(t["content"] if isinstance(t, dict) else t for t in turns)
+        except (KeyError, IndexError, TypeError):
+            raise RowProblem("wrong type: 'choices' must be [{'turns': [{'content': ...}]}]") from None
+        return query_id, _text(text, "choices[1].turns content"), model
+    for name in ANSWER_TEXT_FIELDS:
+        if record.get(name) is not None:
+            return query_id, _text(record[name], repr(name)), model
+    raise RowProblem(f"missing text: no 'choices' or {'/'.join(ANSWER_TEXT_FIELDS)} field among {_field_list(record)}")
+
+
+def looks_like_answers(path: Path) -> bool:
+    """An Arena-Hard answers file: records with `choices` and no query text."""
+    try:
+        _, records = read_records(path)
+        first = next((raw.record for raw in records if raw.record is not None), None)
+    except InvalidInput:
+        return False
+    return bool(first) and "choices" in first and not any(
+        k in first for k in ("messages", "turns", "conversations", *FLAT_TEXT_FIELDS))
+
+
+@dataclass
+class AnswersSummary:
+    file: str
+    read: int = 0
+    attached: int = 0
+    unmatched: list[str] = field(default_factory=list)
+    errors: int = 0
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "read": self.read, "attached": self.attached,
+                "unmatched": len(self.unmatched), "unmatched_ids": self.unmatched[:100],
+                "errors": self.errors, "imported": 0, "duplicates": 0}
+
+
+def import_answers(path: str | Path, *, actor: User, source: str | None = None,
+                   engine: Engine | None = None) -> AnswersSummary:
+    """Attach baseline answers, keyed by query id, to queries already imported."""
+    require_role(actor, "admin", "lead")
+    path = Path(path)
+    _, raw_records = read_records(path)
+    summary = AnswersSummary(file=str(path))
+    problems: list[tuple[str, str]] = []
+    answers: list[tuple[str, str, str, str | None]] = []
+    for raw in raw_records:
+        summary.read += 1
+        try:
+            if raw.problem or raw.record is None:
+                raise RowProblem(raw.problem or "unreadable")
+            query_id, text, model = _answer_of(raw.record)
+            if not query_id:
+                raise RowProblem(f"missing id: none of {'/'.join(ID_FIELDS)}")
+            if not text.strip():
+                raise RowProblem("empty text: the answer is blank")
+            answers.append((raw.location, query_id, text, None if model is None else str(model)))
+        except RowProblem as problem:
+            summary.errors += 1
+            problems.append((raw.location, str(problem)))
+    if summary.read == 0:
+        raise ImportRefused(path.name, [("file", "no records: the file is empty")])
+    if problems:
+        raise ImportRefused(path.name, problems[:MAX_LISTED_PROBLEMS], len(problems))
+    with session_scope(engine) as session:
+        for start in range(0, len(answers), 500):
+            chunk = answers[start:start + 500]
+            wanted = [a[1] for a in chunk]
+            by_public = dict(session.execute(
+                select(Query.public_id, Query.id).where(Query.public_id.in_(wanted))).all())
+            original = select(Query.original_id, Query.id).where(Query.original_id.in_(wanted))
+            if source:
+                original = original.where(Query.source == source)
+            by_original = dict(session.execute(original).all())
+            updates = []
+            for _, query_id, text, model in chunk:
+                target = by_public.get(query_id) or by_original.get(query_id)
+                if target is None:
+                    summary.unmatched.append(query_id)
+                    continue
+                updates.append({"target": target, "answer": text, "model": model})
+            if updates:
+                table = Query.__table__
+                session.connection().execute(
+                    update(table).where(table.c.id == bindparam("target")).values(
+                        baseline_answer=bindparam("answer"), baseline_model=bindparam("model")),
+                    updates)
+            summary.attached += len(updates)
+        audit.record(session, actor=actor, action="import.answers", entity="file", entity_id=path.name,
+                     new={"read": summary.read, "attached": summary.attached,
+                          "unmatched": len(summary.unmatched)})
+    return summary
+

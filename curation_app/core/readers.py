@@ -1,0 +1,248 @@
+"""Stream records out of JSONL, JSON, CSV and Parquet files, each with where it came from.
+
+A reader never stops at a bad row: it yields the problem with its line or row number so the
+importer can list every problem in one go. Files are read as bytes and decoded line by line, so
+a stray invalid byte names its line instead of failing the whole file with an offset.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from curation_app.core.errors import InvalidInput
+
+FORMATS = ("jsonl", "json", "csv", "parquet")
+_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
+             ".parquet": "parquet", ".pq": "parquet"}
+# Keys under which a JSON document commonly wraps its list of records.
+_JSON_LIST_KEYS = ("data", "rows", "records", "items", "queries", "questions", "examples")
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    location: str  # "line 12", "row 3 (line 4)", "item 7"
+    record: dict | None
+    problem: str | None = None
+
+
+def detect_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in _SUFFIXES:
+        return _SUFFIXES[suffixes[-1]]
+    with _open_binary(path) as handle:
+        head = handle.read(4096)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"["):
+        return "json"
+    if stripped.startswith(b"{"):
+        return "jsonl"
+    return "csv"
+
+
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _decode(raw: bytes, first: bool) -> tuple[str | None, str | None]:
+    """The decoded line, or a problem naming the bad byte."""
+    if first and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+
+
+def _json_problem(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "invalid JSON: nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON: {exc.msg} (column {exc.colno})"
+    return f"invalid JSON: {exc}"
+
+
+def read_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[RawRecord]:
+    with _open_binary(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            if on_progress:
+                on_progress(len(raw))
+            location = f"line {number}"
+            text, problem = _decode(raw, number == 1)
+            if problem:
+                yield RawRecord(location, None, problem)
+                continue
+            assert text is not None
+            if not text.strip():
+                continue
+            try:
+                value = json.loads(text)
+            except (ValueError, RecursionError) as exc:
+                yield RawRecord(location, None, _json_problem(exc))
+                continue
+            if not isinstance(value, dict):
+                yield RawRecord(location, None, f"expected a JSON object, got {type_name(value)}")
+                continue
+            yield RawRecord(location, value)
+
+
+def read_json(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[RawRecord]:
+    with _open_binary(path) as handle:
+        raw = handle.read()
+    if on_progress:
+        on_progress(len(raw))
+    text, problem = _decode(raw, True)
+    if problem:
+        bad_line = raw[: _first_bad_utf8_offset(raw)].count(b"\n") + 1
+        yield RawRecord(f"line {bad_line}", None, "not valid UTF-8")
+        return
+    assert text is not None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield RawRecord(f"line {exc.lineno}", None, f"invalid JSON: {exc.msg} (column {exc.colno})")
+        return
+    except RecursionError as exc:
+        yield RawRecord("line 1", None, _json_problem(exc))
+        return
+    if isinstance(document, dict):
+        for key in _JSON_LIST_KEYS:
+            if isinstance(document.get(key), list):
+                document = document[key]
+                break
+        else:
+            document = [document]
+    if not isinstance(document, list):
+        yield RawRecord("line 1", None, f"expected a JSON array of objects, got {type_name(document)}")
+        return
+    for number, value in enumerate(document, start=1):
+        if isinstance(value, dict):
+            yield RawRecord(f"item {number}", value)
+        else:
+            yield RawRecord(f"item {number}", None, f"expected a JSON object, got {type_name(value)}")
+
+
+def _first_bad_utf8_offset(raw: bytes) -> int:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
+
+
+def read_csv(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[RawRecord]:
+    bad_lines: dict[int, str] = {}
+
+    def decoded_lines(handle: io.BufferedIOBase) -> Iterator[str]:
+        for number, raw in enumerate(handle, start=1):
+            if on_progress:
+                on_progress(len(raw))
+            text, problem = _decode(raw, number == 1)
+            if problem:
+                bad_lines[number] = problem
+                text = raw.decode("utf-8", errors="replace")
+            assert text is not None
+            if "\x00" in text:
+                bad_lines[number] = "contains a NUL byte"
+                text = text.replace("\x00", "")
+            yield text
+
+    with _open_binary(path) as handle:
+        reader = csv.reader(decoded_lines(handle))
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RawRecord("line 1", None, f"malformed CSV header: {exc}")
+            return
+        if 1 in bad_lines:
+            yield RawRecord("line 1 (header)", None, bad_lines[1])
+            return
+        names = [name.strip() for name in header]
+        if len(set(names)) != len(names) or not all(names):
+            yield RawRecord("line 1 (header)", None, "column names must be unique and not empty")
+            return
+        row_number = 0
+        previous_line = reader.line_num
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                row_number += 1
+                yield RawRecord(f"row {row_number} (line {reader.line_num})", None, f"malformed CSV: {exc}")
+                previous_line = reader.line_num
+                continue
+            first_line, previous_line = previous_line + 1, reader.line_num
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            row_number += 1
+            location = f"row {row_number} (line {first_line})"
+            problems = [bad_lines[n] for n in range(first_line, reader.line_num + 1) if n in bad_lines]
+            if problems:
+                yield RawRecord(location, None, problems[0])
+                continue
+            if len(cells) != len(names):
+                yield RawRecord(location, None, f"has {len(cells)} cells, the header has {len(names)} columns")
+                continue
+            # An empty cell is a missing value, as in a spreadsheet.
+            yield RawRecord(location, {n: (c if c != "" else None) for n, c in zip(names, cells)})
+
+
+def read_parquet(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[RawRecord]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        yield RawRecord("file", None, f"not a readable Parquet file: {exc}")
+        return
+    row_number = 0
+    size_per_row = max(1, path.stat().st_size // max(1, parquet.metadata.num_rows))
+    try:
+        for batch in parquet.iter_batches(batch_size=5_000):
+            if on_progress:
+                on_progress(batch.num_rows * size_per_row)
+            for value in batch.to_pylist():
+                row_number += 1
+                yield RawRecord(f"row {row_number}", value)
+    except (pa.ArrowException, OSError) as exc:
+        yield RawRecord(f"row {row_number + 1}", None, f"unreadable Parquet data: {exc}")
+
+
+READERS: dict[str, Callable[..., Iterator[RawRecord]]] = {
+    "jsonl": read_jsonl, "json": read_json, "csv": read_csv, "parquet": read_parquet,
+}
+
+
+def read_records(path: Path, file_format: str | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> tuple[str, Iterator[RawRecord]]:
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    file_format = file_format or detect_format(path)
+    if file_format not in READERS:
+        raise InvalidInput(f"{path}: unknown format {file_format!r}; use one of {', '.join(FORMATS)}")
+    return file_format, READERS[file_format](path, on_progress)
+
+
+def type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+

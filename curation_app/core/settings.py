@@ -1,0 +1,135 @@
+"""Project settings stored in the database, each with a default, a type and a check."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlmodel import Session, select
+
+from curation_app.core import audit
+from curation_app.core.auth import require_role
+from curation_app.core.errors import InvalidInput
+from curation_app.models import Setting, User, utcnow
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    default: Any
+    help: str
+    parse: Callable[[str], Any]
+    check: Callable[[Any], str | None] = lambda _value: None  # a reason when the value is wrong
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            return f"must be a whole number from {low} to {high}"
+        return None
+
+    return check
+
+
+def _float_between(low: float, high: float) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+            return f"must be a number from {low} to {high}"
+        return None
+
+    return check
+
+
+def _parse_taxonomy(text: str) -> Any:
+    """A path to a taxonomy JSON file, or "default"."""
+    if text == "default":
+        return None
+    path = Path(text)
+    if not path.is_file():
+        raise InvalidInput(f"taxonomy: {text} is not a file (give a JSON file or 'default')")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"taxonomy: {text} is not valid UTF-8 JSON: {exc}") from None
+
+
+def _check_taxonomy(value: Any) -> str | None:
+    if value is None:
+        return None
+    from curation_app.core.taxonomy import taxonomy_problems
+
+    problems = taxonomy_problems(value)
+    return "; ".join(problems) if problems else None
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    "overlap": SettingSpec(2, "annotators per query", int, _int_between(1, 20)),
+    "min_annotations": SettingSpec(
+        2, "submitted annotations an item needs before the acceptance rule looks at it", int,
+        _int_between(1, 20)),
+    "keep_quorum": SettingSpec(
+        2, "annotators who must agree on a field for it to be final without a lead "
+        "(CodeArena: 3 of 4)", int, _int_between(1, 20)),
+    "reservation_minutes": SettingSpec(
+        30, "minutes an item stays reserved for the annotator who opened it", int,
+        _int_between(1, 24 * 60)),
+    "guideline_version": SettingSpec("v1", "guideline version recorded with each annotation", str,
+                                     lambda v: None if isinstance(v, str) and v.strip() else "must not be empty"),
+    "ngram": SettingSpec(10, "word n-gram length for contamination checks", int, _int_between(3, 50)),
+    "duplicate_threshold": SettingSpec(
+        0.85, "similarity above which two queries count as near-duplicates", float,
+        _float_between(0.5, 1.0)),
+    "taxonomy": SettingSpec(None, "taxonomy JSON (categories, languages...); 'default' for CodeArena's",
+                            _parse_taxonomy, _check_taxonomy),
+}
+
+
+def _spec(key: str) -> SettingSpec:
+    if key not in SETTINGS:
+        raise InvalidInput(f"unknown setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
+    return SETTINGS[key]
+
+
+def get_setting(session: Session, key: str) -> Any:
+    spec = _spec(key)
+    row = session.get(Setting, key)
+    return spec.default if row is None else row.value
+
+
+def all_settings(session: Session) -> dict[str, Any]:
+    stored = {row.key: row.value for row in session.exec(select(Setting))}
+    return {key: stored.get(key, spec.default) for key, spec in SETTINGS.items()}
+
+
+def parse_setting(key: str, text: str) -> Any:
+    spec = _spec(key)
+    try:
+        return spec.parse(text)
+    except ValueError:
+        raise InvalidInput(f"setting {key}: {text!r} is not a valid {spec.parse.__name__}") from None
+
+
+def set_setting(session: Session, *, actor: User, key: str, value: Any) -> None:
+    """Check and store one setting; rules that involve two settings are checked together."""
+    require_role(actor, "admin", "lead")
+    spec = _spec(key)
+    reason = spec.check(value)
+    if reason:
+        raise InvalidInput(f"setting {key}: {reason}")
+    proposed = {**all_settings(session), key: value}
+    if proposed["keep_quorum"] > proposed["min_annotations"]:
+        raise InvalidInput(
+            f"setting {key}: keep_quorum ({proposed['keep_quorum']}) cannot exceed "
+            f"min_annotations ({proposed['min_annotations']})"
+        )
+    row = session.get(Setting, key)
+    old = spec.default if row is None else row.value
+    if row is None:
+        row = Setting(key=key, value=value)
+    row.value = value
+    row.updated_by_id = actor.id
+    row.updated_at = utcnow()
+    session.add(row)
+    audit.record(session, actor=actor, action="setting.set", entity="setting", entity_id=key,
+                 old={"value": old}, new={"value": value})

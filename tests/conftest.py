@@ -1,0 +1,144 @@
+"""Shared fixtures: real SQLite files, a throwaway database on the real PostgreSQL server, the CLI.
+
+PostgreSQL: CURATION_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432/test) must reach a server
+that lets this user create databases. Where none answers, its tests skip, except under CI=true,
+where they fail, so CI can never pass with the real server skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from curation_app import database
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CURATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing_real_part(reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, where every real part must be present."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: required)", pytrace=False)
+    pytest.skip(reason)
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data {path} is not present (it lives outside the repository)")
+    return path
+
+
+_postgres_problem: str | None = None
+
+
+def _postgres_admin_engine():
+    global _postgres_problem
+    if _postgres_problem:
+        missing_real_part(_postgres_problem)
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        engine.dispose()
+        first_line = str(exc).strip().splitlines()[0]
+        _postgres_problem = f"no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {first_line}"
+        missing_real_part(_postgres_problem)
+    return engine
+
+
+@pytest.fixture
+def postgres_url():
+    """The URL of a fresh, empty PostgreSQL database, dropped afterwards."""
+    admin = _postgres_admin_engine()
+    name = f"curation_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        database.get_engine.cache_clear()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'curation.sqlite'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request):
+    """Run the test once on a real SQLite file and once on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def db_url(any_url, monkeypatch):
+    """A migrated database on each backend, also the CLI's and the app's database."""
+    database.upgrade(any_url)
+    monkeypatch.setenv("CURATION_DATABASE_URL", any_url)
+    yield any_url
+    database.get_engine.cache_clear()
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url, monkeypatch):
+    """A migrated SQLite database only, for tests about the app rather than the backend."""
+    database.upgrade(sqlite_url)
+    monkeypatch.setenv("CURATION_DATABASE_URL", sqlite_url)
+    yield sqlite_url
+    database.get_engine.cache_clear()
+
+
+@pytest.fixture
+def engine(db_url):
+    return database.get_engine(db_url)
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+    def json(self):
+        import json
+
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run `python -m curation_app ...` in this process; stdin text optional."""
+    from curation_app.cli import main
+
+    def run(*args: str, stdin: str = "") -> CliResult:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def admin():
+    from curation_app.core.auth import command_line_actor
+
+    return command_line_actor()

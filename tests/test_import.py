@@ -1,0 +1,363 @@
+"""Importing raw queries: every shape and format, provenance, duplicates, ids, refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlmodel import func, select
+from sqlmodel import Session
+
+from curation_app.core.errors import ImportRefused
+from curation_app.core.importer import content_hash, import_answers, import_file
+from curation_app.models import AuditLog, ImportBatch, Query
+from tests.conftest import REPO_ROOT, shared_file
+
+PY_CODE = "def add(a, b):\n    return a + b\n"
+CODEARENA_ROWS = [
+    {"id": "ca-1", "messages": [{"role": "user", "content": f"Why does this fail?\n```python\n{PY_CODE}```"}],
+     "gpt-4-turbo-2024-04-09_response": "It does not fail.", "category": "debugging"},
+    {"id": "ca-2", "messages": [{"role": "user", "content": "Explain closures in JavaScript."},
+                                {"role": "assistant", "content": "A closure is..."},
+                                {"role": "user", "content": "And in Python?"}]},
+]
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=names)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+    return path
+
+
+def counts(engine) -> dict:
+    with Session(engine) as session:
+        return {model.__name__: session.exec(select(func.count()).select_from(model)).one()
+                for model in (Query, ImportBatch, AuditLog)}
+
+
+def queries(engine) -> list[Query]:
+    with Session(engine) as session:
+        return list(session.exec(select(Query).order_by(Query.id)))
+
+
+# Shapes and formats ---------------------------------------------------------------------------
+
+def test_codearena_jsonl_keeps_messages_baseline_and_metadata(engine, admin, tmp_path):
+    path = write_jsonl(tmp_path / "codearena.jsonl", CODEARENA_ROWS)
+    summary = import_file(path, actor=admin, source="codearena", engine=engine)
+    assert (summary.read, summary.imported, summary.duplicates, summary.errors) == (2, 2, 0, 0)
+    assert summary.shape == "codearena"
+    first, second = queries(engine)
+    assert first.public_id == "ca-1" and first.original_id == "ca-1"
+    assert first.messages == CODEARENA_ROWS[0]["messages"]
+    assert first.baseline_answer == "It does not fail."
+    assert first.baseline_model == "gpt-4-turbo-2024-04-09"
+    assert first.extra == {"category": "debugging"}
+    assert (first.source, first.source_file, first.source_location) == ("codearena", "codearena.jsonl", "line 1")
+    assert first.batch_id == summary.batch_id
+    assert second.n_turns == 3 and second.messages[2] == {"role": "user", "content": "And in Python?"}
+
+
+def test_codearena_messages_as_python_literal_string_in_csv(engine, admin, tmp_path):
+    literal = repr([{"role": "user", "content": "It's a 'quoted' question about C++ templates"}])
+    path = tmp_path / "codearena.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "messages", "difficulty"])
+        writer.writerow(["7", literal, "hard"])
+    summary = import_file(path, actor=admin, engine=engine)
+    assert summary.imported == 1 and summary.format == "csv" and summary.shape == "codearena"
+    (query,) = queries(engine)
+    assert query.messages[0]["content"] == "It's a 'quoted' question about C++ templates"
+    assert query.extra == {"difficulty": "hard"} and query.source_location == "row 1 (line 2)"
+
+
+def test_arena_hard_turns_sharegpt_mtbench_and_flat_fields(engine, admin, tmp_path):
+    files = {
+        "arena.jsonl": [{"question_id": "ah1", "cluster": "c", "turns": [{"content": "Write a Rust CLI."}]}],
+        "sharegpt.jsonl": [{"id": "sg1", "conversations": [
+            {"from": "human", "value": "How do I reverse a list in Go?"},
+            {"from": "gpt", "value": "Use a loop."}]}],
+        "mtbench.json": [{"question_id": 81, "category": "coding",
+                          "turns": ["Write a SQL query for top 5.", "Now make it a view."]}],
+        "flat_instruction.jsonl": [{"instruction": "Sort a dict by value in Python", "input": ""}],
+        "flat_question.jsonl": [{"question": "What is a monad?"}],
+        "flat_query.jsonl": [{"query": "bash loop over files"}],
+        "flat_text.jsonl": [{"text": "explain the borrow checker"}],
+    }
+    shapes = {}
+    for name, rows in files.items():
+        path = tmp_path / name
+        if name.endswith(".json"):
+            path.write_text(json.dumps(rows), encoding="utf-8")
+        else:
+            write_jsonl(path, rows)
+        shapes[name] = import_file(path, actor=admin, engine=engine).shape
+    assert shapes == {"arena.jsonl": "arena-hard", "sharegpt.jsonl": "sharegpt", "mtbench.json": "mt-bench",
+                      "flat_instruction.jsonl": "flat", "flat_question.jsonl": "flat",
+                      "flat_query.jsonl": "flat", "flat_text.jsonl": "flat"}
+    by_id = {q.public_id: q for q in queries(engine)}
+    assert by_id["sg1"].messages == [{"role": "user", "content": "How do I reverse a list in Go?"},
+                                     {"role": "assistant", "content": "Use a loop."}]
+    assert by_id["81"].messages == [{"role": "user", "content": "Write a SQL query for top 5."},
+                                    {"role": "user", "content": "Now make it a view."}]
+    assert by_id["81"].original_id == "81" and by_id["81"].extra == {"category": "coding"}
+    flat = [q for q in by_id.values() if q.original_id is None]
+    assert len(flat) == 4 and all(q.public_id.startswith("q-") for q in flat)
+    assert {(q.extra or {}).get("input") for q in flat} == {"", None}
+
+
+def test_parquet_with_nested_messages_and_flat_prompt(engine, admin, tmp_path):
+    nested = pa.table({
+        "id": ["p1", "p2"],
+        "messages": [[{"role": "user", "content": "Parquet question one"}],
+                     [{"role": "user", "content": "Parquet question two"}]],
+        "score": [1.5, 2.5],
+    })
+    pq.write_table(nested, tmp_path / "nested.parquet")
+    flat = pa.table({"prompt": ["flat parquet prompt"], "model_response": ["an answer"]})
+    pq.write_table(flat, tmp_path / "flat.parquet")
+    assert import_file(tmp_path / "nested.parquet", actor=admin, engine=engine).imported == 2
+    assert import_file(tmp_path / "flat.parquet", actor=admin, engine=engine).shape == "flat"
+    by_text = {q.messages[0]["content"]: q for q in queries(engine)}
+    assert by_text["Parquet question two"].extra == {"score": 2.5}
+    assert by_text["Parquet question two"].source_location == "row 2"
+    assert by_text["flat parquet prompt"].baseline_answer == "an answer"
+
+
+def test_json_document_wrapping_records_and_gzip(engine, admin, tmp_path):
+    import gzip
+
+    (tmp_path / "wrapped.json").write_text(json.dumps({"data": [{"prompt": "wrapped one"}]}))
+    with gzip.open(tmp_path / "rows.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write(json.dumps({"prompt": "gzipped one"}) + "\n")
+    assert import_file(tmp_path / "wrapped.json", actor=admin, engine=engine).imported == 1
+    assert import_file(tmp_path / "rows.jsonl.gz", actor=admin, engine=engine).format == "jsonl"
+    assert len(queries(engine)) == 2
+
+
+def test_text_field_named_by_the_user_when_detection_cannot_decide(engine, admin, tmp_path):
+    path = write_jsonl(tmp_path / "custom.jsonl", [{"body": "How do I mmap a file in C?", "votes": 3}])
+    with pytest.raises(ImportRefused) as refused:
+        import_file(path, actor=admin, engine=engine)
+    assert "cannot find the query text" in str(refused.value) and "--text-field" in str(refused.value)
+    assert "body, votes" in str(refused.value)
+    summary = import_file(path, actor=admin, text_field="body", engine=engine)
+    assert summary.imported == 1
+    assert queries(engine)[0].extra == {"votes": 3}
+
+
+# Duplicates and ids ---------------------------------------------------------------------------
+
+def test_exact_duplicates_after_normalising_space_and_case_are_counted_not_stored(engine, admin, tmp_path):
+    rows = [{"prompt": "How do I  read a FILE in Rust?"}, {"prompt": "how do i read a file\nin rust?  "},
+            {"prompt": "A different question"}]
+    path = write_jsonl(tmp_path / "dups.jsonl", rows)
+    summary = import_file(path, actor=admin, engine=engine)
+    assert (summary.read, summary.imported, summary.duplicates) == (3, 2, 1)
+    before = counts(engine)
+    again = import_file(path, actor=admin, engine=engine)
+    assert (again.read, again.imported, again.duplicates) == (3, 0, 3)
+    after = counts(engine)
+    assert after["Query"] == before["Query"] and after["ImportBatch"] == before["ImportBatch"]
+
+
+def test_colliding_ids_from_another_source_take_a_prefix(engine, admin, tmp_path):
+    import_file(write_jsonl(tmp_path / "a.jsonl", [{"id": 1, "prompt": "first source question"}]),
+                actor=admin, source="alpha", engine=engine)
+    summary = import_file(write_jsonl(tmp_path / "b.jsonl", [{"id": 1, "prompt": "second source question"},
+                                                             {"id": 1, "prompt": "same id again in one file"}]),
+                          actor=admin, source="beta", engine=engine)
+    assert summary.imported == 2
+    assert [r["now"] for r in summary.renamed] == ["beta:1", f"beta:1:{summary.renamed[1]['now'][-8:]}"]
+    assert sorted(q.public_id for q in queries(engine))[:2] == ["1", "beta:1"]
+    assert len({q.public_id for q in queries(engine)}) == 3
+
+
+def test_content_hash_id_is_stable():
+    messages = [{"role": "user", "content": "Same   text"}]
+    assert content_hash(messages) == content_hash([{"role": "user", "content": "same text"}])
+
+
+# Refusals: each one names where, and nothing changes -----------------------------------------
+
+BAD_ROWS = {
+    "invalid JSON": (b'{"prompt": "ok one"}\n{"prompt": "broken",\n', "line 2: invalid JSON"),
+    "missing text": (b'{"prompt": "ok one"}\n{"prompt": null}\n', "line 2: missing text"),
+    "empty text": (b'{"prompt": "ok one"}\n{"prompt": "   "}\n', "line 2: empty text"),
+    "wrong type": (b'{"prompt": "ok one"}\n{"prompt": 42}\n', "line 2: wrong type: 'prompt' must be a string"),
+    "wrong messages type": (b'{"messages": [{"role": "user", "content": "ok"}]}\n{"messages": 5}\n',
+                            "line 2: wrong type: 'messages' must be a list"),
+    "not UTF-8": (b'{"prompt": "ok one"}\n{"prompt": "caf\xe9"}\n', "line 2: not valid UTF-8"),
+    "not an object": (b'{"prompt": "ok one"}\n[1, 2]\n', "line 2: expected a JSON object"),
+    "NUL byte": (b'{"prompt": "ok one"}\n{"prompt": "a\\u0000b"}\n', "line 2: the text contains a NUL byte"),
+    "unknown role": (b'{"messages": [{"role": "wizard", "content": "hi"}]}\n', "line 1: messages[1] has an unknown role"),
+    "deeply nested": (b'{"prompt": "ok"}\n' + b'{"prompt": "x", "meta": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+                      "line 2: invalid JSON: nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ROWS))
+def test_bad_rows_refuse_the_whole_file_naming_the_line(case, engine, admin, tmp_path):
+    content, expected = BAD_ROWS[case]
+    import_file(write_jsonl(tmp_path / "existing.jsonl", [{"prompt": "already here"}]), actor=admin, engine=engine)
+    before = counts(engine)
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ImportRefused) as refused:
+        import_file(path, actor=admin, engine=engine)
+    assert expected in str(refused.value)
+    assert str(refused.value).startswith("bad.jsonl: refused")
+    assert counts(engine) == before
+
+
+def test_every_problem_is_listed_and_skip_flag_imports_the_rest(engine, admin, tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"id,prompt\n1,good one\n2,\n3,good three\n4\n5,\"good five\"\n")
+    with pytest.raises(ImportRefused) as refused:
+        import_file(path, actor=admin, engine=engine)
+    assert [where for where, _ in refused.value.problems] == ["row 2 (line 3)", "row 4 (line 5)"]
+    assert "has 1 cells, the header has 2 columns" in refused.value.problems[1][1]
+    assert counts(engine)["Query"] == 0
+    summary = import_file(path, actor=admin, skip_bad_rows=True, engine=engine)
+    assert (summary.read, summary.imported, summary.errors) == (5, 3, 2)
+    assert [s["location"] for s in summary.skipped] == ["row 2 (line 3)", "row 4 (line 5)"]
+    assert sorted(q.public_id for q in queries(engine)) == ["1", "3", "5"]
+
+
+def test_empty_file_and_too_long_query_and_broken_parquet(engine, admin, tmp_path):
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    with pytest.raises(ImportRefused, match="no records: the file is empty"):
+        import_file(tmp_path / "empty.jsonl", actor=admin, engine=engine)
+    write_jsonl(tmp_path / "huge.jsonl", [{"prompt": "x" * 1_000_001}])
+    with pytest.raises(ImportRefused, match="line 1: too long: 1,000,001 characters"):
+        import_file(tmp_path / "huge.jsonl", actor=admin, engine=engine)
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(ImportRefused, match="not a readable Parquet file"):
+        import_file(tmp_path / "broken.parquet", actor=admin, engine=engine)
+    pq.write_table(pa.table({"score": [1, 2]}), tmp_path / "wrong_schema.parquet")
+    with pytest.raises(ImportRefused, match="row 1: cannot find the query text.*score"):
+        import_file(tmp_path / "wrong_schema.parquet", actor=admin, engine=engine)
+    assert counts(engine) == {"Query": 0, "ImportBatch": 0, "AuditLog": 0}
+
+
+def test_annotators_may_not_import(engine, tmp_path):
+    from curation_app.core.errors import PermissionDenied
+    from curation_app.models import User
+
+    path = write_jsonl(tmp_path / "q.jsonl", [{"prompt": "a question"}])
+    with pytest.raises(PermissionDenied):
+        import_file(path, actor=User(id=1, name="ann", role="annotator"), engine=engine)
+
+
+# The CLI ------------------------------------------------------------------------------------
+
+def test_cli_import_json_summary_and_refusal_exit_code(db_url, cli, tmp_path):
+    good = write_jsonl(tmp_path / "good.jsonl", CODEARENA_ROWS)
+    result = cli("import", good, "--source", "demo", "--json")
+    assert result.code == 0
+    summary = result.json()
+    assert {k: summary[k] for k in ("read", "imported", "duplicates", "errors")} == {
+        "read": 2, "imported": 2, "duplicates": 0, "errors": 0}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "fine"}\n{oops\n')
+    result = cli("import", bad)
+    assert result.code == 1
+    assert "bad.jsonl: line 2: invalid JSON" in result.err
+    assert result.err.strip().splitlines()[-1].startswith("error: bad.jsonl: refused, 1 bad row(s)")
+    skipped = cli("import", bad, "--skip-bad-rows", "--json").json()
+    assert skipped["imported"] == 1 and skipped["skipped"][0]["location"] == "line 2"
+
+
+def test_cli_refuses_a_database_without_schema(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("CURATION_DATABASE_URL", f"sqlite:///{tmp_path / 'blank.sqlite'}")
+    result = cli("import", tmp_path / "whatever.jsonl")
+    assert result.code == 1 and "run `python -m curation_app init`" in result.err
+
+
+# Killed mid-import: nothing half-written, and re-running completes the job -------------------
+
+KILL_SCRIPT = """
+import sys, time
+from pathlib import Path
+from curation_app.core.auth import command_line_actor
+from curation_app.core.importer import import_file
+from curation_app.database import get_engine
+path, marker = Path(sys.argv[1]), Path(sys.argv[2])
+seen = 0
+def progress(n):
+    global seen
+    seen += n
+    if seen > path.stat().st_size * 0.6 and not marker.exists():
+        marker.write_text("mid-import")
+        time.sleep(600)  # the test kills us here, with rows written but not committed
+import_file(path, actor=command_line_actor(), engine=get_engine(), on_progress=progress)
+"""
+
+
+def test_sigkill_mid_import_leaves_the_database_unchanged(db_url, engine, admin, tmp_path):
+    rows = [{"id": f"k{i}", "prompt": f"question number {i} about sorting algorithms"} for i in range(10_000)]
+    path = write_jsonl(tmp_path / "big.jsonl", rows)
+    marker = tmp_path / "marker"
+    before = counts(engine)
+    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path), str(marker)], cwd=REPO_ROOT,
+                             env={**os.environ, "CURATION_DATABASE_URL": db_url, "PYTHONPATH": str(REPO_ROOT)})
+    try:
+        for _ in range(600):
+            if marker.exists() or child.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert marker.exists(), "the import never reached the middle of the file"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert counts(engine) == before
+    summary = import_file(path, actor=admin, engine=engine)
+    assert summary.imported == 10_000 and counts(engine)["Query"] == before["Query"] + 10_000
+
+
+# Real data ----------------------------------------------------------------------------------
+
+def test_real_arena_hard_queries_and_answers(engine, admin):
+    questions = shared_file("arena_hard", "question.jsonl")
+    answers = shared_file("arena_hard", "gpt-4-0314_answers.jsonl")
+    first = import_file(questions, actor=admin, source="arena-hard", engine=engine)
+    assert (first.read, first.imported, first.duplicates, first.errors) == (500, 500, 0, 0)
+    assert first.shape == "arena-hard"
+    again = import_file(questions, actor=admin, source="arena-hard", engine=engine)
+    assert (again.imported, again.duplicates) == (0, 500)
+    attached = import_answers(answers, actor=admin, engine=engine)
+    assert (attached.read, attached.attached, len(attached.unmatched)) == (500, 500, 0)
+    stored = queries(engine)
+    assert len(stored) == 500
+    assert all(q.baseline_answer and q.baseline_model == "gpt-4-0314" for q in stored)
+    assert all(q.public_id == q.original_id and len(q.public_id) == 32 for q in stored)
+    assert {"category", "cluster"} <= set(stored[0].extra)
+
+
+def test_real_answers_file_is_detected_by_the_cli(db_url, cli):
+    questions = shared_file("arena_hard", "question.jsonl")
+    answers = shared_file("arena_hard", "gpt-4-0314_answers.jsonl")
+    assert cli("import", questions, "--json").json()["imported"] == 500
+    result = cli("import", answers, "--json").json()
+    assert result["attached"] == 500 and result["imported"] == 0
