@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -71,10 +71,25 @@ def make_engine(url: str | None = None, *, single_connection: bool = False) -> E
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
     """One engine per URL per process (connection pools are meant to be shared)."""
-    return make_engine(url or database_url())
+    url = url or database_url()
+    with _ENGINES_LOCK:
+        if url not in _ENGINES:
+            _ENGINES[url] = make_engine(url)
+        return _ENGINES[url]
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection, e.g. before a test drops its database."""
+    with _ENGINES_LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
 
 
 @contextmanager

@@ -70,7 +70,7 @@ def postgres_url():
     try:
         yield url
     finally:
-        database.get_engine.cache_clear()
+        database.dispose_engines()
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -95,7 +95,7 @@ def db_url(any_url, monkeypatch):
     database.upgrade(any_url)
     monkeypatch.setenv("CURATION_DATABASE_URL", any_url)
     yield any_url
-    database.get_engine.cache_clear()
+    database.dispose_engines()
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def sqlite_db(sqlite_url, monkeypatch):
     database.upgrade(sqlite_url)
     monkeypatch.setenv("CURATION_DATABASE_URL", sqlite_url)
     yield sqlite_url
-    database.get_engine.cache_clear()
+    database.dispose_engines()
 
 
 @pytest.fixture

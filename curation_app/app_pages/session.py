@@ -6,23 +6,23 @@ import streamlit as st
 
 from curation_app.core import auth
 from curation_app.core.errors import AuthenticationFailed
-from curation_app.database import DatabaseError, check_schema, get_engine, session_scope
+from curation_app.database import DatabaseError, check_schema, database_url, get_engine, session_scope
 from curation_app.models import User
 
 TOKEN_PARAM = "session"
 
 
 @st.cache_resource(show_spinner=False)
-def _schema_checked() -> str | None:
+def _schema_checked(url: str) -> str | None:
     try:
-        check_schema(get_engine())
+        check_schema(get_engine(url))
     except DatabaseError as exc:
         return str(exc)
     return None
 
 
 def ensure_database() -> None:
-    problem = _schema_checked()
+    problem = _schema_checked(database_url())
     if problem:
         st.error(problem)
         _schema_checked.clear()  # so the next rerun looks again once `init` has run

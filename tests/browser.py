@@ -1,0 +1,87 @@
+"""Helpers for browser tests: the real app served by `python -m curation_app serve`, and Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from tests.conftest import REPO_ROOT, missing_real_part
+
+CHROMIUM = os.environ.get("CURATION_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def served_app(database_url: str) -> Iterator[str]:
+    """Start the app on a free port and yield its base URL; stop it afterwards."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "curation_app", "serve", "--headless", "--port", str(port),
+         "--address", "127.0.0.1"],
+        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "CURATION_DATABASE_URL": database_url, "PYTHONPATH": str(REPO_ROOT)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the app did not start: {Path(log.name).read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        os.unlink(log.name)
+
+
+@contextmanager
+def chromium_page() -> Iterator["object"]:
+    """A fresh headless Chromium page (Debian's chromium, driven by Playwright)."""
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        missing_real_part(f"Chromium is not installed at {CHROMIUM} (scripts/test.sh installs Debian's chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_real_part("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1000})
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(30_000)
+                yield page
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
