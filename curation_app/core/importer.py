@@ -388,7 +388,8 @@ def _insert_chunk(session: Session, chunk: list[ParsedRow], batch: ImportBatch, 
             "baseline_answer": row.baseline_answer, "baseline_model": row.baseline_model,
             "triage_flags": None, "created_at": now,
         })
-    session.execute(insert(Query), values)
+    # Core executemany, not the ORM's bulk path: a third of the time for 100,000 rows.
+    session.connection().execute(insert(Query.__table__), values)
 
 
 # Answers files: a baseline answer per query id, from a separate file.

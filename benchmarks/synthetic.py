@@ -1,0 +1,60 @@
+"""Synthetic queries of realistic length and language mix, reproducible from a seed."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+LANGUAGES = {  # share of real coding traffic, roughly: Python and JavaScript dominate
+    "python": 30, "javascript": 14, "typescript": 6, "java": 7, "cpp": 6, "c": 4, "csharp": 4, "go": 4,
+    "rust": 3, "sql": 6, "bash": 4, "php": 3, "html": 3, "css": 2, "r": 2, "kotlin": 1, "swift": 1,
+}
+SNIPPETS = {
+    "python": "def {name}(items):\n    result = []\n    for item in items:\n        if item > {n}:\n            result.append(item * 2)\n    return result\n",
+    "javascript": "function {name}(items) {{\n  return items.filter(x => x > {n}).map(x => x * 2);\n}}\n",
+    "typescript": "export function {name}(items: number[]): number[] {{\n  return items.filter((x) => x > {n});\n}}\n",
+    "java": "public static int {name}(int[] items) {{\n    int total = 0;\n    for (int x : items) total += x > {n} ? x : 0;\n    return total;\n}}\n",
+    "cpp": "int {name}(const std::vector<int>& v) {{\n    return std::count_if(v.begin(), v.end(), [](int x) {{ return x > {n}; }});\n}}\n",
+    "c": "int {name}(int *v, size_t n) {{\n    int t = 0;\n    for (size_t i = 0; i < n; i++) if (v[i] > {n}) t += v[i];\n    return t;\n}}\n",
+    "csharp": "public int {name}(List<int> items) => items.Where(x => x > {n}).Sum();\n",
+    "go": "func {name}(items []int) int {{\n\ttotal := 0\n\tfor _, x := range items {{\n\t\tif x > {n} {{\n\t\t\ttotal += x\n\t\t}}\n\t}}\n\treturn total\n}}\n",
+    "rust": "fn {name}(items: &[i32]) -> i32 {{\n    items.iter().filter(|&&x| x > {n}).sum()\n}}\n",
+    "sql": "SELECT customer_id, SUM(amount) AS total\nFROM orders\nWHERE amount > {n}\nGROUP BY customer_id\nORDER BY total DESC;\n",
+    "bash": "for f in *.log; do\n  grep -c ERROR \"$f\" | awk '$1 > {n}'\ndone\n",
+    "php": "function {name}($items) {{\n    return array_filter($items, fn($x) => $x > {n});\n}}\n",
+    "html": "<div class=\"card\">\n  <h2>{name}</h2>\n  <button onclick=\"go({n})\">Go</button>\n</div>\n",
+    "css": ".{name} {{\n  display: flex;\n  margin: {n}px auto;\n}}\n",
+    "r": "{name} <- function(df) {{\n  df[df$value > {n}, ]\n}}\n",
+    "kotlin": "fun {name}(items: List<Int>) = items.filter {{ it > {n} }}.sum()\n",
+    "swift": "func {name}(_ items: [Int]) -> Int {{\n    items.filter {{ $0 > {n} }}.reduce(0, +)\n}}\n",
+}
+OPENINGS = ["Why does this code give the wrong result?", "How can I make this faster?",
+            "I get an error when I run this, can someone explain?", "Can you refactor this to be cleaner?",
+            "What is the difference between these two approaches?", "Please write unit tests for this.",
+            "Convert this to idiomatic code.", "This works locally but fails in production."]
+WORDS = ("the list data value function loop error result index memory thread request file "
+         "user input output server client cache query table column performance test").split()
+
+
+def synthetic_queries(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    names, weights = list(LANGUAGES), list(LANGUAGES.values())
+    rows = []
+    for i in range(n):
+        language = rng.choices(names, weights)[0]
+        prose = " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 120)))
+        parts = [f"{rng.choice(OPENINGS)} (case {i}) {prose}."]
+        for block in range(rng.choice((0, 1, 1, 1, 2))):
+            code = SNIPPETS[language].format(name=f"f{i}_{block}", n=rng.randint(0, 999))
+            parts.append(f"```{language}\n{code * rng.randint(1, 4)}```")
+        rows.append({"id": f"syn-{i:07d}", "messages": [{"role": "user", "content": "\n\n".join(parts)}],
+                     "language": language})
+    return rows
+
+
+def write_jsonl(rows: list[dict], path: Path) -> Path:
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+    return path
