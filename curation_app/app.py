@@ -8,19 +8,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st  # noqa: E402
 
+from curation_app.app_pages.navigation import PAGE_FILES, pages_for  # noqa: E402
 from curation_app.app_pages.session import current_user, ensure_database, log_out  # noqa: E402
-
-PAGES = Path(__file__).with_name("app_pages")
 
 st.set_page_config(page_title="Curation", page_icon=":material/fact_check:", layout="wide")
 ensure_database()
 user = current_user()
 
 if user is None:
-    page = st.navigation([st.Page(PAGES / "login.py", title="Log in", icon=":material/login:")])
+    page = st.navigation([st.Page(PAGE_FILES["login"], title="Log in", icon=":material/login:")])
 else:
-    pages = [st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True)]
-    page = st.navigation(pages)
+    page = st.navigation([st.Page(path, title=title, icon=icon, default=index == 0)
+                          for index, (path, title, icon) in enumerate(pages_for(user.role))])
     with st.sidebar:
         st.caption(f"Logged in as **{user.name}** ({user.role})")
         if st.button("Log out", icon=":material/logout:"):

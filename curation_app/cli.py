@@ -174,6 +174,30 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assign(args: argparse.Namespace) -> int:
+    from curation_app.core import queue, settings
+    from curation_app.database import session_scope
+
+    engine = _ready_engine()
+    with session_scope(engine) as session:
+        if args.overlap is not None:
+            settings.set_setting(session, actor=_actor(), key="overlap", value=args.overlap)
+        result = queue.assign(
+            session, actor=_actor(),
+            annotators=[n.strip() for n in args.annotators.split(",") if n.strip()] if args.annotators else None,
+            public_ids=args.ids or None, sources=args.source or None, batch_ids=args.batch or None)
+        summary = queue.pool_summary(session)
+    if args.json:
+        _print_json({**result, "open_slots": summary["open_slots"]})
+    elif result["mode"] == "pool":
+        print(f"{result['opened']} queries opened to every annotator ({result['queries']} selected, "
+              f"overlap {result['overlap']}); {summary['open_slots']} slots open in all")
+    else:
+        print(f"{result['assigned']} assignments over {result['queries']} queries (overlap {result['overlap']}): "
+              + ", ".join(f"{name} {n}" for name, n in result["per_annotator"].items()))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from curation_app.core.demo import load_demo
 
@@ -251,6 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
     show = settings_commands.add_parser("show", help="show every setting")
     show.add_argument("--json", action="store_true")
     settings.set_defaults(run=cmd_settings)
+
+    assign = commands.add_parser("assign", help="release queries to annotators with overlap k")
+    assign.add_argument("--annotators", help="comma-separated names; without it the queries open to everyone")
+    assign.add_argument("--source", action="append", help="only queries from this source (repeatable)")
+    assign.add_argument("--batch", action="append", type=int, help="only this import batch (repeatable)")
+    assign.add_argument("--ids", nargs="+", help="only these query ids")
+    assign.add_argument("--overlap", type=int, help="set the overlap setting first")
+    assign.add_argument("--json", action="store_true")
+    assign.set_defaults(run=cmd_assign)
 
     demo = commands.add_parser("demo", help="load demo users and queries into a fresh database")
     demo.add_argument("--json", action="store_true")

@@ -13,7 +13,11 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 ROLES = ("annotator", "lead", "admin")
-ASSIGNMENT_STATES = ("assigned", "reserved", "submitted", "skipped")
+# assigned: pushed to this annotator by a lead; reserved: opened, held until reserved_until;
+# expired: a reservation that ran out (the slot went back to the pool, the draft stays);
+# skipped: passed on by the annotator; submitted: done.
+ASSIGNMENT_STATES = ("assigned", "reserved", "expired", "skipped", "submitted")
+CLAIMING_STATES = ("assigned", "reserved", "submitted")
 ANNOTATION_STATES = ("draft", "submitted")
 LABEL_SOURCES = ("unanimous", "majority", "adjudicated")
 
@@ -75,6 +79,8 @@ class Query(SQLModel, table=True):
         UniqueConstraint("content_hash"),
         Index("ix_query_batch_id", "batch_id"),
         Index("ix_query_source_original_id", "source", "original_id"),
+        # The shared pool: open queries in order, found without scanning the full ones.
+        Index("ix_query_pool_open_id", "pool_open", "id"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -94,6 +100,11 @@ class Query(SQLModel, table=True):
     baseline_answer: Optional[str] = _text_column()
     baseline_model: Optional[str] = Field(default=None, max_length=200)
     triage_flags: Optional[dict] = _json_column()
+    # Queue bookkeeping: released to annotators, how many slots are claimed (assigned, reserved
+    # or submitted), and whether a slot is still free (in_pool and n_claims < overlap).
+    in_pool: bool = False
+    n_claims: int = 0
+    pool_open: bool = False
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -102,6 +113,7 @@ class Assignment(SQLModel, table=True):
         UniqueConstraint("query_id", "annotator_id"),
         # The annotator's queue: their open items in order.
         Index("ix_assignment_annotator_id_state_id", "annotator_id", "state", "id"),
+        Index("ix_assignment_state_reserved_until", "state", "reserved_until"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)

@@ -1,14 +1,19 @@
-"""The real Streamlit app through streamlit.testing AppTest."""
+"""The real Streamlit app through streamlit.testing AppTest: every page, every role, refusals."""
 
 from __future__ import annotations
 
 import pytest
+from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
+from curation_app.core import auth
 from curation_app.core.demo import load_demo
+from curation_app.database import get_engine, session_scope
+from curation_app.models import Annotation, User
 from tests.conftest import REPO_ROOT
 
 APP = str(REPO_ROOT / "curation_app" / "app.py")
+PAGES = REPO_ROOT / "curation_app" / "app_pages"
 
 
 def open_app(**query_params) -> AppTest:
@@ -18,10 +23,31 @@ def open_app(**query_params) -> AppTest:
     return app.run()
 
 
+def open_page(name: str, user_name: str, **query_params) -> AppTest:
+    """One page file on its own, as a logged-in user (to test the page's own role check)."""
+    with session_scope() as session:
+        token = auth.start_login_session(session, user=auth.get_user(session, user_name))
+    app = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
+    app.session_state["token"] = token
+    for key, value in query_params.items():
+        app.query_params[key] = value
+    return app.run()
+
+
 def log_in(app: AppTest, name: str, password: str) -> AppTest:
     app.text_input(key="login_name").input(name)
     app.text_input(key="login_password").input(password)
     return app.button[0].click().run()
+
+
+def key(public_id: str, name: str) -> str:
+    return f"annotate:{public_id}:{name}"
+
+
+def annotations(name: str) -> list[Annotation]:
+    with Session(get_engine()) as session:
+        user = session.exec(select(User).where(User.name == name)).one()
+        return list(session.exec(select(Annotation).where(Annotation.annotator_id == user.id)))
 
 
 @pytest.fixture
@@ -46,22 +72,115 @@ def test_login_page_refuses_a_wrong_password_with_one_message(demo_db):
     assert "session" not in app.query_params
 
 
-@pytest.mark.parametrize("name, password", [("alice", "alice-demo"), ("lead", "lead-demo"), ("admin", "admin-demo")])
-def test_each_role_logs_in_and_sees_the_overview_of_what_was_imported(demo_db, name, password):
+@pytest.mark.parametrize("name, password", [("lead", "lead-demo"), ("admin", "admin-demo")])
+def test_leads_and_admins_land_on_the_overview_of_what_was_imported(demo_db, name, password):
     app = log_in(open_app(), name, password)
     assert not app.exception
     assert app.title[0].value == "Overview"
     metrics = {m.label: m.value for m in app.metric}
     assert int(metrics["Queries"]) >= 40
     assert f"Logged in as **{name}**" in app.sidebar.caption[0].value
-    assert app.query_params["session"]
 
 
-def test_login_survives_a_reload_and_log_out_ends_it(demo_db):
-    app = log_in(open_app(), "bob", "bob-demo")
-    token = app.query_params["session"]
-    reloaded = open_app(session=token)  # a new browser session with the same URL
-    assert reloaded.title[0].value == "Overview"
+def test_annotator_lands_on_their_next_item_and_it_survives_a_reload(demo_db):
+    app = log_in(open_app(), "alice", "alice-demo")
+    assert not app.exception
+    assert app.title[0].value == "Annotate"
+    assert app.query_params["item"] == "demo-001"
+    assert any("demo-001" in m.value for m in app.markdown)
+    reloaded = open_app(session=app.query_params["session"])  # a new browser session, same URL token
+    assert reloaded.title[0].value == "Annotate" and reloaded.query_params["item"] == "demo-001"
     logged_out = reloaded.sidebar.button[0].click().run()
     assert logged_out.title[0].value == "Log in"
-    assert open_app(session=token).title[0].value == "Log in"  # the token no longer works
+
+
+def test_annotate_submit_and_go_to_the_next_item(demo_db):
+    app = log_in(open_app(), "alice", "alice-demo")
+    item = app.query_params["item"]
+    app.button(key=key(item, "btn_keep")).click().run()
+    app.selectbox(key=key(item, "category")).select("Development and Programming").run()
+    app.selectbox(key=key(item, "subcategory")).select("Optimization Techniques").run()
+    app.multiselect(key=key(item, "languages")).set_value(["python"]).run()
+    app.button(key=key(item, "btn_easy")).click().run()
+    app.text_area(key=key(item, "notes")).input("map vs comprehension").run()
+    (draft,) = annotations("alice")
+    assert draft.state == "draft" and draft.notes == "map vs comprehension" and draft.difficulty == "easy"
+    app = app.button(key=key(item, "btn_submit")).click().run()
+    assert not app.exception
+    assert [s.value for s in app.success] == [f"Submitted {item}."]
+    assert app.query_params["item"] != item
+    (done,) = [a for a in annotations("alice") if a.state == "submitted"]
+    assert (done.decision, done.category, done.subcategory, done.languages, done.difficulty) == (
+        "keep", "Development and Programming", "Optimization Techniques", ["python"], "easy")
+    assert done.suggested_languages and done.guideline_version == "v1" and done.time_on_task_s >= 0
+
+
+def test_incomplete_submission_shows_what_is_missing_and_keeps_the_item(demo_db):
+    app = log_in(open_app(), "bob", "bob-demo")
+    item = app.query_params["item"]
+    app.button(key=key(item, "btn_reject")).click().run()
+    app = app.button(key=key(item, "btn_submit")).click().run()
+    assert [e.value for e in app.error] == ["missing reject reason"]
+    assert app.query_params["item"] == item
+    app.selectbox(key=key(item, "reject_reason")).select("too trivial").run()
+    app = app.button(key=key(item, "btn_submit")).click().run()
+    assert [s.value for s in app.success] == [f"Submitted {item}."]
+
+
+def test_draft_is_restored_after_a_reload(demo_db):
+    app = log_in(open_app(), "carol", "carol-demo")
+    item = app.query_params["item"]
+    app.text_area(key=key(item, "reference_answer")).input("```python\nprint('hi')\n```").run()
+    reloaded = open_app(session=app.query_params["session"], item=item)
+    assert reloaded.text_area(key=key(item, "reference_answer")).value == "```python\nprint('hi')\n```"
+
+
+def test_skip_moves_on(demo_db):
+    app = log_in(open_app(), "alice", "alice-demo")
+    item = app.query_params["item"]
+    app = app.button(key=key(item, "btn_skip")).click().run()
+    assert app.info[0].value.startswith(f"Skipped {item}")
+    assert app.query_params["item"] != item
+
+
+def test_my_work_lists_submitted_items(demo_db):
+    app = log_in(open_app(), "alice", "alice-demo")
+    item = app.query_params["item"]
+    app.button(key=key(item, "btn_reject")).click().run()
+    app.selectbox(key=key(item, "reject_reason")).select("unclear").run()
+    app.button(key=key(item, "btn_submit")).click().run()
+    page = open_page("my_work", "alice")
+    assert not page.exception
+    table = page.dataframe[0].value
+    assert list(table["query"]) == [item] and bool(table["editable"][0])
+
+
+@pytest.mark.parametrize("page, user_name, allowed", [
+    ("annotate", "lead", "annotator"), ("my_work", "admin", "annotator"), ("assign", "alice", "lead or admin"),
+])
+def test_pages_refuse_roles_that_may_not_see_them(demo_db, page, user_name, allowed):
+    app = open_page(page, user_name)
+    assert [e.value for e in app.error] == [f"This page is for the role {allowed}."]
+
+
+def test_navigation_shows_each_role_its_pages(demo_db):
+    from curation_app.app_pages.navigation import pages_for
+
+    titles = {role: [title for _, title, _ in pages_for(role)] for role in ("annotator", "lead", "admin")}
+    assert "Assign work" not in titles["annotator"] and "Annotate" not in titles["lead"]
+    assert titles["lead"] == titles["admin"]
+
+
+def test_lead_assigns_to_named_annotators_from_the_app(demo_db):
+    app = open_page("assign", "lead")
+    assert app.title[0].value == "Assign work"
+    app.number_input[0].set_value(3)
+    app.multiselect[0].set_value(["alice", "bob", "carol"])
+    app = app.button[0].click().run()
+    assert not app.exception and not app.error
+    assert "assignments made" in app.success[0].value
+
+
+def test_guidelines_page_shows_the_current_version(demo_db):
+    app = open_page("guidelines", "alice")
+    assert any("Annotation guidelines" in m.value for m in app.markdown)

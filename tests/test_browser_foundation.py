@@ -24,12 +24,12 @@ def demo_server(tmp_path_factory):
 def test_log_in_see_overview_reload_and_log_out(demo_server, tmp_path):
     with chromium_page() as page:
         page.goto(demo_server)
-        page.get_by_role("textbox", name="User name").fill("alice")
+        page.get_by_role("textbox", name="User name").fill("lead")
         page.get_by_role("textbox", name="Password").fill("wrong-password")
         page.get_by_role("button", name="Log in").click()
         page.get_by_text("Wrong user name or password").wait_for()
 
-        page.get_by_role("textbox", name="Password").fill("alice-demo")
+        page.get_by_role("textbox", name="Password").fill("lead-demo")
         page.get_by_role("button", name="Log in").click()
         page.get_by_role("heading", name="Overview").wait_for()
         assert page.get_by_test_id("stMetric").first.inner_text().startswith("Queries")

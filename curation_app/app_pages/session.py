@@ -74,3 +74,12 @@ def require(user: User | None, *roles: str) -> User:
         st.stop()
     assert user is not None
     return user
+
+
+def switch_to(page_name: str, **params: str) -> None:
+    """Go to another page, keeping the login token in the URL."""
+    from curation_app.app_pages import navigation
+
+    token = st.session_state.get("token")
+    st.switch_page(navigation.PAGE_FILES[page_name],
+                   query_params={**({TOKEN_PARAM: token} if token else {}), **params})

@@ -105,7 +105,7 @@ def masi_distance(a: frozenset | set, b: frozenset | set) -> float:
     so NLTK's values differ from these in the third decimal.
     """
     a, b = frozenset(a), frozenset(b)
-    return 1.0 - jaccard_similarity(a, b) * _monotonicity(len(a & b), len(a), len(b))
+    return float(1.0 - jaccard_similarity(a, b) * _monotonicity(len(a & b), len(a), len(b)))
 
 
 def _monotonicity(intersection, size_a, size_b):
@@ -244,12 +244,18 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
                 raise RatingsError(f"{where}: value {value_text!r} is not a number")
             if level == "ratio" and value < 0:
                 raise RatingsError(f"{where}: value {value_text!r} is negative; ratio data must be >= 0")
-        elif level == "ordinal" and scale_set is not None:
+        elif scale_set is not None and level in ("ordinal", "nominal"):
             if value_text not in scale_set:
-                raise RatingsError(
-                    f"{where}: value {value_text!r} is not on the scale ({', '.join(scale_labels)})"
-                )
+                kind = "on the scale" if level == "ordinal" else "one of the categories"
+                raise RatingsError(f"{where}: value {value_text!r} is not {kind} ({', '.join(map(str, scale_labels))})")
             value = value_text
+        elif level == "ordinal":
+            value = _parse_number(value_text)
+            if value is None:
+                raise RatingsError(
+                    f"{where}: ordinal value {value_text!r} is not a number, so its order is unknown; "
+                    "give the order of the levels with --scale (e.g. --scale low,medium,high)"
+                )
         else:
             value = value_text
         key = (item, annotator)
@@ -271,27 +277,8 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
     if not values:
         raise RatingsError(f"{path}: no ratings: the file has a header but no row with a value")
 
-    if level == "ordinal" and scale_set is None:
-        numbers = []
-        for value, (row, line) in zip(values, origin):
-            number = _parse_number(value)
-            if number is None:
-                raise RatingsError(
-                    f"{path}: row {row} (line {line}): ordinal value {value!r} is not a number, so its "
-                    "order is unknown; give the order of the levels with --scale (e.g. --scale low,medium,high)"
-                )
-            numbers.append(number)
-        values = numbers
-    elif scale_labels is not None and level == "nominal":
-        for value, (row, line) in zip(values, origin):
-            if value not in scale_set:
-                raise RatingsError(
-                    f"{path}: row {row} (line {line}): value {value!r} is not one of the categories "
-                    f"({', '.join(scale_labels)})"
-                )
-
-    value_series = pd.Series(values, dtype=float if level in ("interval", "ratio", "ordinal") and
-                             scale_set is None else object)
+    numeric = level in ("interval", "ratio") or (level == "ordinal" and scale_set is None)
+    value_series = pd.Series(values, dtype=float if numeric else object)
     return pd.DataFrame(
         {"item": pd.Series(items, dtype=object), "annotator": pd.Series(annotators, dtype=object),
          "value": value_series}
@@ -365,7 +352,7 @@ class _Coded:
 
     @property
     def n_annotators(self) -> int:
-        return int(np.unique(self.annotator).size)
+        return len(self.annotator_labels)  # only annotators with at least one rating are listed
 
 
 _MISSING = object()
@@ -373,7 +360,7 @@ _MISSING = object()
 
 def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1 for missing) and uniques; small-range integers skip the hash table."""
-    if series.dtype.kind in "iu" and len(series):
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu" and len(series):
         values = series.to_numpy()
         low, high = int(values.min()), int(values.max())
         if high - low < 4 * values.size + 1024:
@@ -438,18 +425,24 @@ def _encode(ratings: Any, level: str, scale: Sequence[Any] | None) -> _Coded:
             raise RatingsError(f"{_row_label(ratings, position)}: the {name} is missing")
 
     keep = codes >= 0
+    kept_everything = bool(keep.all())
+    # Skipping the masks when nothing is missing saves several passes over large tables.
+    item = item_codes if kept_everything else item_codes[keep]
+    annotator = annotator_codes if kept_everything else annotator_codes[keep]
+    code = codes if kept_everything else codes[keep]
+
     # Annotators are indexed in sorted order so results never depend on row order.
-    present_annotators = np.flatnonzero(np.bincount(annotator_codes[keep], minlength=len(annotator_uniques)))
+    present_annotators = np.flatnonzero(np.bincount(annotator, minlength=len(annotator_uniques)))
     labels = [annotator_uniques[i] for i in present_annotators]
     order = sorted(range(len(labels)), key=lambda i: _sort_key(labels[i]))
-    annotator_remap = np.full(len(annotator_uniques), -1, dtype=np.int64)
-    annotator_remap[present_annotators[order]] = np.arange(len(order))
     annotator_labels = [_plain(labels[i]) for i in order]
+    if order != list(range(len(labels))) or len(labels) != len(annotator_uniques):
+        annotator_remap = np.full(len(annotator_uniques), -1, dtype=np.int64)
+        annotator_remap[present_annotators[order]] = np.arange(len(order))
+        annotator = annotator_remap[annotator]
 
-    item = item_codes[keep]
-    annotator = annotator_remap[annotator_codes[keep]]
-    code = codes[keep]
-    item, annotator, code = _drop_repeated_ratings(item, annotator, code, ratings, np.flatnonzero(keep),
+    kept_positions = None if kept_everything else np.flatnonzero(keep)
+    item, annotator, code = _drop_repeated_ratings(item, annotator, code, ratings, kept_positions,
                                                    len(item_labels), domain)
     return _Coded(level=level, item=item, annotator=annotator, code=code, n_item_slots=len(item_labels),
                   item_labels=item_labels, annotator_labels=annotator_labels, domain=domain, numeric=numeric)
@@ -479,7 +472,11 @@ def _encode_values(ratings: pd.DataFrame, level: str,
     series = ratings["value"]
     uses_scale = scale is not None and level in ("nominal", "ordinal")
     if series.dtype.kind in "iuf" and not uses_scale and level != "multilabel":
-        return _encode_numeric_values(series.to_numpy(), level, ratings)
+        if isinstance(series.dtype, np.dtype):
+            values = series.to_numpy()
+        else:  # nullable Int64 / Float64: pd.NA becomes NaN
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _encode_numeric_values(values, level, ratings)
 
     if level == "multilabel" and series.dtype == object:
         series = series.map(_to_label_set)  # lists and sets are unhashable: make frozensets first
@@ -547,32 +544,42 @@ def _encode_values(ratings: pd.DataFrame, level: str,
 def _encode_numeric_values(values: np.ndarray, level: str,
                            ratings: pd.DataFrame) -> tuple[np.ndarray, list, np.ndarray | None]:
     """Vectorised coding of a numeric value column; the domain is the sorted distinct values."""
-    codes = np.full(values.shape, -1, dtype=np.int64)
-    present = ~np.isnan(values) if values.dtype.kind == "f" else np.ones(values.shape, dtype=bool)
-    if values.dtype.kind == "f" and level in ("ordinal", "interval", "ratio"):
-        infinite = np.isinf(values)
-        if infinite.any():
-            position = int(np.argmax(infinite))
+    present: np.ndarray | None = None
+    observed = values
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        if missing.any():
+            present = ~missing
+            observed = values[present]
+        if level in ("ordinal", "interval", "ratio") and np.isinf(observed).any():
+            position = int(np.argmax(np.isinf(values)))
             raise RatingsError(f"{_row_label(ratings, position)}: value {values[position]!r} is not a finite number")
-    if level == "ratio":
-        negative = present & (values < 0)
-        if negative.any():
-            position = int(np.argmax(negative))
-            raise RatingsError(f"{_row_label(ratings, position)}: value {_plain(values[position])!r} is negative; "
-                               "ratio data must be >= 0")
-    observed = values[present]
-    integral = observed.dtype.kind in "iu" or (observed.size and bool(np.all(observed == np.round(observed))))
-    if observed.size and integral and float(observed.max()) - float(observed.min()) < 4 * observed.size + 1024:
-        # Small integer range: presence table instead of a sort.
-        low = int(observed.min())
-        offset = observed.astype(np.int64) - low
+    if level == "ratio" and observed.size and observed.min() < 0:
+        position = int(np.argmax(values < 0))
+        raise RatingsError(f"{_row_label(ratings, position)}: value {_plain(values[position])!r} is negative; "
+                           "ratio data must be >= 0")
+    observed_codes: np.ndarray
+    small_range = False
+    if observed.size:
+        low, high = observed.min(), observed.max()
+        small_range = bool(np.isfinite(low) and np.isfinite(high) and abs(low) < 2 ** 52 and abs(high) < 2 ** 52
+                           and high - low < 4 * observed.size + 1024)
+    if small_range:
+        offset = observed.astype(np.int64) - int(low)
+        small_range = observed.dtype.kind in "iu" or np.array_equal(offset + int(low), observed)
+    if small_range:
+        # Small range of whole numbers: a presence table instead of a sort.
         used = np.bincount(offset) > 0
         code_of_offset = np.cumsum(used) - 1
-        codes[present] = code_of_offset[offset]
-        distinct = (np.flatnonzero(used) + low).astype(observed.dtype)
+        observed_codes = code_of_offset[offset]
+        distinct = (np.flatnonzero(used) + int(low)).astype(observed.dtype)
     else:
-        distinct, inverse = np.unique(observed, return_inverse=True)
-        codes[present] = inverse
+        distinct, observed_codes = np.unique(observed, return_inverse=True)
+    if present is None:
+        codes = observed_codes.astype(np.int64, copy=False)
+    else:
+        codes = np.full(values.shape, -1, dtype=np.int64)
+        codes[present] = observed_codes
     domain = distinct.tolist()
     numeric = distinct.astype(np.float64) if level in ("ordinal", "interval", "ratio") else None
     return codes, domain, numeric
@@ -585,13 +592,14 @@ def _drop_repeated_ratings(item, annotator, code, ratings, kept_positions, n_ite
     n_annotators = int(annotator.max()) + 1
     key = item * n_annotators + annotator
     if n_item_slots * n_annotators <= 50_000_000:
-        repeated = np.bincount(key, minlength=n_item_slots * n_annotators)[key] > 1
-        has_repeats = bool(repeated.any())
+        has_repeats = bool(np.bincount(key, minlength=n_item_slots * n_annotators).max() > 1)
     else:
         sorted_key = np.sort(key)
         has_repeats = bool((sorted_key[1:] == sorted_key[:-1]).any())
     if not has_repeats:
         return item, annotator, code
+    if kept_positions is None:
+        kept_positions = np.arange(key.size)
     frame = pd.DataFrame({"key": key, "code": code, "position": kept_positions})
     distinct = frame.drop_duplicates(["key", "code"])
     conflicting = distinct[distinct.duplicated("key", keep=False)]
@@ -699,8 +707,8 @@ class _Stats:
     scalars: np.ndarray | None = None  # K x len(scalar_names)
     blocks: dict[str, _Block] = field(default_factory=dict)
     ordinal_pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    inverse_one_less: np.ndarray | None = None  # 1 / (m - 1) per profile, 0 when not pairable
     distance_rows: Callable[[np.ndarray], np.ndarray] | None = None  # ratio / MASI expected disagreement
-    cohen_weights: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _pair_distance(coded: _Coded, geometry: _SetGeometry | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -785,7 +793,7 @@ def _compute_stats(coded: _Coded, profiles: _Profiles, measures: set[str]) -> _S
     entry_profile, entry_code = np.divmod(entry_key, n_values)
     entry_count = entry_count.astype(np.float64)
 
-    if need_agree:
+    if measures & {"fleiss_kappa", "gwet_ac1"}:
         # Each rated item's distribution over categories, for Fleiss' and Gwet's chance agreement.
         stats.blocks["category_share"] = _Block(entry_profile, entry_code, entry_count / m[entry_profile],
                                                 n_values).finish(n_profiles)
@@ -807,6 +815,7 @@ def _compute_stats(coded: _Coded, profiles: _Profiles, measures: set[str]) -> _S
             stats.blocks["alpha_counts"] = _Block(entry_profile[keep], entry_code[keep], entry_count[keep],
                                                   n_values).finish(n_profiles)
         if level == "ordinal":
+            stats.inverse_one_less = np.where(pairable, 1.0 / one_less, 0.0)
             if ordinal_parts:
                 stats.ordinal_pairs = tuple(np.concatenate(parts) for parts in zip(*ordinal_parts))
             else:
@@ -815,13 +824,7 @@ def _compute_stats(coded: _Coded, profiles: _Profiles, measures: set[str]) -> _S
         else:
             scalars["alpha_observed"] = np.where(pairable, observed / one_less, 0.0)
         if level in ("ratio", "multilabel"):
-            if coded.n_values > _MAX_QUADRATIC_DOMAIN:
-                raise RatingsError(
-                    f"{coded.n_values} distinct values: too many for the {level} metric, which compares every "
-                    f"pair of distinct values (limit {_MAX_QUADRATIC_DOMAIN}); round or bin the values"
-                )
             if level == "ratio":
-                x = coded.numeric
                 everything = np.arange(coded.n_values)
                 stats.distance_rows = lambda rows: distance(rows[:, None], everything[None, :])
             else:
@@ -839,18 +842,13 @@ def _compute_stats(coded: _Coded, profiles: _Profiles, measures: set[str]) -> _S
                                              n_values).finish(n_profiles)
         stats.blocks["cohen_second"] = _Block(both_index, second_code, np.ones(both_index.size),
                                               n_values).finish(n_profiles)
-        positions = np.arange(n_values, dtype=np.float64)
-        # sklearn's weights: by position on the scale (labels), |i - j| or (i - j)^2.
-        weight_matrices = {
-            "cohen_kappa": (positions[:, None] != positions[None, :]).astype(np.float64),
-            "cohen_kappa_linear": np.abs(positions[:, None] - positions[None, :]),
-            "cohen_kappa_quadratic": (positions[:, None] - positions[None, :]) ** 2,
-        }
+        # sklearn's weights, by position on the scale (labels): 1 - identity, |i - j|, (i - j)^2.
+        gap = (first_code - second_code).astype(np.float64)
+        gaps = {"cohen_kappa": (gap != 0).astype(np.float64), "cohen_kappa_linear": np.abs(gap),
+                "cohen_kappa_quadratic": gap * gap}
         for name in cohen_names:
-            weights = weight_matrices[name]
-            stats.cohen_weights[name] = weights
             disagreement = np.zeros(n_profiles)
-            disagreement[both_index] = weights[first_code, second_code]
+            disagreement[both_index] = gaps[name]
             scalars[f"{name}_observed"] = disagreement
 
     stats.scalar_names = list(scalars)
@@ -895,16 +893,48 @@ def _totals(stats: _Stats, weights: np.ndarray) -> dict[str, np.ndarray]:
     for name, block in stats.blocks.items():
         totals[name] = _scatter(weights, block)
     if stats.ordinal_pairs is not None:
-        profile, first, second, value = stats.ordinal_pairs
-        ranks = _midranks(totals["alpha_counts"])
-        observed = np.zeros(weights.shape[0])
-        step = max(1, _CHUNK_ELEMENTS // max(weights.shape[0], 1))
-        for start in range(0, profile.size, step):
-            part = slice(start, start + step)
-            gap = ranks[:, first[part]] - ranks[:, second[part]]
-            observed += (weights[:, profile[part]] * value[part] * gap * gap).sum(axis=1)
-        totals["alpha_observed"] = observed
+        totals["alpha_observed"] = _ordinal_observed(stats, weights, totals["alpha_counts"])
     return totals
+
+
+def _ordinal_observed(stats: _Stats, weights: np.ndarray, marginals: np.ndarray) -> np.ndarray:
+    """sum_ck o_ck (r_c - r_k)^2 under each weight vector, r the midranks of the marginals.
+
+    The ordinal metric depends on the marginals, so it cannot be summed per profile in advance.
+    A single weighting (the point estimate) sums over the stored pairs of differing ratings,
+    which is exact (0 for perfect agreement). Many weightings (the bootstrap) use the identity
+    sum_ck o_ck (r_c - r_k)^2 = 2 sum_c n_c r_c^2 - 2 sum_u ((n_u.r)^2 - n_u.r^2) / (m_u - 1),
+    which is matrix products over profiles instead of a gather per pair.
+    """
+    ranks = _midranks(marginals)
+    n = marginals.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_rank = np.where(n > 0, (marginals * ranks).sum(axis=1) / np.where(n > 0, n, 1), 0.0)
+    ranks = ranks - mean_rank[:, None]  # differences are unchanged; centring keeps the terms small
+    profile, first, second, value = stats.ordinal_pairs
+    if weights.shape[0] == 1:
+        gap = ranks[:, first] - ranks[:, second]
+        return (weights[:, profile] * value * gap * gap).sum(axis=1)
+    block = stats.blocks["alpha_counts"]
+    n_profiles = stats.freq.size
+    rank_sums = _per_profile_dot(block, ranks, n_profiles)  # B x K: n_u . r
+    square_sums = _per_profile_dot(block, ranks * ranks, n_profiles)  # B x K: n_u . r^2
+    within = ((rank_sums * rank_sums - square_sums) * stats.inverse_one_less) * weights
+    observed = 2.0 * (marginals * ranks * ranks).sum(axis=1) - 2.0 * within.sum(axis=1)
+    # Rounding can leave a tiny negative (or positive) remainder where the true value is 0.
+    scale = 2.0 * (marginals * ranks * ranks).sum(axis=1)
+    return np.where(observed > 1e-12 * scale, observed, 0.0)
+
+
+def _per_profile_dot(block: _Block, vectors: np.ndarray, n_profiles: int) -> np.ndarray:
+    """For each of B vectors over values, its dot product with every profile's row of the block."""
+    if block.dense is not None:
+        return vectors @ block.dense.T
+    n_batch = vectors.shape[0]
+    contribution = vectors[:, block.column] * block.value
+    flat = block.profile[None, :] + n_profiles * np.arange(n_batch)[:, None]
+    return np.bincount(flat.ravel(), weights=contribution.ravel(),
+                       minlength=n_batch * n_profiles).reshape(n_batch, n_profiles)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1015,9 +1045,7 @@ def _cohen(name: str) -> Callable:
     def measure(totals, stats) -> tuple[np.ndarray, str | None]:
         """kappa_w = 1 - sum(w * observed) / sum(w * expected), as sklearn.metrics.cohen_kappa_score."""
         n = totals["cohen_n"]
-        weights = stats.cohen_weights[name]
-        first, second = totals["cohen_first"], totals["cohen_second"]
-        expected_sum = np.einsum("bi,ij,bj->b", first, weights, second)
+        expected_sum = _expected_weighted_disagreement(name, totals["cohen_first"], totals["cohen_second"])
         with np.errstate(invalid="ignore", divide="ignore"):
             expected = np.where(n > 0, expected_sum / np.where(n > 0, n, 1.0), 0.0)
         defined = (n > 0) & (expected > 1e-12 * np.maximum(n, 1.0))
@@ -1030,6 +1058,25 @@ def _cohen(name: str) -> Callable:
         return value, None
 
     return measure
+
+
+def _expected_weighted_disagreement(name: str, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """sum_ck first_c * second_k * w(c, k) for each row, in O(V) rather than with a V x V matrix.
+
+    first and second are B x V marginal counts of the two annotators over the scale positions.
+    """
+    first_total, second_total = first.sum(axis=1), second.sum(axis=1)
+    if name == "cohen_kappa":  # w = 1 off the diagonal
+        return first_total * second_total - (first * second).sum(axis=1)
+    positions = np.arange(first.shape[1], dtype=np.float64)
+    if name == "cohen_kappa_quadratic":  # (c - k)^2 = c^2 + k^2 - 2ck
+        return (second_total * (first @ positions ** 2) + first_total * (second @ positions ** 2)
+                - 2.0 * (first @ positions) * (second @ positions))
+    # |c - k| counts the unit steps t between c and k: sum over t of pairs straddling t.
+    first_below = np.cumsum(first, axis=1)[:, :-1]
+    second_below = np.cumsum(second, axis=1)[:, :-1]
+    return (first_below * (second_total[:, None] - second_below)
+            + second_below * (first_total[:, None] - first_below)).sum(axis=1)
 
 
 _MEASURE_FUNCTIONS: dict[str, Callable] = {
@@ -1084,6 +1131,15 @@ def _point_estimates(coded: _Coded, measures: Sequence[str]) -> tuple[dict[str, 
             computable.append(name)
     if not computable:
         return values, reasons, None
+    if coded.level in ("ratio", "multilabel") and coded.n_values > _MAX_QUADRATIC_DOMAIN \
+            and "krippendorff_alpha" in computable:
+        values["krippendorff_alpha"] = None
+        reasons["krippendorff_alpha"] = (
+            f"{coded.n_values} distinct values: too many for the {coded.level} metric, which compares every "
+            f"pair of distinct values (limit {_MAX_QUADRATIC_DOMAIN}); round or bin the values")
+        computable.remove("krippendorff_alpha")
+        if not computable:
+            return values, reasons, None
     ordered_pair = any(name.startswith("cohen_kappa") for name in computable)
     profiles = _build_profiles(coded, ordered_pair=ordered_pair)
     stats = _compute_stats(coded, profiles, set(computable))
@@ -1128,12 +1184,12 @@ def _bootstrap(stats: _Stats, measures: list[str], *, n_bootstrap: int, seed: in
 
     rng = np.random.default_rng(seed)
     n_profiles = stats.freq.size
-    by_multinomial = n_profiles * 8 <= n_items
+    by_multinomial = n_profiles * 2 <= n_items  # measured: the cheaper draw on either side of this line
     probabilities = stats.freq / stats.freq.sum()
     profile_of_item = np.repeat(np.arange(n_profiles), stats.freq.astype(np.int64))
     per_resample = n_profiles + sum(b.profile.size for b in stats.blocks.values()) + stats.n_values
     if stats.ordinal_pairs is not None:
-        per_resample += stats.ordinal_pairs[0].size
+        per_resample += 3 * n_profiles
     if not by_multinomial:
         per_resample += n_items
     if stats.distance_rows is not None:
@@ -1183,6 +1239,11 @@ def agreement_report(ratings: pd.DataFrame, *, level: str, scale: list | None = 
 
     percent_agreement is the mean over pairable items of the share of rater pairs that agree
     exactly (for two annotators: the share of items they agree on); a fraction in [0, 1].
+
+    scale: the ordered levels for ordinal data (weights and Gwet's q run over all of them, used
+    or not), or the full category list for nominal data (Gwet's q); ignored for other levels.
+    Intervals are bootstrap percentiles over items resampled with replacement (numpy
+    Generator(seed)); the key stays "ci95" whatever the confidence.
     """
     _check_level(level)
     if not 0.0 < confidence < 1.0:
@@ -1227,6 +1288,11 @@ def krippendorff_alpha(ratings: Any, *, level: str, scale: list | None = None) -
     The ordinal metric runs over the declared scale when given; unused levels have zero
     marginals, exactly as Krippendorff defines.
     """
+    _check_level(level)
+    if not isinstance(ratings, pd.DataFrame) and level == "nominal" and scale is None:
+        matrix = np.asarray(ratings)
+        if matrix.ndim == 2 and matrix.dtype.kind in "iuf" and matrix.shape[0] <= 32:
+            return _nominal_alpha_from_matrix(matrix)
     coded = _encode(ratings, level, scale)
     value = _alpha_from_dense_counts(coded)
     if value is not _NOT_DENSE:
@@ -1235,14 +1301,65 @@ def krippendorff_alpha(ratings: Any, *, level: str, scale: list | None = None) -
     return values["krippendorff_alpha"]
 
 
+def _nominal_alpha_from_matrix(matrix: np.ndarray) -> float | None:
+    """Nominal alpha straight from an annotators x items matrix, without grouping by item.
+
+    For a unit with m ratings, sum_c n_c^2 = m + 2 * (agreeing pairs of annotators), so the
+    observed disagreement needs only one comparison per pair of annotators (a loop over
+    annotator pairs, never over items).
+    """
+    x = matrix.astype(np.float64, copy=False)
+    if np.isinf(x).any():
+        raise RatingsError("ratings matrix holds an infinite value")
+    present = ~np.isnan(x)
+    per_item = present.sum(axis=0)
+    agreeing = np.zeros(x.shape[1])
+    for first in range(x.shape[0]):
+        for second in range(first + 1, x.shape[0]):
+            agreeing += x[first] == x[second]  # NaN never equals anything, so missing ratings drop out
+    pairable = per_item >= 2
+    if not pairable.any():
+        return None
+    m = per_item[pairable].astype(np.float64)
+    observed = float(((m * (m - 1) - 2 * agreeing[pairable]) / (m - 1)).sum())
+    # Value marginals over pairable units: all present values minus those of single-rating units.
+    values = x[present]
+    singles = per_item == 1
+    single_values = x[:, singles][present[:, singles]] if singles.any() else values[:0]
+    value_counts = _counts_per_value(values, single_values).astype(np.float64)
+    n = float(value_counts.sum())
+    expected = n * n - float(value_counts @ value_counts)
+    if not expected > 1e-12 * n * n:
+        return None
+    return 1.0 - (n - 1.0) * observed / expected
+
+
+def _counts_per_value(values: np.ndarray, minus: np.ndarray) -> np.ndarray:
+    """How often each distinct value occurs in values, less its occurrences in minus (a subset)."""
+    low, high = values.min(), values.max()
+    if abs(low) < 2 ** 52 and abs(high) < 2 ** 52 and high - low < 4 * values.size + 1024:
+        offset = values.astype(np.int64) - int(low)
+        if np.array_equal(offset + int(low), values):  # whole numbers: a presence table, no sort
+            counts = np.bincount(offset)
+            if minus.size:
+                counts -= np.bincount(minus.astype(np.int64) - int(low), minlength=counts.size)
+            return counts
+    distinct, inverse = np.unique(values, return_inverse=True)
+    counts = np.bincount(inverse, minlength=distinct.size)
+    if minus.size:
+        counts -= np.bincount(np.searchsorted(distinct, minus), minlength=distinct.size)
+    return counts
+
+
 _NOT_DENSE = object()
 
 
 def _alpha_from_dense_counts(coded: _Coded) -> Any:
-    """Fast path for small domains: the coincidence matrix as one weighted matrix product.
+    """Fast path for small domains, from the items x values count table.
 
     o = sum_u (n_u n_u^T - diag(n_u)) / (m_u - 1) over pairable units u, with n_u the unit's value
-    counts. Returns _NOT_DENSE when the items x values count table would be too large.
+    counts: one weighted matrix product (or, for nominal data, only its trace). Returns _NOT_DENSE
+    when the table would be too large.
     """
     n_values = coded.n_values
     if n_values == 0 or coded.n_ratings == 0:
@@ -1250,31 +1367,36 @@ def _alpha_from_dense_counts(coded: _Coded) -> Any:
     if n_values > 256 or coded.n_item_slots * n_values > 30_000_000 or coded.level == "multilabel" and n_values > 64:
         return _NOT_DENSE
     counts = np.bincount(coded.item * n_values + coded.code, minlength=coded.n_item_slots * n_values)
-    counts = counts.reshape(coded.n_item_slots, n_values).astype(np.float64)
-    m = counts.sum(axis=1)
+    counts = counts.reshape(coded.n_item_slots, n_values)
+    m = np.bincount(coded.item, minlength=coded.n_item_slots)
     pairable = m >= 2
-    counts = counts[pairable]
-    if counts.shape[0] == 0:
+    if not pairable.any():
         return None
-    weight = 1.0 / (m[pairable] - 1.0)
-    coincidence = (counts * weight[:, None]).T @ counts
-    coincidence[np.diag_indices(n_values)] -= counts.T @ weight
-    marginals = coincidence.sum(axis=0)
-    n = marginals.sum()
+    if not pairable.all():
+        counts = counts[pairable]
+        m = m[pairable]
+    m = m.astype(np.float64)
+    marginals = np.einsum("ij->j", counts).astype(np.float64)
+    n = float(m.sum())
     level = coded.level
     if level == "nominal":
-        distance = 1.0 - np.eye(n_values)
-    elif level == "ordinal":
-        ranks = _midranks(marginals[None, :])[0]
-        distance = (ranks[:, None] - ranks[None, :]) ** 2
-    elif level == "multilabel":
-        geometry = _SetGeometry(coded.domain)
-        distance = geometry.masi_rows(np.arange(n_values))
+        same_value_pairs = np.einsum("ij,ij->i", counts, counts) - m  # ordered pairs of equal ratings
+        observed = float(((m * (m - 1) - same_value_pairs) / (m - 1)).sum())
+        expected = n * n - float(marginals @ marginals)
     else:
-        codes = np.arange(n_values)
-        distance = _pair_distance(coded, None)(codes[:, None], codes[None, :])
-    observed = float((coincidence * distance).sum())
-    expected = float(marginals @ distance @ marginals)
+        weighted = counts / (m - 1)[:, None]
+        coincidence = weighted.T @ counts
+        coincidence[np.diag_indices(n_values)] -= weighted.sum(axis=0)
+        if level == "ordinal":
+            ranks = _midranks(marginals[None, :])[0]
+            distance = (ranks[:, None] - ranks[None, :]) ** 2
+        elif level == "multilabel":
+            distance = _SetGeometry(coded.domain).masi_rows(np.arange(n_values))
+        else:
+            codes = np.arange(n_values)
+            distance = _pair_distance(coded, None)(codes[:, None], codes[None, :])
+        observed = float((coincidence * distance).sum())
+        expected = float(marginals @ distance @ marginals)
     if not expected > 1e-12 * max(n * n, 1.0):
         return None
     return 1.0 - (n - 1.0) * observed / expected
@@ -1384,6 +1506,9 @@ def agreement_with_reference(ratings: pd.DataFrame, reference: Mapping[Hashable,
     _check_level(level)
     if not isinstance(ratings, pd.DataFrame):
         ratings = _matrix_to_long(ratings)
+    missing_columns = [name for name in _REQUIRED_COLUMNS if name not in ratings.columns]
+    if missing_columns:
+        raise RatingsError(f"ratings table lacks column(s) {', '.join(missing_columns)}")
     reference_rows = pd.DataFrame(
         {"item": list(reference.keys()), "annotator": _REFERENCE, "value": list(reference.values())},
         index=[f"reference[{item!r}]" for item in reference.keys()],

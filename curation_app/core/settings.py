@@ -133,3 +133,8 @@ def set_setting(session: Session, *, actor: User, key: str, value: Any) -> None:
     session.add(row)
     audit.record(session, actor=actor, action="setting.set", entity="setting", entity_id=key,
                  old={"value": old}, new={"value": value})
+    if key == "overlap":
+        from curation_app.core.queue import refresh_pool
+
+        session.flush()
+        refresh_pool(session)

@@ -1,0 +1,236 @@
+"""The annotator's workspace: one query at a time, keyboard first, drafts saved as you go."""
+
+import time
+
+import streamlit as st
+
+from curation_app.app_pages.session import current_user, require
+from curation_app.app_pages.widgets import render_conversation, render_markdown_preview, render_text
+from curation_app.core import annotate, queue
+from curation_app.core.errors import CurationError
+from curation_app.core.guidelines import guideline_text
+from curation_app.core.settings import get_setting
+from curation_app.core.taxonomy import project_taxonomy
+from curation_app.database import session_scope
+
+SHORTCUTS = {
+    "keep": "Alt+K", "reject": "Alt+X", "easy": "Alt+1", "medium": "Alt+2", "hard": "Alt+3",
+    "baseline": "Alt+B", "save": "Alt+S", "skip": "Alt+N", "submit": "Ctrl+Enter",
+}
+
+user = require(current_user(), "annotator")
+state = st.session_state
+
+
+def field_key(public_id: str, name: str) -> str:
+    return f"annotate:{public_id}:{name}"
+
+
+def flash(kind: str, message: str) -> None:
+    state["annotate:flash"] = (kind, message)
+
+
+def forget_item(public_id: str) -> None:
+    for name in [k for k in state.keys() if isinstance(k, str) and k.startswith(f"annotate:{public_id}:")]:
+        del state[name]
+    st.query_params.pop("item", None)
+
+
+def current_values(public_id: str) -> dict:
+    return {name: state.get(field_key(public_id, name)) for name in annotate.FIELDS}
+
+
+def elapsed(public_id: str) -> float:
+    """Seconds since the item was opened or last saved; restarts the clock."""
+    now = time.monotonic()
+    started = state.get(field_key(public_id, "clock"), now)
+    state[field_key(public_id, "clock")] = now
+    return now - started
+
+
+def save(public_id: str, *, submit: bool) -> bool:
+    try:
+        with session_scope() as session:
+            annotate.save(session, actor=user, public_id=public_id, fields=current_values(public_id),
+                          submit=submit, elapsed_s=elapsed(public_id),
+                          suggested_languages=state.get(field_key(public_id, "suggested")))
+    except CurationError as error:
+        flash("error", str(error))
+        return False
+    return True
+
+
+def autosave(public_id: str) -> None:
+    if state.get(field_key(public_id, "state")) != "submitted":
+        if save(public_id, submit=False):
+            state[field_key(public_id, "saved_at")] = time.strftime("%H:%M:%S")
+
+
+def set_value(public_id: str, name: str, value: str) -> None:
+    state[field_key(public_id, name)] = value
+    if name == "decision" and value == "keep":
+        state[field_key(public_id, "reject_reason")] = None
+    autosave(public_id)
+
+
+def category_changed(public_id: str, subcategories: dict) -> None:
+    category = state.get(field_key(public_id, "category"))
+    if state.get(field_key(public_id, "subcategory")) not in subcategories.get(category, ()):
+        state[field_key(public_id, "subcategory")] = None
+    autosave(public_id)
+
+
+def use_baseline(public_id: str, baseline: str) -> None:
+    state[field_key(public_id, "reference_answer")] = baseline
+    autosave(public_id)
+
+
+def submit(public_id: str) -> None:
+    was_edit = state.get(field_key(public_id, "state")) == "submitted"
+    if save(public_id, submit=True):
+        flash("success", f"{'Saved changes to' if was_edit else 'Submitted'} {public_id}.")
+        forget_item(public_id)
+
+
+def skip(public_id: str, query_id: int) -> None:
+    try:
+        with session_scope() as session:
+            queue.skip(session, actor=user, query_id=query_id)
+    except CurationError as error:
+        flash("error", str(error))
+        return
+    flash("info", f"Skipped {public_id}; it goes back to the pool.")
+    forget_item(public_id)
+
+
+# Which item: the one in the URL (a reload, or an edit from My work), else the next in the queue.
+with session_scope() as session:
+    status = queue.queue_status(session, annotator=user)
+    taxonomy = project_taxonomy(session)
+    guideline_version = get_setting(session, "guideline_version")
+    public_id = st.query_params.get("item")
+    if public_id is None:
+        reservation = queue.next_item(session, actor=user)
+        public_id = reservation.public_id if reservation else None
+    view = None
+    if public_id is not None:
+        try:
+            view = annotate.open_item(session, actor=user, public_id=public_id)
+        except CurationError as error:
+            st.query_params.pop("item", None)
+            st.error(str(error))
+
+title, progress = st.columns([3, 2])
+title.title("Annotate")
+metrics = progress.columns(3)
+metrics[0].metric("Done today", status["done_today"])
+metrics[1].metric("Left in queue", status["left"])
+metrics[2].metric("Done in total", status["done_total"])
+
+if "annotate:flash" in state:
+    kind, message = state.pop("annotate:flash")
+    {"success": st.success, "error": st.error, "info": st.info}[kind](message)
+
+if view is None:
+    st.info("Nothing waiting for you: every query assigned to you or open in the pool is done. "
+            "Ask a lead to assign more.")
+    st.stop()
+
+public_id = view.public_id
+if public_id != st.query_params.get("item"):
+    st.query_params["item"] = public_id
+if field_key(public_id, "clock") not in state:
+    # First look at this item in this browser session: load the saved draft or submission.
+    for name in annotate.FIELDS:
+        state[field_key(public_id, name)] = view.annotation.get(name)
+    if not view.annotation.get("languages"):
+        confident = [s["language"] for s in view.suggested_languages if s["confidence"] >= 0.5]
+        state[field_key(public_id, "languages")] = confident or None
+    state[field_key(public_id, "suggested")] = view.suggested_languages
+    state[field_key(public_id, "state")] = view.state
+    state[field_key(public_id, "clock")] = time.monotonic()
+
+read_only = view.finalised
+editing_submitted = view.state == "submitted"
+header = f"**{public_id}** · source {view.source} · {len(view.messages)} message(s)"
+if editing_submitted:
+    header += " · editing your submitted annotation"
+st.markdown(header)
+if read_only:
+    st.warning("A lead has finalised this item, so it can no longer be changed.")
+with st.expander("Keyboard shortcuts"):
+    st.markdown(" · ".join(f"`{keys}` {action}" for action, keys in SHORTCUTS.items()))
+
+left, right = st.columns([5, 4], gap="large")
+with left:
+    with st.container(height=560, border=True):
+        render_conversation(view.messages)
+    if view.baseline_answer:
+        with st.expander(f"Baseline answer ({view.baseline_model or 'unknown model'})"):
+            render_text(view.baseline_answer)
+
+with right:
+    decision = state.get(field_key(public_id, "decision"))
+    st.caption("Decision")
+    buttons = st.columns(2)
+    for column, value, label in ((buttons[0], "keep", "Keep"), (buttons[1], "reject", "Reject")):
+        column.button(label, key=field_key(public_id, f"btn_{value}"), shortcut=SHORTCUTS[value],
+                      type="primary" if decision == value else "secondary", width="stretch",
+                      on_click=set_value, args=(public_id, "decision", value), disabled=read_only)
+    if decision == "reject":
+        st.selectbox("Reject reason", taxonomy.reject_reasons, index=None, placeholder="Why reject?",
+                     key=field_key(public_id, "reject_reason"), on_change=autosave, args=(public_id,),
+                     disabled=read_only)
+    st.selectbox("Main category", list(taxonomy.categories), index=None, placeholder="Choose a main category",
+                 key=field_key(public_id, "category"), on_change=category_changed,
+                 args=(public_id, taxonomy.categories), disabled=read_only)
+    category = state.get(field_key(public_id, "category"))
+    st.selectbox("Subcategory", taxonomy.categories.get(category, ()), index=None,
+                 placeholder="Choose a main category first" if category is None else "Choose a subcategory",
+                 key=field_key(public_id, "subcategory"), on_change=autosave, args=(public_id,),
+                 disabled=read_only or category is None)
+    chosen = state.get(field_key(public_id, "languages")) or []
+    st.multiselect("Programming languages", list(dict.fromkeys([*taxonomy.languages, *chosen])),
+                   key=field_key(public_id, "languages"), accept_new_options=True,
+                   placeholder="Pick or type languages", on_change=autosave, args=(public_id,),
+                   disabled=read_only)
+    st.caption("Suggested: " + ", ".join(
+        f"{s['language']} ({s['confidence']:.0%}, {s['evidence']})" for s in view.suggested_languages[:4]))
+    difficulty = state.get(field_key(public_id, "difficulty"))
+    st.caption("Difficulty")
+    levels = st.columns(len(taxonomy.difficulties))
+    for column, level in zip(levels, taxonomy.difficulties):
+        column.button(level.capitalize(), key=field_key(public_id, f"btn_{level}"),
+                      shortcut=SHORTCUTS.get(level), type="primary" if difficulty == level else "secondary",
+                      width="stretch", on_click=set_value, args=(public_id, "difficulty", level),
+                      disabled=read_only)
+
+st.text_area("Rewritten prompt (optional: a clean benchmark prompt with the user's intent)",
+             key=field_key(public_id, "rewritten_prompt"), height=120, on_change=autosave, args=(public_id,),
+             disabled=read_only)
+write, preview = st.tabs(["Reference answer", "Preview"])
+with write:
+    st.text_area("Reference answer (markdown, code in fenced blocks)", key=field_key(public_id, "reference_answer"),
+                 height=220, on_change=autosave, args=(public_id,), disabled=read_only)
+    if view.baseline_answer:
+        st.button("Start from the baseline answer", key=field_key(public_id, "btn_baseline"),
+                  shortcut=SHORTCUTS["baseline"], on_click=use_baseline, args=(public_id, view.baseline_answer),
+                  disabled=read_only)
+with preview:
+    render_markdown_preview(state.get(field_key(public_id, "reference_answer")) or "*Nothing written yet.*")
+st.text_area("Notes", key=field_key(public_id, "notes"), height=80, on_change=autosave, args=(public_id,),
+             disabled=read_only)
+
+actions = st.columns([2, 2, 2, 3])
+actions[0].button("Save changes" if editing_submitted else "Submit and next", type="primary",
+                  key=field_key(public_id, "btn_submit"), shortcut=SHORTCUTS["submit"], on_click=submit,
+                  args=(public_id,), disabled=read_only, width="stretch")
+if not editing_submitted:
+    actions[1].button("Save draft", key=field_key(public_id, "btn_save"), shortcut=SHORTCUTS["save"],
+                      on_click=autosave, args=(public_id,), disabled=read_only, width="stretch")
+    actions[2].button("Skip", key=field_key(public_id, "btn_skip"), shortcut=SHORTCUTS["skip"], on_click=skip,
+                      args=(public_id, view.query_id), disabled=read_only, width="stretch")
+with actions[3].popover(f"Guidelines ({guideline_version})", icon=":material/menu_book:"):
+    st.markdown(guideline_text(guideline_version))
+saved_at = state.get(field_key(public_id, "saved_at"))
+st.caption(f"Draft saved at {saved_at}" if saved_at else "Drafts are saved whenever a field changes.")

@@ -1,0 +1,29 @@
+"""An annotator's submitted items, each editable until a lead finalises it."""
+
+import pandas as pd
+import streamlit as st
+
+from curation_app.app_pages.session import current_user, require, switch_to
+from curation_app.core import annotate
+from curation_app.database import session_scope
+
+user = require(current_user(), "annotator")
+st.title("My work")
+with session_scope() as session:
+    items = annotate.submitted_items(session, actor=user)
+if not items:
+    st.info("You have not submitted anything yet.")
+    st.stop()
+table = pd.DataFrame(items)
+st.caption(f"{len(items)} submitted item(s), newest first. Select one to edit it.")
+picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                      key="my_work_table",
+                      column_config={"editable": st.column_config.CheckboxColumn("editable")})
+rows = picked.selection.rows if picked else []
+if rows:
+    item = items[rows[0]]
+    if item["editable"]:
+        if st.button(f"Edit {item['query']}", type="primary", icon=":material/edit:"):
+            switch_to("annotate", item=item["query"])
+    else:
+        st.info(f"{item['query']} has been finalised by a lead and can no longer be edited.")

@@ -1,0 +1,231 @@
+"""An annotator's work on one query: open it, save drafts, submit, edit until it is final.
+
+Blind by construction: nothing here ever returns another annotator's labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from curation_app.core import audit, queue
+from curation_app.core.auth import require_role
+from curation_app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from curation_app.core.rendering import suggest_for_messages
+from curation_app.core.settings import get_setting
+from curation_app.core.taxonomy import Taxonomy, project_taxonomy
+from curation_app.models import Annotation, Assignment, FinalLabel, Query, User, utcnow
+
+LABEL_FIELDS = ("decision", "reject_reason", "category", "subcategory", "languages", "difficulty")
+TEXT_FIELDS = ("rewritten_prompt", "reference_answer", "notes")
+FIELDS = LABEL_FIELDS + TEXT_FIELDS
+MAX_TEXT_CHARS = 200_000
+MAX_LANGUAGE_CHARS = 50
+# Time on task counts at most this much per save, so an item left open overnight does not count.
+MAX_SECONDS_PER_SAVE = 30 * 60
+
+
+def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, where: str = "") -> dict[str, Any]:
+    """Check labels against the taxonomy; with complete=True, also that nothing required is missing."""
+    prefix = f"{where}: " if where else ""
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise InvalidInput(f"{prefix}unknown field(s): {', '.join(sorted(unknown))}")
+    cleaned: dict[str, Any] = {}
+    for name in FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str):
+            value = value.strip() or None
+        if name == "languages":
+            value = _clean_languages(value, prefix)
+        elif value is not None and not isinstance(value, str):
+            raise InvalidInput(f"{prefix}{name} must be text")
+        elif name in TEXT_FIELDS and value is not None and len(value) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"{prefix}{name} is longer than {MAX_TEXT_CHARS:,} characters")
+        cleaned[name] = value
+
+    def check(name: str, allowed: tuple[str, ...]) -> None:
+        if cleaned[name] is not None and cleaned[name] not in allowed:
+            raise InvalidInput(f"{prefix}{name} {cleaned[name]!r} is not in the taxonomy "
+                               f"({', '.join(allowed[:8])}{', ...' if len(allowed) > 8 else ''})")
+
+    check("decision", taxonomy.decisions)
+    check("reject_reason", taxonomy.reject_reasons)
+    check("category", tuple(taxonomy.categories))
+    check("difficulty", taxonomy.difficulties)
+    if cleaned["subcategory"] is not None:
+        owner = taxonomy.subcategory_to_category.get(cleaned["subcategory"])
+        if owner is None:
+            raise InvalidInput(f"{prefix}subcategory {cleaned['subcategory']!r} is not in the taxonomy")
+        if cleaned["category"] is not None and owner != cleaned["category"]:
+            raise InvalidInput(f"{prefix}subcategory {cleaned['subcategory']!r} belongs to {owner!r}, "
+                               f"not to {cleaned['category']!r}")
+        cleaned["category"] = cleaned["category"] or owner
+    if cleaned["decision"] == "keep":
+        cleaned["reject_reason"] = None
+    if complete:
+        missing = []
+        if cleaned["decision"] is None:
+            missing.append("decision")
+        elif cleaned["decision"] == "reject" and cleaned["reject_reason"] is None:
+            missing.append("reject reason")
+        elif cleaned["decision"] == "keep":
+            missing += [label for name, label in (("category", "category"), ("subcategory", "subcategory"),
+                                                  ("languages", "programming language"),
+                                                  ("difficulty", "difficulty")) if not cleaned[name]]
+        if missing:
+            raise InvalidInput(f"{prefix}missing {', '.join(missing)}")
+    return cleaned
+
+
+def _clean_languages(value: Any, prefix: str) -> list[str] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = [part for part in value.split("|")]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{prefix}languages must be a list of names")
+    languages = list(dict.fromkeys(v.strip() for v in value if v.strip()))
+    too_long = [v for v in languages if len(v) > MAX_LANGUAGE_CHARS]
+    if too_long:
+        raise InvalidInput(f"{prefix}language name {too_long[0][:60]!r} is longer than {MAX_LANGUAGE_CHARS} characters")
+    return languages or None
+
+
+@dataclass
+class ItemView:
+    """What an annotator may see of one item: the query and their own work, nothing else."""
+
+    query_id: int
+    public_id: str
+    messages: list[dict]
+    source: str
+    baseline_answer: str | None
+    baseline_model: str | None
+    suggested_languages: list[dict]
+    annotation: dict[str, Any] = field(default_factory=dict)
+    state: str | None = None  # None | draft | submitted
+    revision: int = 0
+    time_on_task_s: float = 0.0
+    finalised: bool = False
+    reserved_until: datetime | None = None
+
+
+def _query(session: Session, public_id: str) -> Query:
+    query = session.execute(select(Query).where(Query.public_id == public_id)).scalar_one_or_none()
+    if query is None:
+        raise NotFound(f"no query with id {public_id!r}")
+    return query
+
+
+def _own(session: Session, model: type, query_id: int, annotator_id: int | None) -> Any:
+    return session.execute(select(model).where(
+        model.query_id == query_id, model.annotator_id == annotator_id)).scalar_one_or_none()
+
+
+def _is_final(session: Session, query_id: int) -> bool:
+    return session.execute(select(FinalLabel.id).where(FinalLabel.query_id == query_id)).first() is not None
+
+
+def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
+    require_role(actor, "annotator")
+    query = _query(session, public_id)
+    assignment = _own(session, Assignment, query.id, actor.id)
+    if assignment is None:
+        raise PermissionDenied(f"query {public_id} is not assigned to {actor.name}")
+    annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
+    suggestions = (annotation.suggested_languages if annotation and annotation.suggested_languages is not None
+                   else [s.as_dict() for s in suggest_for_messages(query.messages)])
+    return ItemView(
+        query_id=query.id, public_id=query.public_id, messages=query.messages, source=query.source,
+        baseline_answer=query.baseline_answer, baseline_model=query.baseline_model,
+        suggested_languages=suggestions,
+        annotation={name: getattr(annotation, name) for name in FIELDS} if annotation else {},
+        state=annotation.state if annotation else None, revision=annotation.revision if annotation else 0,
+        time_on_task_s=annotation.time_on_task_s if annotation else 0.0,
+        finalised=_is_final(session, query.id), reserved_until=assignment.reserved_until,
+    )
+
+
+def save(
+    session: Session,
+    *,
+    actor: User,
+    public_id: str,
+    fields: dict[str, Any],
+    submit: bool,
+    elapsed_s: float = 0.0,
+    expected_revision: int | None = None,
+    suggested_languages: list[dict] | None = None,
+) -> Annotation:
+    """Save a draft (submit=False) or submit; a submitted annotation is edited by submitting again.
+
+    Submitting the same values twice changes nothing. A revision other than expected_revision
+    means the annotation changed elsewhere (another tab) and the save is refused.
+    """
+    require_role(actor, "annotator")
+    query = _query(session, public_id)
+    if _own(session, Assignment, query.id, actor.id) is None:
+        raise PermissionDenied(f"query {public_id} is not assigned to {actor.name}")
+    if _is_final(session, query.id):
+        raise Conflict(f"query {public_id} has been finalised by a lead; ask a lead to reopen it to change it")
+    cleaned = clean_fields(fields, project_taxonomy(session), complete=submit)
+    annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
+    if annotation is not None and expected_revision is not None and annotation.revision != expected_revision:
+        raise Conflict(f"your annotation of {public_id} was changed elsewhere (another tab?); reload it first")
+    if annotation is not None and annotation.state == "submitted" and not submit:
+        raise InvalidInput(f"query {public_id} is already submitted: save changes by submitting them")
+    now = utcnow()
+    seconds = max(0.0, min(float(elapsed_s), MAX_SECONDS_PER_SAVE))
+    if annotation is None:
+        annotation = Annotation(
+            query_id=query.id, annotator_id=actor.id, state="draft", created_at=now,
+            suggested_languages=suggested_languages if suggested_languages is not None
+            else [s.as_dict() for s in suggest_for_messages(query.messages)])
+        old_values = None
+    else:
+        old_values = {name: getattr(annotation, name) for name in FIELDS}
+        if submit and annotation.state == "submitted" and old_values == cleaned:
+            return annotation  # the same submission again: nothing to do
+    was_submitted = annotation.state == "submitted"
+    for name, value in cleaned.items():
+        setattr(annotation, name, value)
+    annotation.time_on_task_s = (annotation.time_on_task_s or 0.0) + seconds
+    annotation.guideline_version = get_setting(session, "guideline_version")
+    annotation.updated_at = now
+    annotation.revision = (annotation.revision or 0) + (1 if annotation.id else 0)
+    if submit:
+        annotation.state = "submitted"
+        annotation.submitted_at = annotation.submitted_at or now
+    session.add(annotation)
+    session.flush()
+    if submit:
+        if not was_submitted:
+            queue.mark_submitted(session, annotator=actor, query_id=query.id)
+        audit.record(session, actor=actor, action="annotation.edit" if was_submitted else "annotation.submit",
+                     entity="annotation", entity_id=f"{public_id}/{actor.name}",
+                     old=old_values if was_submitted else None, new=cleaned)
+    return annotation
+
+
+def submitted_items(session: Session, *, actor: User, limit: int = 500) -> list[dict]:
+    """The annotator's own submitted work, newest first, with whether each can still be edited."""
+    require_role(actor, "annotator")
+    rows = session.execute(
+        select(Query.public_id, Annotation, FinalLabel.id)
+        .join(Query, Query.id == Annotation.query_id)
+        .outerjoin(FinalLabel, FinalLabel.query_id == Annotation.query_id)
+        .where(Annotation.annotator_id == actor.id, Annotation.state == "submitted")
+        .order_by(Annotation.submitted_at.desc(), Annotation.id.desc())
+        .limit(limit)
+    ).all()
+    return [{
+        "query": public_id, "decision": a.decision, "category": a.category, "subcategory": a.subcategory,
+        "languages": ", ".join(a.languages or []), "difficulty": a.difficulty,
+        "minutes": round(a.time_on_task_s / 60, 1), "submitted_at": a.submitted_at, "updated_at": a.updated_at,
+        "editable": final_id is None,
+    } for public_id, a, final_id in rows]

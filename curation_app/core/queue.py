@@ -1,0 +1,299 @@
+"""Who annotates what: assignment with overlap k, reservations that expire, the next item.
+
+Each query has `overlap` slots. A slot is claimed by an assignment that is assigned (pushed by a
+lead), reserved (opened by an annotator, until it expires) or submitted. Queries released to the
+shared pool keep `pool_open` true while a slot is free, so finding an annotator's next item is an
+index lookup whatever the number of queries. Slots are taken with a conditional UPDATE
+(`n_claims < k`), so two annotators can never push a query past k, on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, func, not_, select, update
+from sqlmodel import Session
+
+from curation_app.core import audit
+from curation_app.core.auth import require_role
+from curation_app.core.errors import InvalidInput, NotFound
+from curation_app.core.settings import get_setting
+from curation_app.models import Assignment, FinalLabel, Query, User, utcnow
+
+CANDIDATES_PER_TRY = 20
+
+
+def refresh_pool(session: Session) -> None:
+    """Recompute which queries have a free slot, e.g. after the overlap setting changed."""
+    k = get_setting(session, "overlap")
+    finalised = select(FinalLabel.query_id).where(FinalLabel.query_id == Query.id).exists()
+    session.execute(update(Query).values(pool_open=and_(Query.in_pool, Query.n_claims < k, not_(finalised))))
+
+
+def _release_slot(session: Session, query_id: int, k: int) -> None:
+    session.execute(update(Query).where(Query.id == query_id).values(
+        n_claims=Query.n_claims - 1, pool_open=and_(Query.in_pool, Query.n_claims - 1 < k)))
+
+
+def _take_slot(session: Session, query_id: int, k: int) -> bool:
+    """Claim one slot of a query if one is free; atomic on both databases."""
+    result = session.execute(
+        update(Query).where(Query.id == query_id, Query.n_claims < k).values(
+            n_claims=Query.n_claims + 1, pool_open=and_(Query.in_pool, Query.n_claims + 1 < k)))
+    return result.rowcount == 1
+
+
+def _add_claim(session: Session, query_id: int, k: int) -> None:
+    """Count a claim that must not be refused (work someone already did)."""
+    session.execute(update(Query).where(Query.id == query_id).values(
+        n_claims=Query.n_claims + 1, pool_open=and_(Query.in_pool, Query.n_claims + 1 < k)))
+
+
+def expire_reservations(session: Session) -> int:
+    """Give the slots of reservations that ran out back to the pool; drafts stay."""
+    now = utcnow()
+    expired = session.execute(
+        select(Assignment.id, Assignment.query_id)
+        .where(Assignment.state == "reserved", Assignment.reserved_until < now)
+        .limit(1000)
+    ).all()
+    if not expired:
+        return 0
+    k = get_setting(session, "overlap")
+    for assignment_id, query_id in expired:
+        changed = session.execute(update(Assignment).where(
+            Assignment.id == assignment_id, Assignment.state == "reserved").values(
+            state="expired", updated_at=now)).rowcount
+        if changed:
+            _release_slot(session, query_id, k)
+    return len(expired)
+
+
+def _annotators(session: Session, names: list[str] | None) -> list[User]:
+    query = select(User).where(User.role == "annotator", User.active)
+    if names:
+        query = query.where(User.name.in_(names))
+    found = list(session.execute(query.order_by(User.name)).scalars())
+    missing = sorted(set(names or []) - {u.name for u in found})
+    if missing:
+        raise NotFound(f"no active annotator named {', '.join(missing)}")
+    if not found:
+        raise InvalidInput("there are no active annotators to assign to")
+    return found
+
+
+def _selected_queries(session: Session, public_ids: list[str] | None, sources: list[str] | None,
+                      batch_ids: list[int] | None):  # type: ignore[no-untyped-def]
+    finalised = select(FinalLabel.query_id).where(FinalLabel.query_id == Query.id).exists()
+    condition = [not_(finalised)]
+    if public_ids:
+        found = set(session.execute(select(Query.public_id).where(Query.public_id.in_(public_ids))).scalars())
+        missing = [p for p in public_ids if p not in found]
+        if missing:
+            raise NotFound(f"unknown query id(s): {', '.join(missing[:10])}")
+        condition.append(Query.public_id.in_(public_ids))
+    if sources:
+        condition.append(Query.source.in_(sources))
+    if batch_ids:
+        condition.append(Query.batch_id.in_(batch_ids))
+    return and_(*condition)
+
+
+def assign(
+    session: Session,
+    *,
+    actor: User,
+    annotators: list[str] | None = None,
+    public_ids: list[str] | None = None,
+    sources: list[str] | None = None,
+    batch_ids: list[int] | None = None,
+) -> dict:
+    """Release queries to annotators with the project's overlap k.
+
+    Without names, the queries join the shared pool: any annotator may take a free slot. With
+    names, each query gets assignments to the least-loaded named annotators until it has k.
+    """
+    require_role(actor, "lead", "admin")
+    k = get_setting(session, "overlap")
+    condition = _selected_queries(session, public_ids, sources, batch_ids)
+    if not annotators:
+        opened = session.execute(update(Query).where(condition, not_(Query.in_pool)).values(
+            in_pool=True, pool_open=Query.n_claims < k)).rowcount
+        total = session.execute(select(func.count()).select_from(Query).where(condition)).scalar_one()
+        audit.record(session, actor=actor, action="queue.open_pool", entity="queue",
+                     new={"opened": opened, "overlap": k, "sources": sources, "batch_ids": batch_ids,
+                          "query_ids": public_ids[:100] if public_ids else None})
+        return {"mode": "pool", "queries": total, "opened": opened, "assigned": 0, "overlap": k}
+
+    people = _annotators(session, annotators)
+    if k > len(people):
+        raise InvalidInput(f"overlap is {k} but only {len(people)} annotator(s) were named: "
+                           "name more annotators or lower the overlap")
+    load = Counter(dict(session.execute(
+        select(Assignment.annotator_id, func.count())
+        .where(Assignment.state.in_(("assigned", "reserved")))
+        .group_by(Assignment.annotator_id)).all()))
+    heap = [(load[u.id], u.name, u.id) for u in people]
+    heapq.heapify(heap)
+    rows = session.execute(select(Query.id, Query.n_claims).where(condition, Query.n_claims < k)
+                           .order_by(Query.id)).all()
+    taken: dict[int, set[int]] = {}
+    query_ids = [query_id for query_id, _ in rows]
+    for start in range(0, len(query_ids), 500):
+        chunk = query_ids[start:start + 500]
+        for query_id, annotator_id in session.execute(
+                select(Assignment.query_id, Assignment.annotator_id).where(Assignment.query_id.in_(chunk))):
+            taken.setdefault(query_id, set()).add(annotator_id)
+    now = utcnow()
+    new_rows: list[dict] = []
+    claims: Counter[int] = Counter()
+    for query_id, n_claims in rows:
+        already = taken.get(query_id, set())
+        wanted, passed_over = k - n_claims, []
+        while wanted > 0 and heap:
+            count, name, annotator_id = heapq.heappop(heap)
+            if annotator_id in already:
+                passed_over.append((count, name, annotator_id))
+                continue
+            new_rows.append({"query_id": query_id, "annotator_id": annotator_id, "state": "assigned",
+                             "reserved_until": None, "assigned_by_id": actor.id,
+                             "created_at": now, "updated_at": now})
+            claims[query_id] += 1
+            wanted -= 1
+            passed_over.append((count + 1, name, annotator_id))
+        for item in passed_over:
+            heapq.heappush(heap, item)
+    table = Assignment.__table__
+    for start in range(0, len(new_rows), 2000):
+        session.connection().execute(table.insert(), new_rows[start:start + 2000])
+    by_count: dict[int, list[int]] = {}
+    for query_id, added in claims.items():
+        by_count.setdefault(added, []).append(query_id)
+    for added, ids in by_count.items():
+        for start in range(0, len(ids), 500):
+            session.execute(update(Query).where(Query.id.in_(ids[start:start + 500])).values(
+                in_pool=True, n_claims=Query.n_claims + added,
+                pool_open=Query.n_claims + added < k))
+    per_annotator = Counter(row["annotator_id"] for row in new_rows)
+    names = {u.id: u.name for u in people}
+    result = {"mode": "named", "queries": len(rows), "assigned": len(new_rows), "overlap": k,
+              "per_annotator": {names[i]: per_annotator.get(i, 0) for i in names}}
+    audit.record(session, actor=actor, action="queue.assign", entity="queue", new=result)
+    return result
+
+
+@dataclass(frozen=True)
+class Reservation:
+    query_id: int
+    public_id: str
+    reserved_until: object
+
+
+def _reserve_row(session: Session, assignment: Assignment, minutes: int, k: int) -> bool:
+    """Make an annotator's own assignment a live reservation; False when its slot is gone."""
+    if assignment.state in ("expired", "skipped") and not _take_slot(session, assignment.query_id, k):
+        return False
+    assignment.state = "reserved"
+    assignment.reserved_until = utcnow() + timedelta(minutes=minutes)
+    assignment.updated_at = utcnow()
+    session.add(assignment)
+    session.flush()
+    return True
+
+
+def next_item(session: Session, *, actor: User) -> Reservation | None:
+    """The annotator's next query, reserved for them: their live reservation, then their
+    assigned items, then an expired item of theirs with a slot still free, then the pool."""
+    require_role(actor, "annotator")
+    expire_reservations(session)
+    minutes = get_setting(session, "reservation_minutes")
+    k = get_setting(session, "overlap")
+    own = select(Assignment).where(Assignment.annotator_id == actor.id)
+    for states in (("reserved",), ("assigned",), ("expired",)):
+        for assignment in session.execute(
+                own.where(Assignment.state.in_(states)).order_by(Assignment.id).limit(CANDIDATES_PER_TRY)).scalars():
+            if _reserve_row(session, assignment, minutes, k):
+                return _reservation(session, assignment)
+    mine = exists().where(Assignment.query_id == Query.id, Assignment.annotator_id == actor.id)
+    candidates = select(Query.id).where(Query.pool_open, not_(mine)).order_by(Query.id).limit(CANDIDATES_PER_TRY)
+    for query_id in session.execute(candidates).scalars().all():
+        if _take_slot(session, query_id, k):
+            now = utcnow()
+            assignment = Assignment(query_id=query_id, annotator_id=actor.id, state="reserved",
+                                    reserved_until=now + timedelta(minutes=minutes), created_at=now, updated_at=now)
+            session.add(assignment)
+            session.flush()
+            return _reservation(session, assignment)
+    return None
+
+
+def _reservation(session: Session, assignment: Assignment) -> Reservation:
+    public_id = session.execute(select(Query.public_id).where(Query.id == assignment.query_id)).scalar_one()
+    return Reservation(assignment.query_id, public_id, assignment.reserved_until)
+
+
+def skip(session: Session, *, actor: User, query_id: int) -> None:
+    """Pass an item on: its slot goes back to the pool and this annotator will not get it again."""
+    require_role(actor, "annotator")
+    assignment = session.execute(select(Assignment).where(
+        Assignment.query_id == query_id, Assignment.annotator_id == actor.id)).scalar_one_or_none()
+    if assignment is None or assignment.state == "submitted":
+        raise InvalidInput("only an open item can be skipped")
+    if assignment.state in ("assigned", "reserved"):
+        _release_slot(session, query_id, get_setting(session, "overlap"))
+    old_state = assignment.state
+    assignment.state, assignment.reserved_until, assignment.updated_at = "skipped", None, utcnow()
+    session.add(assignment)
+    audit.record(session, actor=actor, action="queue.skip", entity="query", entity_id=query_id,
+                 old={"state": old_state}, new={"state": "skipped"})
+
+
+def mark_submitted(session: Session, *, annotator: User, query_id: int) -> None:
+    """A submitted annotation always holds its slot, even if its reservation had run out."""
+    k = get_setting(session, "overlap")
+    assignment = session.execute(select(Assignment).where(
+        Assignment.query_id == query_id, Assignment.annotator_id == annotator.id)).scalar_one_or_none()
+    now = utcnow()
+    if assignment is None:
+        _add_claim(session, query_id, k)
+        session.add(Assignment(query_id=query_id, annotator_id=annotator.id, state="submitted",
+                               created_at=now, updated_at=now))
+        return
+    if assignment.state in ("expired", "skipped"):
+        _add_claim(session, query_id, k)
+    assignment.state, assignment.reserved_until, assignment.updated_at = "submitted", None, now
+    session.add(assignment)
+
+
+def queue_status(session: Session, *, annotator: User) -> dict:
+    """Counts for the annotator's progress bar: done today, waiting for them, in the pool."""
+    start_of_day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    from curation_app.models import Annotation
+
+    done_today = session.execute(select(func.count()).select_from(Annotation).where(
+        Annotation.annotator_id == annotator.id, Annotation.state == "submitted",
+        Annotation.submitted_at >= start_of_day)).scalar_one()
+    done_total = session.execute(select(func.count()).select_from(Annotation).where(
+        Annotation.annotator_id == annotator.id, Annotation.state == "submitted")).scalar_one()
+    waiting = session.execute(select(func.count()).select_from(Assignment).where(
+        Assignment.annotator_id == annotator.id, Assignment.state.in_(("assigned", "reserved")))).scalar_one()
+    mine = exists().where(Assignment.query_id == Query.id, Assignment.annotator_id == annotator.id)
+    pool = session.execute(select(func.count()).select_from(Query).where(Query.pool_open, not_(mine))).scalar_one()
+    return {"done_today": done_today, "done_total": done_total, "assigned_to_me": waiting,
+            "open_in_pool": pool, "left": waiting + pool}
+
+
+def pool_summary(session: Session) -> dict:
+    """For leads: how far the queries are through the queue."""
+    k = get_setting(session, "overlap")
+    total = session.execute(select(func.count()).select_from(Query)).scalar_one()
+    released = session.execute(select(func.count()).select_from(Query).where(Query.in_pool)).scalar_one()
+    open_slots = session.execute(select(func.coalesce(func.sum(k - Query.n_claims), 0)).where(
+        Query.in_pool, Query.n_claims < k)).scalar_one()
+    states = dict(session.execute(select(Assignment.state, func.count()).group_by(Assignment.state)).all())
+    return {"overlap": k, "queries": total, "released": released, "not_released": total - released,
+            "open_slots": int(open_slots), "assignments": states}
+

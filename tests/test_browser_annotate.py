@@ -1,0 +1,121 @@
+"""An annotator in headless Chromium: keyboard shortcuts, a draft that survives a reload, submit,
+and user text with script payloads that stays inert text."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import Session, select
+
+from curation_app import database
+from curation_app.core import queue
+from curation_app.core.auth import command_line_actor
+from curation_app.core.demo import load_demo
+from curation_app.models import Annotation, Query, User
+from tests.browser import chromium_page, served_app
+
+pytestmark = pytest.mark.browser
+PAYLOAD_ITEMS = ["demo-014", "demo-026"]  # demo queries that carry <script>, onerror and javascript: links
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser-annotate') / 'curation.sqlite'}"
+    database.upgrade(url)
+    engine = database.get_engine(url)
+    load_demo(engine=engine)
+    with database.session_scope(engine) as session:
+        queue.assign(session, actor=command_line_actor(), annotators=["alice", "bob"], public_ids=PAYLOAD_ITEMS)
+    with served_app(url) as base:
+        yield base, engine
+
+
+def log_in(page, base: str, name: str, password: str) -> None:
+    page.goto(base)
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Annotate").wait_for()
+
+
+def wait_for_item(page, public_id: str) -> None:
+    page.get_by_text(public_id, exact=False).first.wait_for()
+    page.wait_for_function(f"() => window.location.search.includes('item={public_id}')")
+
+
+def pick(page, label: str, option: str) -> None:
+    box = page.get_by_label(label)
+    expect(box).to_be_enabled()
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def wait_until(condition, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the app"
+        time.sleep(0.1)
+
+
+def submitted(engine, name: str, public_id: str) -> Annotation | None:
+    with Session(engine) as session:
+        return session.exec(select(Annotation).join(User, User.id == Annotation.annotator_id)
+                            .join(Query, Query.id == Annotation.query_id)
+                            .where(User.name == name, Query.public_id == public_id)).first()
+
+
+def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path):
+    base, engine = server
+    dialogs: list[str] = []
+    with chromium_page() as page:
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        log_in(page, base, "alice", "alice-demo")
+        wait_for_item(page, "demo-014")
+
+        # User text with a script tag is shown as text, and nothing runs.
+        assert page.get_by_text("<script>alert(1)</script>", exact=False).count() >= 1
+        assert page.evaluate("() => document.querySelectorAll('script:not([src])').length") == \
+            page.evaluate("() => Array.from(document.scripts).filter(s => !s.src).length")
+
+        page.get_by_role("button", name="Keep").wait_for()
+        page.get_by_role("heading", name="Annotate").click()  # focus the page, not a field
+        page.keyboard.press("Alt+K")  # keep
+        page.get_by_role("button", name="Keep").and_(page.locator("[data-testid='stBaseButton-primary']")).wait_for()
+        pick(page, "Main category", "Specialized Computing Areas")
+        pick(page, "Subcategory", "Security")
+        page.keyboard.press("Alt+3")  # hard
+        page.locator("[data-testid='stBaseButton-primary']", has_text="Hard").wait_for()
+        notes = page.get_by_role("textbox", name="Notes")
+        notes.fill("XSS question; escape output before echoing it")
+        notes.press("Tab")  # commit the field: the draft is saved
+        wait_until(lambda: (submitted(engine, "alice", "demo-014") or Annotation()).notes is not None)
+
+        page.reload()
+        wait_for_item(page, "demo-014")
+        expect(page.get_by_role("textbox", name="Notes")).to_have_value(
+            "XSS question; escape output before echoing it")
+        draft = submitted(engine, "alice", "demo-014")
+        assert draft.state == "draft" and draft.decision == "keep" and draft.difficulty == "hard"
+
+        page.get_by_role("heading", name="Annotate").click()
+        page.keyboard.press("Control+Enter")  # submit and next
+        page.get_by_text("Submitted demo-014.").wait_for()
+        wait_for_item(page, "demo-026")
+
+        # The second payload: an onerror image and a javascript: link, both inert.
+        assert page.get_by_text("onerror=alert(document.domain)", exact=False).count() >= 1
+        assert page.locator("img[src='x']").count() == 0
+        assert page.locator("a[href^='javascript']").count() == 0
+        page.screenshot(path=str(tmp_path / "annotate.png"), full_page=True)
+    assert dialogs == []
+    done = submitted(engine, "alice", "demo-014")
+    assert done.state == "submitted"
+    assert (done.decision, done.category, done.subcategory, done.difficulty) == (
+        "keep", "Specialized Computing Areas", "Security", "hard")
+    assert done.notes == "XSS question; escape output before echoing it"
+    assert done.languages  # confirmed from the suggestion
+    assert json.dumps(done.suggested_languages)
+    assert done.time_on_task_s > 0

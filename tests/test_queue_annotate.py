@@ -1,0 +1,221 @@
+"""Assignment with overlap, reservations, the next item, drafts, submit, edit, blindness."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, func, select, update
+
+from curation_app.core import annotate, auth, queue, settings
+from curation_app.core.errors import Conflict, InvalidInput, PermissionDenied
+from curation_app.core.importer import import_file
+from curation_app.database import session_scope
+from curation_app.models import Annotation, Assignment, AuditLog, FinalLabel, Query, User, utcnow
+from tests.test_import import write_jsonl
+
+KEEP = {"decision": "keep", "category": "Development and Programming", "subcategory": "Code Debugging",
+        "languages": ["python"], "difficulty": "medium", "reference_answer": "Use a set.", "notes": None}
+
+
+@pytest.fixture
+def project(engine, admin, tmp_path):
+    """Ten queries and three annotators plus a lead; returns their users by name."""
+    rows = [{"id": f"q{i}", "prompt": f"Question {i}: why is my python loop slow?"} for i in range(10)]
+    import_file(write_jsonl(tmp_path / "q.jsonl", rows), actor=admin, engine=engine)
+    with session_scope(engine) as session:
+        for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("ann3", "annotator"), ("boss", "lead")):
+            auth.create_user(session, actor=admin, name=name, role=role, password="password1")
+    with Session(engine) as session:
+        return {u.name: u for u in session.exec(select(User))}
+
+
+def claims(engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return dict(session.exec(select(Query.public_id, Query.n_claims)).all())
+
+
+def next_for(engine, user):
+    with session_scope(engine) as session:
+        return queue.next_item(session, actor=user)
+
+
+def submit(engine, user, public_id, fields=KEEP, **kwargs):
+    with session_scope(engine) as session:
+        return annotate.save(session, actor=user, public_id=public_id, fields=fields, submit=True, **kwargs)
+
+
+def test_pool_gives_each_query_to_at_most_k_annotators(engine, project):
+    with session_scope(engine) as session:
+        result = queue.assign(session, actor=project["boss"])
+    assert result == {"mode": "pool", "queries": 10, "opened": 10, "assigned": 0, "overlap": 2}
+    got = {name: [] for name in ("ann1", "ann2", "ann3")}
+    for _ in range(10):
+        for name in got:
+            item = next_for(engine, project[name])
+            if item:
+                got[name].append(item.public_id)
+                submit(engine, project[name], item.public_id)
+    assert sum(len(v) for v in got.values()) == 20  # 10 queries x overlap 2
+    assert set(claims(engine).values()) == {2}
+    for name, items in got.items():
+        assert len(items) == len(set(items))
+    assert next_for(engine, project["ann1"]) is None
+
+
+def test_the_same_open_item_comes_back_until_submitted_or_skipped(engine, project):
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], public_ids=["q3", "q4"])
+    first = next_for(engine, project["ann1"])
+    assert first.public_id == "q3" and next_for(engine, project["ann1"]).public_id == "q3"
+    with session_scope(engine) as session:
+        queue.skip(session, actor=project["ann1"], query_id=first.query_id)
+    assert next_for(engine, project["ann1"]).public_id == "q4"
+    assert next_for(engine, project["ann2"]).public_id == "q3"  # the skipped slot went back
+    assert claims(engine)["q3"] == 1
+
+
+def test_named_assignment_balances_load_and_respects_overlap(engine, project):
+    with session_scope(engine) as session:
+        result = queue.assign(session, actor=project["boss"], annotators=["ann1", "ann2", "ann3"])
+    assert result["assigned"] == 20 and sorted(result["per_annotator"].values()) == [6, 7, 7]
+    with session_scope(engine) as session:
+        again = queue.assign(session, actor=project["boss"], annotators=["ann1", "ann2", "ann3"])
+    assert again["assigned"] == 0
+    assert set(claims(engine).values()) == {2}
+    with session_scope(engine) as session, pytest.raises(InvalidInput, match="only 1 annotator"):
+        settings.set_setting(session, actor=project["boss"], key="overlap", value=2)
+        queue.assign(session, actor=project["boss"], annotators=["ann1"], public_ids=["q0"])
+
+
+def test_expired_reservation_returns_to_the_pool_and_the_draft_is_kept(engine, project):
+    with session_scope(engine) as session:
+        settings.set_setting(session, actor=project["boss"], key="overlap", value=1)
+        queue.assign(session, actor=project["boss"], public_ids=["q0"])
+    item = next_for(engine, project["ann1"])
+    with session_scope(engine) as session:
+        annotate.save(session, actor=project["ann1"], public_id="q0", fields={"notes": "half done"}, submit=False)
+    assert next_for(engine, project["ann2"]) is None  # q0's only slot is reserved by ann1
+    with session_scope(engine) as session:
+        session.execute(update(Assignment).values(reserved_until=utcnow() - timedelta(minutes=1)))
+    taken = next_for(engine, project["ann2"])
+    assert taken.public_id == "q0"  # the abandoned slot went back to the pool
+    with session_scope(engine) as session:
+        view = annotate.open_item(session, actor=project["ann1"], public_id=item.public_id)
+    assert view.annotation["notes"] == "half done"  # ann1's typing is kept
+    submit(engine, project["ann1"], "q0")  # and ann1 may still submit it
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Annotation).where(
+            Annotation.state == "submitted")).one() == 1
+
+
+def test_drafts_submit_edit_idempotence_and_audit(engine, project):
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], public_ids=["q1"])
+    next_for(engine, project["ann1"])
+    with session_scope(engine) as session:
+        draft = annotate.save(session, actor=project["ann1"], public_id="q1",
+                              fields={"decision": "keep", "notes": "draft"}, submit=False, elapsed_s=12)
+        assert draft.state == "draft" and draft.suggested_languages[0]["language"] == "python"
+    with session_scope(engine) as session, pytest.raises(InvalidInput, match="missing category, subcategory"):
+        annotate.save(session, actor=project["ann1"], public_id="q1", fields={"decision": "keep"}, submit=True)
+    done = submit(engine, project["ann1"], "q1", elapsed_s=30)
+    assert done.state == "submitted" and done.time_on_task_s == 42 and done.guideline_version == "v1"
+    again = submit(engine, project["ann1"], "q1")  # the same submission twice
+    assert again.revision == done.revision
+    edited = submit(engine, project["ann1"], "q1", fields={**KEEP, "difficulty": "hard"},
+                    expected_revision=done.revision)
+    assert edited.difficulty == "hard"
+    with session_scope(engine) as session, pytest.raises(Conflict, match="changed elsewhere"):
+        annotate.save(session, actor=project["ann1"], public_id="q1", fields=KEEP, submit=True,
+                      expected_revision=done.revision)
+    with Session(engine) as session:
+        actions = [(a.action, (a.old or {}).get("difficulty"), a.new.get("difficulty")) for a in session.exec(
+            select(AuditLog).where(AuditLog.entity == "annotation").order_by(AuditLog.id))]
+    assert actions == [("annotation.submit", None, "medium"), ("annotation.edit", "medium", "hard")]
+    with session_scope(engine) as session:
+        session.add(FinalLabel(query_id=done.query_id, source="unanimous"))
+    with session_scope(engine) as session, pytest.raises(Conflict, match="finalised by a lead"):
+        annotate.save(session, actor=project["ann1"], public_id="q1", fields=KEEP, submit=True)
+    with session_scope(engine) as session:
+        listed = annotate.submitted_items(session, actor=project["ann1"])
+    assert [(i["query"], i["editable"]) for i in listed] == [("q1", False)]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"decision": "maybe"}, "decision 'maybe' is not in the taxonomy"),
+    ({"decision": "reject"}, "missing reject reason"),
+    ({**KEEP, "subcategory": "Cryptography"}, "belongs to 'Specialized Computing Areas'"),
+    ({**KEEP, "difficulty": "extreme"}, "difficulty 'extreme' is not in the taxonomy"),
+    ({**KEEP, "languages": []}, "missing programming language"),
+    ({**KEEP, "colour": "red"}, "unknown field(s): colour"),
+])
+def test_submit_refuses_labels_outside_the_taxonomy(engine, project, fields, message):
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], public_ids=["q2"])
+    next_for(engine, project["ann1"])
+    with session_scope(engine) as session, pytest.raises(InvalidInput) as error:
+        annotate.save(session, actor=project["ann1"], public_id="q2", fields=fields, submit=True)
+    assert message in str(error.value)
+
+
+def test_free_language_additions_and_reject_with_reason(engine, project):
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], public_ids=["q5", "q6"])
+    next_for(engine, project["ann1"])
+    kept = submit(engine, project["ann1"], "q5", fields={**KEEP, "languages": ["python", " zig ", "python"]})
+    assert kept.languages == ["python", "zig"]
+    next_for(engine, project["ann1"])
+    rejected = submit(engine, project["ann1"], "q6", fields={"decision": "reject", "reject_reason": "too trivial"})
+    assert rejected.decision == "reject" and rejected.category is None
+
+
+def test_roles_are_enforced_in_core_and_annotators_are_blind(engine, project):
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], annotators=["ann1", "ann2"], public_ids=["q7"])
+    with session_scope(engine) as session:
+        with pytest.raises(PermissionDenied):
+            queue.assign(session, actor=project["ann1"])
+        with pytest.raises(PermissionDenied):
+            queue.next_item(session, actor=project["boss"])
+        with pytest.raises(PermissionDenied, match="not assigned to ann3"):
+            annotate.open_item(session, actor=project["ann3"], public_id="q7")
+    next_for(engine, project["ann1"])
+    submit(engine, project["ann1"], "q7", fields={**KEEP, "notes": "ann1's secret note"})
+    next_for(engine, project["ann2"])
+    with session_scope(engine) as session:
+        view = annotate.open_item(session, actor=project["ann2"], public_id="q7")
+    assert view.annotation == {} and view.state is None
+    assert "ann1's secret note" not in repr(view)
+
+
+def test_twenty_annotators_racing_for_slots_never_exceed_k(engine, project, admin):
+    with session_scope(engine) as session:
+        for i in range(20):
+            auth.create_user(session, actor=admin, name=f"racer{i}", role="annotator", password="password1")
+        queue.assign(session, actor=project["boss"])
+    with Session(engine) as session:
+        racers = list(session.exec(select(User).where(User.name.startswith("racer"))))
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(racers))
+
+    def work(user: User) -> None:
+        try:
+            barrier.wait()
+            while (item := next_for(engine, user)) is not None:
+                submit(engine, user, item.public_id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(u,)) for u in racers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert set(claims(engine).values()) == {2}
+    with Session(engine) as session:
+        per_query = session.exec(select(Annotation.query_id, func.count()).where(
+            Annotation.state == "submitted").group_by(Annotation.query_id)).all()
+    assert len(per_query) == 10 and {n for _, n in per_query} == {2}
