@@ -77,6 +77,116 @@ def import_queries(n: int, workdir: Path) -> list[dict]:
                 note="parsing, shape detection, normalising, hashing, dedup, provenance, one transaction")]
 
 
+def _annotate_loop(engine, user, rounds: int) -> tuple[float, float]:
+    """Mean seconds of the database work behind next item and behind submit, over `rounds` items."""
+    from curation_app.core import annotate, queue
+    from curation_app.database import session_scope
+
+    fields = {"decision": "keep", "category": "Development and Programming", "subcategory": "Code Debugging",
+              "languages": ["python"], "difficulty": "medium", "reference_answer": "Use a set."}
+    next_times, submit_times = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        with session_scope(engine) as session:
+            reservation = queue.next_item(session, actor=user)
+        next_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        with session_scope(engine) as session:
+            annotate.save(session, actor=user, public_id=reservation.public_id, fields=fields, submit=True,
+                          suggested_languages=[])
+        submit_times.append(time.perf_counter() - start)
+    middle = lambda values: sorted(values)[len(values) // 2]  # noqa: E731 - the median resists noise
+    return middle(next_times), middle(submit_times)
+
+
+def _bench_user(engine):  # type: ignore[no-untyped-def]
+    from sqlmodel import Session, select
+
+    from curation_app.models import User
+
+    with Session(engine) as session:
+        return session.exec(select(User).where(User.name == "bench")).one()
+
+
+@benchmark
+def annotate_next_and_submit(n: int, workdir: Path) -> list[dict]:
+    """Next item and submit at n queries (3 annotations each) vs the same at 1,000 queries."""
+    from benchmarks.synthetic import populate
+
+    rounds, n_open = 200, 400
+    figures = {}
+    for size in (1_000, n):
+        info = populate(f"sqlite:///{workdir / f'annotate-{size}.sqlite'}", n_queries=size, n_open=n_open,
+                        workdir=workdir)
+        figures[size] = (_annotate_loop(info["engine"], _bench_user(info["engine"]), rounds), info["n_annotations"])
+    (small_next, small_submit), _ = figures[1_000]
+    (large_next, large_submit), n_annotations = figures[n]
+    label = f"{n:,} queries / {n_annotations:,} annotations vs 1,000 queries"
+    return [row(f"next item, database work (median), {label}", large_next * 1000, small_next * 1000, "ms"),
+            row(f"submit, database work (median), {label}", large_submit * 1000, small_submit * 1000, "ms")]
+
+
+@benchmark
+def annotate_page_rerun(n: int, workdir: Path) -> list[dict]:
+    """A full AppTest rerun of the annotate page at n queries vs at 1,000 queries."""
+    import statistics
+
+    from streamlit.testing.v1 import AppTest
+
+    from benchmarks.synthetic import populate
+    from curation_app.core import auth
+    from curation_app.database import session_scope
+
+    figures = {}
+    for size in (1_000, n):
+        url = f"sqlite:///{workdir / f'page-{size}.sqlite'}"
+        info = populate(url, n_queries=size, n_open=50, workdir=workdir)
+        os.environ["CURATION_DATABASE_URL"] = url
+        with session_scope(info["engine"]) as session:
+            token = auth.start_login_session(session, user=_bench_user(info["engine"]))
+        app = AppTest.from_file(str(REPO_ROOT / "curation_app" / "app.py"), default_timeout=120)
+        app.query_params["session"] = token
+        app.run()
+        assert not app.exception, app.exception
+        times = []
+        for _ in range(15):
+            times.append(timed(app.run))
+        figures[size] = statistics.median(times)
+    return [row(f"annotate page rerun (AppTest, median of 15), {n:,} queries vs 1,000", figures[n] * 1000,
+                figures[1_000] * 1000, "ms")]
+
+
+@benchmark
+def agreement_alpha(n: int, workdir: Path) -> list[dict]:
+    """Nominal alpha on n items x 5 annotators vs the krippendorff package; the full report."""
+    import krippendorff
+    import numpy as np
+    import pandas as pd
+
+    from curation_app.core.agreement import agreement_report, krippendorff_alpha
+    from curation_app.core.taxonomy import default_taxonomy
+
+    rng = np.random.default_rng(0)
+    labels = np.array([sub for subs in default_taxonomy().categories.values() for sub in subs])
+    truth = rng.integers(0, len(labels), n)
+    noise = rng.random((5, n)) < 0.3
+    codes = np.where(noise, rng.integers(0, len(labels), (5, n)), truth)
+    ratings = pd.DataFrame({"item": np.tile(np.arange(n), 5), "annotator": np.repeat([f"a{i}" for i in range(5)], n),
+                            "value": labels[codes.ravel()]})
+    matrix = codes.astype(float)
+    package_value = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+    baseline = timed(lambda: krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
+    ours_value = krippendorff_alpha(ratings, level="nominal")
+    value = timed(lambda: krippendorff_alpha(ratings, level="nominal"))
+    assert abs(ours_value - package_value) < 1e-9, (ours_value, package_value)
+    report_time = timed(lambda: agreement_report(ratings, level="nominal", n_bootstrap=1000, seed=0))
+    return [
+        row(f"nominal alpha, {n:,} items x 5 annotators, 40 labels (long table) vs krippendorff package",
+            value, baseline, note=f"same value: {ours_value:.12f}"),
+        row(f"full nominal report with 1,000 bootstrap resamples vs one plain alpha", report_time, value),
+    ]
+
+
 def run_one(name: str, n: int) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
         rows = BENCHMARKS[name](n, Path(workdir))

@@ -58,3 +58,61 @@ def write_jsonl(rows: list[dict], path: Path) -> Path:
         for row in rows:
             handle.write(json.dumps(row) + "\n")
     return path
+
+
+def populate(url: str, *, n_queries: int, n_open: int, workdir: Path, seed: int = 0) -> dict:
+    """A database with n_queries queries: all but n_open annotated by 3 of 5 annotators (about
+    300,000 annotations at 100,000 queries), the rest open in the pool. Returns the users."""
+    from curation_app import database
+    from curation_app.core import auth, queue, settings
+    from curation_app.core.importer import import_file
+    from curation_app.models import Annotation, Assignment, Query, User, utcnow
+    from sqlalchemy import select, update
+
+    database.upgrade(url)
+    engine = database.get_engine(url)
+    actor = auth.command_line_actor()
+    import_file(write_jsonl(synthetic_queries(n_queries, seed), workdir / "populate.jsonl"), actor=actor,
+                source="synthetic", engine=engine)
+    names = [f"annotator{i}" for i in range(5)] + ["bench"]
+    with database.session_scope(engine) as session:
+        # One hash for all: Argon2 per user is slow and the benchmark does not log in.
+        for name in names:
+            session.add(User(name=name, role="annotator", password_hash=auth.hash_password("password1")
+                             if name == "bench" else None))
+        session.add(User(name="benchlead", role="lead", password_hash=None))
+        settings.set_setting(session, actor=actor, key="overlap", value=3)
+    rng = random.Random(seed)
+    with database.session_scope(engine) as session:
+        users = {u.name: u.id for u in session.execute(select(User)).scalars()}
+        query_ids = list(session.execute(select(Query.id).order_by(Query.id)).scalars())
+        annotated = query_ids[: len(query_ids) - n_open]
+        now = utcnow()
+        categories = [("Development and Programming", "Code Debugging"),
+                      ("Development and Programming", "Algorithm Design and Implementation"),
+                      ("Databases and Data Handling", "Database Management"),
+                      ("User Interface and User Experience (UI/UX)", "Frontend Technologies")]
+        assignments, annotations = [], []
+        for query_id in annotated:
+            category, subcategory = rng.choice(categories)
+            for name in rng.sample(names[:5], 3):
+                who = users[name]
+                assignments.append({"query_id": query_id, "annotator_id": who, "state": "submitted",
+                                    "reserved_until": None, "assigned_by_id": None, "created_at": now,
+                                    "updated_at": now})
+                annotations.append({
+                    "query_id": query_id, "annotator_id": who, "state": "submitted", "decision": "keep",
+                    "reject_reason": None, "category": category, "subcategory": subcategory,
+                    "languages": ["python"], "difficulty": rng.choice(["easy", "medium", "hard"]),
+                    "rewritten_prompt": None, "reference_answer": "Use a dictionary.", "notes": None,
+                    "suggested_languages": None, "guideline_version": "v1", "time_on_task_s": 60.0,
+                    "revision": 1, "created_at": now, "updated_at": now, "submitted_at": now})
+        connection = session.connection()
+        for start in range(0, len(assignments), 20_000):
+            connection.execute(Assignment.__table__.insert(), assignments[start:start + 20_000])
+            connection.execute(Annotation.__table__.insert(), annotations[start:start + 20_000])
+        for start in range(0, len(annotated), 20_000):
+            chunk = annotated[start:start + 20_000]
+            session.execute(update(Query).where(Query.id.in_(chunk)).values(n_claims=3))
+        queue.assign(session, actor=actor)  # release everything; only the n_open queries have slots
+    return {"engine": engine, "users": users, "n_annotations": len(annotations)}

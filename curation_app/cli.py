@@ -198,6 +198,67 @@ def cmd_assign(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from curation_app.core import agreement
+
+    if args.ratings:
+        if not args.level:
+            raise CommandFailed("--ratings needs --level nominal|ordinal|interval|ratio|multilabel")
+        scale = [v.strip() for v in args.scale.split(",")] if args.scale else None
+        ratings = agreement.read_ratings_csv(args.ratings, level=args.level, scale=scale)
+        reports = {"ratings": agreement.agreement_report(ratings, level=args.level, scale=scale,
+                                                         n_bootstrap=args.bootstrap, seed=args.seed)}
+    else:
+        from curation_app.core.agreement_db import database_agreement
+        from curation_app.database import session_scope
+
+        with session_scope(_ready_engine()) as session:
+            reports = database_agreement(session, actor=_actor(), fields=[args.field] if args.field else None,
+                                         n_bootstrap=args.bootstrap, seed=args.seed)
+    single = args.ratings or args.field
+    if args.json:
+        _print_json(next(iter(reports.values())) if single else reports)
+        return 0
+    for name, report in reports.items():
+        print(f"{name}: {report['n_items']} items with 2+ ratings, {report['n_annotators']} annotators "
+              f"({report['level']})")
+        for measure in agreement.MEASURES:
+            if measure not in report:
+                continue
+            value, interval = report[measure], report["ci95"].get(measure)
+            shown = "n/a" if value is None else f"{value:.3f}"
+            if interval:
+                shown += f"  [{interval['low']:.3f}, {interval['high']:.3f}]"
+            elif value is None:
+                shown += f"  ({report['reasons'].get(measure, 'undefined')})"
+            print(f"  {measure:<22} {shown}")
+    return 0
+
+
+def cmd_annotations(args: argparse.Namespace) -> int:
+    from curation_app.core import annotation_io
+
+    engine = _ready_engine()
+    if args.annotations_command == "import":
+        try:
+            summary = annotation_io.import_annotations(args.file, actor=_actor(), engine=engine)
+        except ImportRefused as refused:
+            for where, problem in refused.problems[:50]:
+                print(f"{refused.file_name}: {where}: {problem}", file=sys.stderr)
+            raise CommandFailed(f"{refused.file_name}: refused, {refused.n_problems} bad row(s); "
+                                "no annotation was imported") from None
+        result = summary.as_dict()
+        if args.json:
+            _print_json(result)
+        else:
+            print(f"{result['read']} rows: {result['created']} new annotations, {result['updated']} updated, "
+                  f"{result['unchanged']} unchanged; new annotators: {', '.join(result['new_annotators']) or 'none'}")
+        return 0
+    count = annotation_io.export_annotations(args.file, actor=_actor(), engine=engine, file_format=args.format)
+    print(f"{count} annotations written to {args.file}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from curation_app.core.demo import load_demo
 
@@ -284,6 +345,27 @@ def build_parser() -> argparse.ArgumentParser:
     assign.add_argument("--overlap", type=int, help="set the overlap setting first")
     assign.add_argument("--json", action="store_true")
     assign.set_defaults(run=cmd_assign)
+
+    agree = commands.add_parser("agreement", help="inter-annotator agreement on the database or a ratings file")
+    agree.add_argument("--field", help="one field (decision, reject_reason, category, subcategory, difficulty, "
+                                       "languages); default: every field")
+    agree.add_argument("--ratings", help="a long-format CSV with columns item,annotator,value instead of the database")
+    agree.add_argument("--level", choices=("nominal", "ordinal", "interval", "ratio", "multilabel"))
+    agree.add_argument("--scale", help="ordered values for an ordinal level, e.g. easy,medium,hard")
+    agree.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    agree.add_argument("--seed", type=int, default=0)
+    agree.add_argument("--json", action="store_true")
+    agree.set_defaults(run=cmd_agreement)
+
+    notes = commands.add_parser("annotations", help="import or export labels (CSV or JSONL)")
+    notes_commands = notes.add_subparsers(dest="annotations_command", required=True, metavar="ACTION")
+    notes_import = notes_commands.add_parser("import", help="load labels made elsewhere")
+    notes_import.add_argument("file")
+    notes_import.add_argument("--json", action="store_true")
+    notes_export = notes_commands.add_parser("export", help="write every submitted annotation")
+    notes_export.add_argument("file", help="a .csv or .jsonl path")
+    notes_export.add_argument("--format", choices=("csv", "jsonl"))
+    notes.set_defaults(run=cmd_annotations)
 
     demo = commands.add_parser("demo", help="load demo users and queries into a fresh database")
     demo.add_argument("--json", action="store_true")

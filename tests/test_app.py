@@ -184,3 +184,26 @@ def test_lead_assigns_to_named_annotators_from_the_app(demo_db):
 def test_guidelines_page_shows_the_current_version(demo_db):
     app = open_page("guidelines", "alice")
     assert any("Annotation guidelines" in m.value for m in app.markdown)
+
+
+def test_an_item_without_any_language_cue_opens_with_no_languages_chosen(demo_db):
+    with session_scope() as session:
+        from curation_app.core import queue
+
+        queue.assign(session, actor=auth.command_line_actor(), annotators=["alice", "bob"], public_ids=["demo-004"])
+    app = log_in(open_app(), "alice", "alice-demo")
+    assert not app.exception
+    assert app.query_params["item"] == "demo-004"  # a request for a poem: no code, no language named
+    assert app.multiselect(key=key("demo-004", "languages")).value == []
+    assert any("general (30%" in c.value for c in app.caption)
+
+
+def test_agreement_page_shows_every_field_and_the_annotator_matrix(demo_db):
+    app = open_page("agreement", "lead")
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    assert set(table["field"]) == {"decision", "reject_reason", "category", "subcategory", "difficulty", "languages"}
+    alpha = table[(table["field"] == "category") & (table["measure"] == "krippendorff_alpha")].iloc[0]
+    assert alpha["value"] != "n/a" and " to " in alpha["95% interval"]
+    assert len(app.get("vega_lite_chart")) >= 1  # the heatmap
+    assert open_page("agreement", "alice").error[0].value == "This page is for the role lead or admin."

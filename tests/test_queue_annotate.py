@@ -219,3 +219,15 @@ def test_twenty_annotators_racing_for_slots_never_exceed_k(engine, project, admi
         per_query = session.exec(select(Annotation.query_id, func.count()).where(
             Annotation.state == "submitted").group_by(Annotation.query_id)).all()
     assert len(per_query) == 10 and {n for _, n in per_query} == {2}
+
+
+def test_cli_assign_to_the_pool_and_to_named_annotators(db_url, engine, project, cli):
+    pooled = cli("assign", "--ids", "q0", "q1", "--json")
+    assert pooled.code == 0, pooled.err
+    assert pooled.json()["mode"] == "pool" and pooled.json()["opened"] == 2
+    named = cli("assign", "--annotators", "ann1,ann2", "--overlap", "2", "--json").json()
+    assert named["mode"] == "named" and named["assigned"] == 20  # opening to the pool claims no slot
+    unknown = cli("assign", "--annotators", "nobody")
+    assert unknown.code == 1 and "no active annotator named nobody" in unknown.err
+    text = cli("assign", "--source", "q")
+    assert text.code == 0 and "queries opened to every annotator" in text.out

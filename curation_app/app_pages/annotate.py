@@ -143,9 +143,10 @@ if field_key(public_id, "clock") not in state:
     # First look at this item in this browser session: load the saved draft or submission.
     for name in annotate.FIELDS:
         state[field_key(public_id, name)] = view.annotation.get(name)
-    if not view.annotation.get("languages"):
-        confident = [s["language"] for s in view.suggested_languages if s["confidence"] >= 0.5]
-        state[field_key(public_id, "languages")] = confident or None
+    # The multiselect needs a list: the saved languages, else the confident suggestions, else none.
+    confident = [s["language"] for s in view.suggested_languages if s["confidence"] >= 0.5]
+    state[field_key(public_id, "languages")] = view.annotation.get("languages") or (
+        confident if view.state is None else [])
     state[field_key(public_id, "suggested")] = view.suggested_languages
     state[field_key(public_id, "state")] = view.state
     state[field_key(public_id, "clock")] = time.monotonic()

@@ -78,6 +78,18 @@ def create_user(
     return user
 
 
+def create_imported_annotator(session: Session, *, actor: User, name: str) -> User:
+    """An annotator named in imported labels: an account without a password, made by a lead."""
+    require_role(actor, "lead", "admin")
+    validate_name(name)
+    user = User(name=name, role="annotator", password_hash=None)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor, action="user.create", entity="user", entity_id=name,
+                 new={"role": "annotator", "can_log_in": False, "reason": "named in imported annotations"})
+    return user
+
+
 def set_password(session: Session, *, actor: User, name: str, password: str) -> None:
     user = get_user(session, name)
     if user is None:

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
 from curation_app.core import auth, queue
+from curation_app.core.annotation_io import import_annotations
 from curation_app.core.importer import import_file
 from curation_app.database import session_scope
 from curation_app.models import Query
@@ -36,6 +37,7 @@ def load_demo(*, engine: Engine | None = None) -> dict:
         for name, role, password in DEMO_USERS:
             auth.create_user(session, actor=actor, name=name, role=role, password=password)
     summary = import_file(DEMO_QUERIES, actor=actor, source="demo", engine=engine)
+    labels = import_annotations(DEMO_ANNOTATIONS, actor=actor, engine=engine)
     with session_scope(engine) as session:
-        queue.assign(session, actor=actor)  # open every demo query to the annotators
-    return {"loaded": True, "queries": summary.imported, "annotations": 0, "users": users}
+        queue.assign(session, actor=actor)  # open the rest of the demo queries to the annotators
+    return {"loaded": True, "queries": summary.imported, "annotations": labels.created, "users": users}

@@ -1,0 +1,223 @@
+"""Labels made elsewhere: import and export annotations as CSV or JSONL, one row per
+(query, annotator), with the columns of the design's contract.
+
+An import is all or nothing: an unknown query id or a value outside the taxonomy refuses the
+file with each row's number. Unknown annotators are created as annotators who cannot log in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from curation_app.core import audit, auth, queue
+from curation_app.core.annotate import FIELDS, clean_fields
+from curation_app.core.auth import require_role
+from curation_app.core.errors import ImportRefused, InvalidInput
+from curation_app.core.readers import read_records
+from curation_app.core.settings import get_setting
+from curation_app.core.taxonomy import project_taxonomy
+from curation_app.database import session_scope
+from curation_app.models import Annotation, Query, User, utcnow
+
+COLUMNS = ("query_id", "annotator") + FIELDS
+# Spreadsheet programs run a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: str) -> str:
+    """Prefix a quote so a spreadsheet shows the text instead of evaluating it."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _restore_formula(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("'") and value[1:2] and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
+    return value
+
+
+@dataclass
+class AnnotationImportSummary:
+    file: str
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    new_annotators: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rows(path: Path) -> Iterator[tuple[str, dict | None, str | None]]:
+    file_format, records = read_records(path)
+    if file_format not in ("csv", "jsonl", "json"):
+        raise InvalidInput(f"{path}: annotations must be CSV or JSONL, not {file_format}")
+    for raw in records:
+        yield raw.location, raw.record, raw.problem
+
+
+def import_annotations(path: str | Path, *, actor: User, engine: Engine | None = None) -> AnnotationImportSummary:
+    require_role(actor, "lead", "admin")
+    path = Path(path)
+    summary = AnnotationImportSummary(file=str(path))
+    problems: list[tuple[str, str]] = []
+    parsed: list[tuple[str, str, str, dict]] = []
+    seen: dict[tuple[str, str], str] = {}
+    with session_scope(engine) as session:
+        taxonomy = project_taxonomy(session)
+        for location, record, problem in _rows(path):
+            summary.read += 1
+            if problem or record is None:
+                problems.append((location, problem or "unreadable"))
+                continue
+            missing = [c for c in ("query_id", "annotator") if not str(record.get(c) or "").strip()]
+            if missing:
+                problems.append((location, f"missing {' and '.join(missing)}"))
+                continue
+            unknown = sorted(set(record) - set(COLUMNS))
+            if unknown:
+                problems.append((location, f"unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}"))
+                continue
+            query_id, annotator = str(record["query_id"]).strip(), str(record["annotator"]).strip()
+            pair = (query_id, annotator)
+            if pair in seen:
+                problems.append((location, f"{query_id} by {annotator} is also at {seen[pair]}"))
+                continue
+            seen[pair] = location
+            try:
+                auth.validate_name(annotator)
+                values = clean_fields({k: _restore_formula(record.get(k)) for k in FIELDS}, taxonomy,
+                                      complete=True)
+            except InvalidInput as error:
+                problems.append((location, str(error)))
+                continue
+            parsed.append((location, query_id, annotator, values))
+        if summary.read == 0:
+            raise ImportRefused(path.name, [("file", "no records: the file is empty")])
+        query_ids = _lookup(session, Query.public_id, Query.id, {p[1] for p in parsed})
+        for location, query_id, _, _ in parsed:
+            if query_id not in query_ids:
+                problems.append((location, f"unknown query id {query_id!r}"))
+        users = {u.name: u for u in session.execute(select(User).where(
+            User.name.in_({p[2] for p in parsed}))).scalars()}
+        for location, _, annotator, _ in parsed:
+            user = users.get(annotator)
+            if user is not None and user.role != "annotator":
+                problems.append((location, f"{annotator} is a {user.role}, not an annotator"))
+        if problems:
+            problems.sort(key=lambda p: _row_order(p[0]))
+            raise ImportRefused(path.name, problems[:1000], len(problems))
+        for name in sorted({p[2] for p in parsed} - set(users)):
+            users[name] = auth.create_imported_annotator(session, actor=actor, name=name)
+            summary.new_annotators.append(name)
+        _store(session, actor, parsed, query_ids, users, summary)
+        audit.record(session, actor=actor, action="import.annotations", entity="file", entity_id=path.name,
+                     new={k: v for k, v in summary.as_dict().items() if k != "new_annotators"})
+    return summary
+
+
+def _row_order(location: str) -> tuple[int, str]:
+    digits = "".join(ch if ch.isdigit() else " " for ch in location).split()
+    return (int(digits[0]) if digits else 0, location)
+
+
+def _lookup(session: Session, key_column, value_column, keys: set) -> dict:  # type: ignore[no-untyped-def]
+    found: dict = {}
+    key_list = list(keys)
+    for start in range(0, len(key_list), 500):
+        found.update(session.execute(select(key_column, value_column).where(
+            key_column.in_(key_list[start:start + 500]))).all())
+    return found
+
+
+def _store(session: Session, actor: User, parsed: list, query_ids: dict, users: dict,
+           summary: AnnotationImportSummary) -> None:
+    now = utcnow()
+    version = get_setting(session, "guideline_version")
+    for location, query_id, annotator, values in parsed:
+        user, target = users[annotator], query_ids[query_id]
+        existing = session.execute(select(Annotation).where(
+            Annotation.query_id == target, Annotation.annotator_id == user.id)).scalar_one_or_none()
+        if existing is not None:
+            old = {name: getattr(existing, name) for name in FIELDS}
+            if old == values and existing.state == "submitted":
+                summary.unchanged += 1
+                continue
+            audit.record(session, actor=actor, action="annotation.import_overwrite", entity="annotation",
+                         entity_id=f"{query_id}/{annotator}", old=old, new=values)
+            annotation = existing
+            summary.updated += 1
+        else:
+            annotation = Annotation(query_id=target, annotator_id=user.id, created_at=now,
+                                    guideline_version=version)
+            summary.created += 1
+        was_submitted = annotation.state == "submitted"
+        for name, value in values.items():
+            setattr(annotation, name, value)
+        annotation.state = "submitted"
+        annotation.submitted_at = annotation.submitted_at or now
+        annotation.updated_at = now
+        annotation.revision = (annotation.revision or 0) + (1 if annotation.id else 0)
+        session.add(annotation)
+        session.flush()
+        if not was_submitted:
+            queue.mark_submitted(session, annotator=user, query_id=target)
+
+
+def export_rows(session: Session, *, actor: User) -> Iterator[dict]:
+    """Every submitted annotation in the import format, ordered by query then annotator."""
+    require_role(actor, "lead", "admin")
+    result = session.execute(
+        select(Query.public_id, User.name, Annotation)
+        .join(Annotation, Annotation.query_id == Query.id)
+        .join(User, User.id == Annotation.annotator_id)
+        .where(Annotation.state == "submitted")
+        .order_by(Query.public_id, User.name)
+        .execution_options(yield_per=2000))
+    for public_id, name, annotation in result:
+        yield {"query_id": public_id, "annotator": name, **{f: getattr(annotation, f) for f in FIELDS}}
+
+
+def export_annotations(path: str | Path, *, actor: User, engine: Engine | None = None,
+                       file_format: str | None = None) -> int:
+    """Write CSV (languages '|'-separated, formulas neutralised) or JSONL; returns the row count."""
+    path = Path(path)
+    file_format = file_format or ("jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv")
+    temporary = path.with_name(path.name + ".partial")
+    count = 0
+    with session_scope(engine) as session, open(temporary, "w", encoding="utf-8", newline="") as handle:
+        if file_format == "csv":
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+        for row in export_rows(session, actor=actor):
+            if file_format == "csv":
+                writer.writerow(_csv_cells(row))
+            else:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    temporary.replace(path)  # readers never see a half-written file
+    return count
+
+
+def csv_text(rows: list[dict]) -> str:
+    """The CSV export of some rows, for a download button."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(_csv_cells(row))
+    return buffer.getvalue()
+
+
+def _csv_cells(row: dict) -> dict:
+    return {k: "" if v is None else neutralise_formula("|".join(v) if k == "languages" else str(v))
+            for k, v in row.items()}

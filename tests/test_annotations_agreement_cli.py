@@ -1,0 +1,144 @@
+"""`annotations import/export` and `agreement` on the database and on ratings files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from curation_app.core import annotation_io
+from curation_app.core.errors import ImportRefused
+from curation_app.core.importer import import_file
+from curation_app.models import Annotation, AuditLog, Query, User
+from tests.test_import import write_jsonl
+
+CONTRACT_KEYS = {"n_items", "n_annotators", "percent_agreement", "krippendorff_alpha", "fleiss_kappa",
+                 "cohen_kappa", "gwet_ac1", "ci95"}
+ROW = {"decision": "keep", "reject_reason": "", "category": "Development and Programming",
+       "subcategory": "Code Debugging", "languages": "python|sql", "difficulty": "easy",
+       "rewritten_prompt": "", "reference_answer": "=SUM(A1:A3) is not code", "notes": "@bob look"}
+
+
+@pytest.fixture
+def queries(engine, admin, tmp_path):
+    rows = [{"id": f"t{i}", "prompt": f"question {i} about python and sql"} for i in range(4)]
+    import_file(write_jsonl(tmp_path / "q.jsonl", rows), actor=admin, engine=engine)
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=annotation_io.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def stored(engine) -> list[tuple]:
+    with Session(engine) as session:
+        return sorted(session.exec(select(Query.public_id, User.name, Annotation.difficulty, Annotation.languages)
+                                   .join(Annotation, Annotation.query_id == Query.id)
+                                   .join(User, User.id == Annotation.annotator_id)).all())
+
+
+def test_import_creates_annotators_and_round_trips_through_export(db_url, engine, queries, cli, tmp_path):
+    rows = [{"query_id": f"t{i}", "annotator": name, **ROW, "difficulty": level}
+            for i in range(3) for name, level in (("ann_a", "easy"), ("ann_b", "medium"))]
+    result = cli("annotations", "import", write_csv(tmp_path / "labels.csv", rows), "--json")
+    assert result.code == 0, result.err
+    assert result.json() | {"file": None} == {"file": None, "read": 6, "created": 6, "updated": 0, "unchanged": 0,
+                                              "new_annotators": ["ann_a", "ann_b"]}
+    with Session(engine) as session:
+        accounts = session.exec(select(User).where(User.name.in_(["ann_a", "ann_b"]))).all()
+    assert {(u.role, u.password_hash) for u in accounts} == {("annotator", None)}
+    assert stored(engine)[0] == ("t0", "ann_a", "easy", ["python", "sql"])
+
+    exported = tmp_path / "out.csv"
+    assert cli("annotations", "export", exported).code == 0
+    cells = list(csv.DictReader(exported.open(encoding="utf-8")))
+    assert cells[0]["reference_answer"] == "'=SUM(A1:A3) is not code"  # no live formula in a spreadsheet
+    assert cells[0]["notes"] == "'@bob look" and cells[0]["languages"] == "python|sql"
+    again = cli("annotations", "import", exported, "--json").json()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 6)  # the quote is undone on import
+    jsonl = tmp_path / "out.jsonl"
+    assert cli("annotations", "export", jsonl).code == 0
+    first = json.loads(jsonl.read_text().splitlines()[0])
+    assert first["languages"] == ["python", "sql"] and first["reference_answer"] == "=SUM(A1:A3) is not code"
+
+
+def test_overwriting_an_annotation_is_audited_with_old_and_new(db_url, engine, queries, cli, tmp_path):
+    cli("annotations", "import", write_csv(tmp_path / "a.csv", [{"query_id": "t0", "annotator": "ann_a", **ROW}]))
+    changed = {"query_id": "t0", "annotator": "ann_a", **ROW, "difficulty": "hard"}
+    assert cli("annotations", "import", write_csv(tmp_path / "b.csv", [changed]), "--json").json()["updated"] == 1
+    with Session(engine) as session:
+        record = session.exec(select(AuditLog).where(AuditLog.action == "annotation.import_overwrite")).one()
+    assert record.old["difficulty"] == "easy" and record.new["difficulty"] == "hard"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"query_id": "nope"}, "row 2 (line 3): unknown query id 'nope'"),
+    ({"category": "Cooking"}, "row 2 (line 3): category 'Cooking' is not in the taxonomy"),
+    ({"subcategory": "Security"}, "row 2 (line 3): subcategory 'Security' belongs to 'Specialized Computing Areas'"),
+    ({"difficulty": "trivial"}, "row 2 (line 3): difficulty 'trivial' is not in the taxonomy"),
+    ({"annotator": "bad name"}, "row 2 (line 3): user name 'bad name' is not allowed"),
+    ({"decision": ""}, "row 2 (line 3): missing decision"),
+])
+def test_bad_rows_refuse_the_whole_file(engine, queries, admin, tmp_path, bad, message):
+    rows = [{"query_id": "t0", "annotator": "ann_a", **ROW}, {"query_id": "t1", "annotator": "ann_b", **ROW, **bad}]
+    with pytest.raises(ImportRefused) as refused:
+        annotation_io.import_annotations(write_csv(tmp_path / "bad.csv", rows), actor=admin, engine=engine)
+    assert message in str(refused.value)
+    assert stored(engine) == []
+    with Session(engine) as session:
+        assert session.exec(select(User).where(User.name.in_(["ann_a", "ann_b"]))).all() == []
+
+
+def test_jsonl_annotations_with_a_duplicate_pair_are_refused(engine, queries, admin, tmp_path):
+    row = {"query_id": "t0", "annotator": "ann_a", **ROW, "languages": ["python"]}
+    path = write_jsonl(tmp_path / "dup.jsonl", [row, row])
+    with pytest.raises(ImportRefused, match="line 2: t0 by ann_a is also at line 1"):
+        annotation_io.import_annotations(path, actor=admin, engine=engine)
+
+
+def test_agreement_on_the_database_per_field_and_all_fields(db_url, engine, queries, cli, tmp_path):
+    rows = [{"query_id": f"t{i}", "annotator": name, **ROW,
+             "difficulty": "hard" if (name, i) == ("ann_b", 2) else "easy"}
+            for i in range(4) for name in ("ann_a", "ann_b")]
+    cli("annotations", "import", write_csv(tmp_path / "labels.csv", rows))
+    single = cli("agreement", "--field", "difficulty", "--json")
+    assert single.code == 0, single.err
+    report = single.json()
+    assert CONTRACT_KEYS | {"cohen_kappa_linear", "cohen_kappa_quadratic"} <= set(report)
+    assert report["n_items"] == 4 and report["n_annotators"] == 2
+    assert report["percent_agreement"] == pytest.approx(0.75)
+    everything = cli("agreement", "--json", "--bootstrap", "50").json()
+    assert set(everything) == {"decision", "reject_reason", "category", "subcategory", "difficulty", "languages"}
+    # Everybody chose "keep": agreement is undefined, not perfect.
+    assert everything["decision"]["krippendorff_alpha"] is None
+    assert "identical" in everything["decision"]["reasons"]["krippendorff_alpha"]
+    text = cli("agreement", "--field", "category")
+    assert text.code == 0 and "krippendorff_alpha" in text.out
+    assert "unknown field 'colour'" in cli("agreement", "--field", "colour").err
+
+
+def test_agreement_on_a_ratings_file(cli, tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("item,annotator,value\n" + "".join(
+        f"{item},{who},{value}\n" for item, who, value in [
+            (1, "a", "low"), (1, "b", "low"), (2, "a", "high"), (2, "b", "mid"), (3, "a", "mid"), (3, "b", "mid"),
+            (4, "a", "low"), (4, "b", "high")]))
+    result = cli("agreement", "--ratings", path, "--level", "ordinal", "--scale", "low,mid,high,extreme", "--json")
+    assert result.code == 0, result.err
+    report = result.json()
+    assert CONTRACT_KEYS <= set(report) and report["n_items"] == 4
+    from sklearn.metrics import cohen_kappa_score
+
+    a, b = ["low", "high", "mid", "low"], ["low", "mid", "mid", "high"]
+    labels = ["low", "mid", "high", "extreme"]
+    assert report["cohen_kappa_quadratic"] == pytest.approx(cohen_kappa_score(a, b, labels=labels, weights="quadratic"))
+    assert set(report["ci95"]) >= {"krippendorff_alpha"}
+    missing = cli("agreement", "--ratings", path, "--json")
+    assert missing.code == 1 and "--level" in missing.err
+    bad = cli("agreement", "--ratings", path, "--level", "ordinal", "--scale", "low,mid", "--json")
+    assert bad.code == 1 and "high" in bad.err
