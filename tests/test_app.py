@@ -86,10 +86,11 @@ def test_annotator_lands_on_their_next_item_and_it_survives_a_reload(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     assert not app.exception
     assert app.title[0].value == "Annotate"
-    assert app.query_params["item"] == "demo-001"
-    assert any("demo-001" in m.value for m in app.markdown)
+    # The demo's labels already cover demo-001..018, so the first open item is demo-019.
+    assert app.query_params["item"] == "demo-019"
+    assert any("demo-019" in m.value for m in app.markdown)
     reloaded = open_app(session=app.query_params["session"])  # a new browser session, same URL token
-    assert reloaded.title[0].value == "Annotate" and reloaded.query_params["item"] == "demo-001"
+    assert reloaded.title[0].value == "Annotate" and reloaded.query_params["item"] == "demo-019"
     logged_out = reloaded.sidebar.button[0].click().run()
     assert logged_out.title[0].value == "Log in"
 
@@ -103,13 +104,13 @@ def test_annotate_submit_and_go_to_the_next_item(demo_db):
     app.multiselect(key=key(item, "languages")).set_value(["python"]).run()
     app.button(key=key(item, "btn_easy")).click().run()
     app.text_area(key=key(item, "notes")).input("map vs comprehension").run()
-    (draft,) = annotations("alice")
+    (draft,) = [a for a in annotations("alice") if a.state == "draft"]
     assert draft.state == "draft" and draft.notes == "map vs comprehension" and draft.difficulty == "easy"
     app = app.button(key=key(item, "btn_submit")).click().run()
     assert not app.exception
     assert [s.value for s in app.success] == [f"Submitted {item}."]
     assert app.query_params["item"] != item
-    (done,) = [a for a in annotations("alice") if a.state == "submitted"]
+    (done,) = [a for a in annotations("alice") if a.state == "submitted" and a.notes == "map vs comprehension"]
     assert (done.decision, done.category, done.subcategory, done.languages, done.difficulty) == (
         "keep", "Development and Programming", "Optimization Techniques", ["python"], "easy")
     assert done.suggested_languages and done.guideline_version == "v1" and done.time_on_task_s >= 0
@@ -152,7 +153,8 @@ def test_my_work_lists_submitted_items(demo_db):
     page = open_page("my_work", "alice")
     assert not page.exception
     table = page.dataframe[0].value
-    assert list(table["query"]) == [item] and bool(table["editable"][0])
+    assert list(table["query"])[0] == item and bool(table["editable"][0])  # newest first
+    assert len(table) == 19  # with the 18 demo labels
 
 
 @pytest.mark.parametrize("page, user_name, allowed", [
@@ -190,11 +192,11 @@ def test_an_item_without_any_language_cue_opens_with_no_languages_chosen(demo_db
     with session_scope() as session:
         from curation_app.core import queue
 
-        queue.assign(session, actor=auth.command_line_actor(), annotators=["alice", "bob"], public_ids=["demo-004"])
+        queue.assign(session, actor=auth.command_line_actor(), annotators=["alice", "bob"], public_ids=["demo-024"])
     app = log_in(open_app(), "alice", "alice-demo")
     assert not app.exception
-    assert app.query_params["item"] == "demo-004"  # a request for a poem: no code, no language named
-    assert app.multiselect(key=key("demo-004", "languages")).value == []
+    assert app.query_params["item"] == "demo-024"  # no code and no language named
+    assert app.multiselect(key=key("demo-024", "languages")).value == []
     assert any("general (30%" in c.value for c in app.caption)
 
 

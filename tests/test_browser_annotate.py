@@ -11,9 +11,10 @@ from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from curation_app import database
-from curation_app.core import queue
+from curation_app.core import auth, queue
 from curation_app.core.auth import command_line_actor
-from curation_app.core.demo import load_demo
+from curation_app.core.demo import DEMO_QUERIES
+from curation_app.core.importer import import_file
 from curation_app.models import Annotation, Query, User
 from tests.browser import chromium_page, served_app
 
@@ -26,9 +27,13 @@ def server(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('browser-annotate') / 'curation.sqlite'}"
     database.upgrade(url)
     engine = database.get_engine(url)
-    load_demo(engine=engine)
+    actor = command_line_actor()
     with database.session_scope(engine) as session:
-        queue.assign(session, actor=command_line_actor(), annotators=["alice", "bob"], public_ids=PAYLOAD_ITEMS)
+        auth.create_user(session, actor=actor, name="alice", role="annotator", password="alice-demo")
+        auth.create_user(session, actor=actor, name="bob", role="annotator", password="bob-demo")
+    import_file(DEMO_QUERIES, actor=actor, source="demo", engine=engine)  # the demo queries, without labels
+    with database.session_scope(engine) as session:
+        queue.assign(session, actor=actor, annotators=["alice", "bob"], public_ids=PAYLOAD_ITEMS)
     with served_app(url) as base:
         yield base, engine
 

@@ -1131,6 +1131,10 @@ def _point_estimates(coded: _Coded, measures: Sequence[str]) -> tuple[dict[str, 
             computable.append(name)
     if not computable:
         return values, reasons, None
+    if coded.n_ratings == 0:
+        for name in computable:
+            values[name], reasons[name] = None, NO_PAIRABLE_ITEMS
+        return values, reasons, None
     if coded.level in ("ratio", "multilabel") and coded.n_values > _MAX_QUADRATIC_DOMAIN \
             and "krippendorff_alpha" in computable:
         values["krippendorff_alpha"] = None
