@@ -259,6 +259,30 @@ def cmd_annotations(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adjudicate(args: argparse.Namespace) -> int:
+    from curation_app.core import adjudicate
+    from curation_app.database import session_scope
+
+    with session_scope(_ready_engine()) as session:
+        if args.auto:
+            result: Any = adjudicate.apply_rule(session, actor=_actor())
+        else:
+            result = {"to_adjudicate": [
+                {"id": item.public_id, "agreement": item.agreement, "conflicts": item.conflicts,
+                 "annotators": item.annotators}
+                for item in adjudicate.conflict_queue(session, actor=_actor(), field=args.field)]}
+    if args.json:
+        _print_json(result)
+    elif args.auto:
+        print(f"{result['finalised']} finalised ({result['unanimous']} unanimous, {result['majority']} majority); "
+              f"{result['to_adjudicate']} left for a lead")
+    else:
+        for item in result["to_adjudicate"]:
+            print(f"{item['id']:<40} agreement {item['agreement']:.2f}  conflicts: {', '.join(item['conflicts'])}")
+        print(f"{len(result['to_adjudicate'])} item(s) to adjudicate")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from curation_app.core.demo import load_demo
 
@@ -366,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     notes_export.add_argument("file", help="a .csv or .jsonl path")
     notes_export.add_argument("--format", choices=("csv", "jsonl"))
     notes.set_defaults(run=cmd_annotations)
+
+    adjudicate = commands.add_parser("adjudicate", help="apply the acceptance rule, or list the conflict queue")
+    adjudicate.add_argument("--auto", action="store_true",
+                            help="finalise every item the rule settles (min_annotations, keep_quorum)")
+    adjudicate.add_argument("--field", help="list only items that conflict on this field")
+    adjudicate.add_argument("--json", action="store_true")
+    adjudicate.set_defaults(run=cmd_adjudicate)
 
     demo = commands.add_parser("demo", help="load demo users and queries into a fresh database")
     demo.add_argument("--json", action="store_true")

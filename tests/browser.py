@@ -85,3 +85,21 @@ def chromium_page() -> Iterator["object"]:
                 browser.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def choose(page, label: str, option: str, attempts: int = 3) -> None:
+    """Pick an option of a Streamlit selectbox; reopens it if a rerun closed the list meanwhile."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    box = page.get_by_label(label)
+    for attempt in range(attempts):
+        expect(box).to_be_enabled()
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")

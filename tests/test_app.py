@@ -209,3 +209,32 @@ def test_agreement_page_shows_every_field_and_the_annotator_matrix(demo_db):
     assert alpha["value"] != "n/a" and " to " in alpha["95% interval"]
     assert len(app.get("vega_lite_chart")) >= 1  # the heatmap
     assert open_page("agreement", "alice").error[0].value == "This page is for the role lead or admin."
+
+
+def test_lead_resolves_a_conflict_on_the_adjudicate_page(demo_db):
+    from curation_app.models import FinalLabel, Query
+
+    app = open_page("adjudicate", "lead")
+    assert not app.exception
+    queue_table = app.dataframe[0].value
+    assert list(queue_table["query"])[:1] == ["demo-003"]  # lowest agreement first
+    app = app.button(key="apply_rule").click().run()  # apply the rule: 10 unanimous items become final
+    assert app.success[0].value.startswith("10 finalised")
+    app = open_page("adjudicate", "lead", adjudicate="demo-003")
+    key_prefix = "adjudicate:demo-003:0"
+    app.selectbox(key=f"{key_prefix}:category").set_value(("Development and Programming", "Code Debugging"))
+    app.text_area(key=f"{key_prefix}:rationale").input("a traceback to debug, not data science")
+    app.checkbox(key=f"{key_prefix}:flag").check()
+    app = app.button(key=f"FormSubmitter:{key_prefix}-Save final label").click().run()
+    assert [s.value for s in app.success] == ["Final label of demo-003 saved."]
+    with Session(get_engine()) as session:
+        final = session.exec(select(FinalLabel).join(Query, Query.id == FinalLabel.query_id)
+                             .where(Query.public_id == "demo-003")).one()
+    assert (final.category, final.subcategory, final.source) == ("Development and Programming", "Code Debugging",
+                                                                 "adjudicated")
+    assert final.rationale == "a traceback to debug, not data science" and final.guidelines_need_update
+    assert final.field_sources["category"]["by"] == "lead"
+
+
+def test_annotators_cannot_open_the_adjudicate_page(demo_db):
+    assert open_page("adjudicate", "bob").error[0].value == "This page is for the role lead or admin."

@@ -16,7 +16,7 @@ from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import Annotation, Query, User
-from tests.browser import chromium_page, served_app
+from tests.browser import choose, chromium_page, served_app
 
 pytestmark = pytest.mark.browser
 PAYLOAD_ITEMS = ["demo-014", "demo-026"]  # demo queries that carry <script>, onerror and javascript: links
@@ -51,13 +51,6 @@ def wait_for_item(page, public_id: str) -> None:
     page.wait_for_function(f"() => window.location.search.includes('item={public_id}')")
 
 
-def pick(page, label: str, option: str) -> None:
-    box = page.get_by_label(label)
-    expect(box).to_be_enabled()
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
 def wait_until(condition, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -89,8 +82,8 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
         page.get_by_role("heading", name="Annotate").click()  # focus the page, not a field
         page.keyboard.press("Alt+K")  # keep
         page.get_by_role("button", name="Keep").and_(page.locator("[data-testid='stBaseButton-primary']")).wait_for()
-        pick(page, "Main category", "Specialized Computing Areas")
-        pick(page, "Subcategory", "Security")
+        choose(page, "Main category", "Specialized Computing Areas")
+        choose(page, "Subcategory", "Security")
         page.keyboard.press("Alt+3")  # hard
         page.locator("[data-testid='stBaseButton-primary']", has_text="Hard").wait_for()
         notes = page.get_by_role("textbox", name="Notes")

@@ -4,13 +4,14 @@ from pathlib import Path
 
 PAGES_DIR = Path(__file__).resolve().parent
 PAGE_FILES = {name: PAGES_DIR / f"{name}.py" for name in
-              ("login", "annotate", "my_work", "overview", "assign", "agreement", "guidelines")}
+              ("login", "annotate", "my_work", "overview", "assign", "adjudicate", "agreement", "guidelines")}
 # (page, title, icon, roles)
 PAGES = [
     ("annotate", "Annotate", ":material/edit_note:", ("annotator",)),
     ("my_work", "My work", ":material/checklist:", ("annotator",)),
     ("overview", "Overview", ":material/dashboard:", ("annotator", "lead", "admin")),
     ("assign", "Assign work", ":material/group_add:", ("lead", "admin")),
+    ("adjudicate", "Adjudicate", ":material/gavel:", ("lead", "admin")),
     ("agreement", "Agreement", ":material/insights:", ("lead", "admin")),
     ("guidelines", "Guidelines", ":material/menu_book:", ("annotator", "lead", "admin")),
 ]

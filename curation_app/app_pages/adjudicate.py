@@ -1,0 +1,220 @@
+"""Leads turn disagreement into final labels: the rule, the conflict queue, side-by-side review."""
+
+import pandas as pd
+import streamlit as st
+
+from curation_app.app_pages.session import current_user, require
+from curation_app.app_pages.widgets import render_conversation
+from curation_app.core import adjudicate, settings
+from curation_app.core.annotate import LABEL_FIELDS
+from curation_app.core.errors import CurationError
+from curation_app.core.rendering import highlight
+from curation_app.core.taxonomy import project_taxonomy
+from curation_app.database import session_scope
+
+user = require(current_user(), "lead", "admin")
+state = st.session_state
+st.title("Adjudicate")
+
+with session_scope() as session:
+    rule = adjudicate.project_rule(session)
+    taxonomy = project_taxonomy(session)
+
+with st.expander(f"Acceptance rule: at least {rule.min_annotations} annotations; a field is final when all agree "
+                 f"or at least {rule.keep_quorum} agree", expanded=False):
+    with st.form("rule"):
+        columns = st.columns(2)
+        minimum = columns[0].number_input("Annotations an item needs", 1, 20, rule.min_annotations)
+        quorum = columns[1].number_input("Annotators who must agree (majority)", 1, 20, rule.keep_quorum)
+        if st.form_submit_button("Save rule"):
+            try:
+                with session_scope() as session:
+                    # Order matters: the quorum may never exceed the minimum, even in between.
+                    pairs = [("min_annotations", int(minimum)), ("keep_quorum", int(quorum))]
+                    if quorum < rule.keep_quorum:
+                        pairs.reverse()
+                    for key_name, value in pairs:
+                        settings.set_setting(session, actor=user, key=key_name, value=value)
+                st.rerun()
+            except CurationError as error:
+                st.error(str(error))
+if st.button("Apply the rule now", type="primary", icon=":material/done_all:", key="apply_rule"):
+    with session_scope() as session:
+        result = adjudicate.apply_rule(session, actor=user)
+    st.success(f"{result['finalised']} finalised ({result['unanimous']} unanimous, {result['majority']} majority); "
+               f"{result['to_adjudicate']} left for a lead.")
+
+queue_tab, feedback_tab = st.tabs(["Conflict queue", "Guideline feedback"])
+with queue_tab:
+    filters = st.columns(3)
+    field_filter = filters[0].selectbox("Conflicting field", [None, *LABEL_FIELDS], format_func=lambda v: v or "any")
+    category_filter = filters[1].selectbox("Category", [None, *taxonomy.categories], format_func=lambda v: v or "any")
+    annotator_filter = filters[2].text_input("Annotator")
+    with session_scope() as session:
+        items = adjudicate.conflict_queue(session, actor=user, field=field_filter, category=category_filter,
+                                          annotator=annotator_filter.strip() or None)
+    picked_id = st.query_params.get("adjudicate")
+    if items:
+        table = pd.DataFrame([{"query": i.public_id, "agreement": i.agreement, "conflicts": ", ".join(i.conflicts),
+                               "annotations": i.annotations, "category": i.category,
+                               "annotators": ", ".join(i.annotators)} for i in items])
+        st.caption(f"{len(items)} item(s), lowest agreement first. Select one to resolve it.")
+        picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
+                              selection_mode="single-row", key="conflicts")
+        if picked.selection.rows:
+            picked_id = items[picked.selection.rows[0]].public_id
+    else:
+        st.info("No conflicts: every complete item is settled by the rule or already final.")
+    lookup = st.text_input("Or open any item by id (also final ones, to review or reopen)")
+    picked_id = lookup.strip() or picked_id
+
+with feedback_tab:
+    with session_scope() as session:
+        feedback = adjudicate.guideline_feedback(session, actor=user)
+    st.subheader("Flagged: the guidelines need an update")
+    st.dataframe(pd.DataFrame(feedback["flagged"]), hide_index=True, width="stretch")
+    columns = st.columns(2)
+    columns[0].subheader("Adjudications by category")
+    columns[0].dataframe(pd.DataFrame(feedback["adjudications_by_category"]), hide_index=True, width="stretch")
+    columns[1].subheader("Error types")
+    columns[1].dataframe(pd.DataFrame(feedback["error_types"]), hide_index=True, width="stretch")
+
+if not picked_id:
+    st.stop()
+try:
+    with session_scope() as session:
+        view = adjudicate.adjudication_view(session, actor=user, public_id=picked_id)
+except CurationError as error:
+    st.error(str(error))
+    st.stop()
+if st.query_params.get("adjudicate") != view.public_id:
+    st.query_params["adjudicate"] = view.public_id
+
+st.divider()
+st.subheader(f"Item {view.public_id}")
+if view.final:
+    st.info(f"Final ({view.final['source']}), revision {view.final_revision}. Saving again replaces it; "
+            "the old decision stays in the audit log.")
+left, right = st.columns([1, 1], gap="large")
+with left:
+    st.caption("The query as annotators saw it")
+    with st.container(height=420, border=True):
+        render_conversation(view.messages)
+
+names = [a["annotator"] for a in view.annotations]
+with right:
+    st.caption("Annotations side by side (fields in conflict first)")
+    rows = {}
+    order = sorted(LABEL_FIELDS, key=lambda f: view.outcomes.get(f).status != "conflict" if view.outcomes.get(f) else True)
+    for name in order:
+        outcome = view.outcomes.get(name)
+        cells = {a["annotator"]: adjudicate.show_value(a[name]) if a[name] not in (None, []) else "" for a in view.annotations}
+        rows[name] = {**cells, "status": outcome.status if outcome else ""}
+    rows["time on task"] = {a["annotator"]: (f"{a['time_on_task_s']:.0f}s" if a["time_on_task_s"] else "not measured")
+                            + (" (fast!)" if a["annotator"] in view.fast else "") for a in view.annotations}
+    rows["time on task"]["status"] = ""
+    side_by_side = pd.DataFrame(rows).T
+
+    def highlight_conflicts(row: pd.Series) -> list[str]:
+        return ["background-color: rgba(255, 80, 80, .18)" if row.get("status") == "conflict" else ""] * len(row)
+
+    st.dataframe(side_by_side.style.apply(highlight_conflicts, axis=1), width="stretch")
+    if view.fast:
+        st.warning(f"Suspiciously fast: {', '.join(view.fast)}")
+
+if view.reference_diffs:
+    with st.expander("Reference answers side by side, with a diff"):
+        answers = [a for a in view.annotations if a["reference_answer"]]
+        columns = st.columns(len(answers))
+        for column, annotation in zip(columns, answers):
+            column.caption(annotation["annotator"])
+            column.html(highlight(annotation["reference_answer"], "markdown"))
+        for name_a, name_b, diff in view.reference_diffs:
+            st.caption(f"{name_a} → {name_b}")
+            st.html(highlight(diff or "(identical)", "diff"))
+
+
+def proposed(name: str):  # noqa: ANN201 - a value of the field's own type
+    if view.final:
+        return view.final.get(name)
+    outcome = view.outcomes.get(name)
+    return outcome.value if outcome else None
+
+
+def index_of(options: list, value) -> int:  # noqa: ANN001
+    return options.index(value) if value in options else 0
+
+
+def none_label(value) -> str:  # noqa: ANN001
+    return "(none)" if value is None else str(value)
+
+
+key = f"adjudicate:{view.public_id}:{view.final_revision}"
+with st.form(key):
+    st.caption("Final label: fields that agree are filled in; any value of the taxonomy may be chosen.")
+    columns = st.columns(3)
+    decisions = [None, *taxonomy.decisions]
+    decision = columns[0].selectbox("Decision", decisions, index=index_of(decisions, proposed("decision")),
+                                    format_func=none_label, key=f"{key}:decision")
+    reasons = [None, *taxonomy.reject_reasons]
+    reject_reason = columns[1].selectbox("Reject reason", reasons, index=index_of(reasons, proposed("reject_reason")),
+                                         format_func=none_label, key=f"{key}:reject_reason")
+    levels = [None, *taxonomy.difficulties]
+    difficulty = columns[2].selectbox("Difficulty", levels, index=index_of(levels, proposed("difficulty")),
+                                      format_func=none_label, key=f"{key}:difficulty")
+    pairs = [None, *((main, sub) for main, subs in taxonomy.categories.items() for sub in subs)]
+    pair = st.selectbox("Category / subcategory", pairs,
+                        index=index_of(pairs, (proposed("category"), proposed("subcategory"))),
+                        format_func=lambda v: "(none)" if v is None else f"{v[0]} / {v[1]}", key=f"{key}:category")
+    languages_now = proposed("languages") or []
+    languages = st.multiselect("Programming languages", list(dict.fromkeys([*taxonomy.languages, *languages_now])),
+                               default=languages_now, accept_new_options=True, key=f"{key}:languages")
+    answers = {a["annotator"]: a["reference_answer"] for a in view.annotations if a["reference_answer"]}
+    start_from = st.radio("Start the reference answer from", ["proposed", *answers, "baseline", "empty"],
+                          horizontal=True, key=f"{key}:start")
+    starting_text = {"proposed": proposed("reference_answer") or next(iter(answers.values()), ""),
+                     "baseline": view.baseline_answer or "", "empty": "", **answers}[start_from]
+    reference = st.text_area("Final reference answer (choose, merge or rewrite)", value=starting_text or "",
+                             height=220, key=f"{key}:reference:{start_from}")
+    rewritten = st.text_area("Final rewritten prompt", value=proposed("rewritten_prompt") or "", height=100,
+                             key=f"{key}:rewritten")
+    columns = st.columns(3)
+    confidence = columns[0].selectbox("Confidence", adjudicate.CONFIDENCES, index=2, key=f"{key}:confidence")
+    error_type = columns[1].selectbox("Error type", [None, *adjudicate.ERROR_TYPES], format_func=none_label,
+                                      key=f"{key}:error_type")
+    flag = columns[2].checkbox("Guidelines need an update", key=f"{key}:flag")
+    rationale = st.text_area("Rationale", key=f"{key}:rationale", height=80)
+    save = st.form_submit_button("Save final label", type="primary")
+if save:
+    fields = {"decision": decision, "reject_reason": reject_reason, "difficulty": difficulty,
+              "category": pair[0] if pair else None, "subcategory": pair[1] if pair else None,
+              "languages": languages, "reference_answer": reference, "rewritten_prompt": rewritten}
+    try:
+        with session_scope() as session:
+            adjudicate.resolve(session, actor=user, public_id=view.public_id, fields=fields, rationale=rationale,
+                               confidence=confidence, error_type=error_type, guidelines_need_update=flag,
+                               expected_revision=view.final_revision)
+    except CurationError as error:
+        st.error(str(error))
+    else:
+        st.success(f"Final label of {view.public_id} saved.")
+
+with st.expander("Reopen or send back"):
+    reason = st.text_input("Reason", key=f"{key}:reason")
+    to_whom = st.multiselect("Send back to (empty: everyone who annotated it)", names, key=f"{key}:to_whom")
+    buttons = st.columns(2)
+    if buttons[0].button("Reopen the final label", disabled=view.final is None, key=f"{key}:reopen"):
+        try:
+            with session_scope() as session:
+                adjudicate.reopen(session, actor=user, public_id=view.public_id, reason=reason)
+            st.success(f"{view.public_id} is open again.")
+        except CurationError as error:
+            st.error(str(error))
+    if buttons[1].button("Send back to annotators", key=f"{key}:send_back"):
+        try:
+            with session_scope() as session:
+                sent = adjudicate.send_back(session, actor=user, public_id=view.public_id,
+                                            annotators=to_whom or None, reason=reason)
+            st.success(f"Sent back to {', '.join(sent)}.")
+        except CurationError as error:
+            st.error(str(error))
