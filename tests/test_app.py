@@ -192,7 +192,7 @@ def test_an_item_without_any_language_cue_opens_with_no_languages_chosen(demo_db
     with session_scope() as session:
         from curation_app.core import queue
 
-        queue.assign(session, actor=auth.command_line_actor(), annotators=["alice", "bob"], public_ids=["demo-024"])
+        queue.assign(session, actor=auth.command_line_actor(), annotators=["alice", "bob", "carol"], public_ids=["demo-024"])
     app = log_in(open_app(), "alice", "alice-demo")
     assert not app.exception
     assert app.query_params["item"] == "demo-024"  # no code and no language named
