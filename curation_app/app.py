@@ -9,11 +9,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st  # noqa: E402
 
 from curation_app.app_pages.navigation import PAGE_FILES, pages_for  # noqa: E402
-from curation_app.app_pages.session import current_user, ensure_database, log_out  # noqa: E402
+from curation_app.app_pages.session import current_user, ensure_database, log_out, sync_cookie  # noqa: E402
+from curation_app.app_pages.widgets import md  # noqa: E402
 
 st.set_page_config(page_title="Curation", page_icon=":material/fact_check:", layout="wide")
 ensure_database()
 user = current_user()
+sync_cookie()
 
 if user is None:
     page = st.navigation([st.Page(PAGE_FILES["login"], title="Log in", icon=":material/login:")])
@@ -21,7 +23,7 @@ else:
     page = st.navigation([st.Page(path, title=title, icon=icon, default=index == 0)
                           for index, (path, title, icon) in enumerate(pages_for(user.role))])
     with st.sidebar:
-        st.caption(f"Logged in as **{user.name}** ({user.role})")
+        st.caption(f"Logged in as **{md(user.name)}** ({user.role})")
         if st.button("Log out", icon=":material/logout:"):
             log_out()
             st.rerun()

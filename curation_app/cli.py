@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from curation_app import __version__
 from curation_app.core.errors import CurationError, ImportRefused
@@ -76,7 +76,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ImportRefused as refused:
         bar.close()
         if args.json:
-            _print_json({"read": None, "imported": 0, "duplicates": 0, "errors": refused.n_problems,
+            _print_json({"read": refused.n_read, "imported": 0, "duplicates": 0, "errors": refused.n_problems,
                          "refused": True,
                          "problems": [{"location": w, "problem": p} for w, p in refused.problems]})
         else:
@@ -420,6 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         print(f"error: cannot use the database at {describe_url(database_url())}: {reason}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:  # anything else the database refused, in one line
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"error: the database refused the change, nothing was written: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; nothing was half-written", file=sys.stderr)

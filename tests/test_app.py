@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
@@ -16,8 +18,12 @@ APP = str(REPO_ROOT / "curation_app" / "app.py")
 PAGES = REPO_ROOT / "curation_app" / "app_pages"
 
 
-def open_app(**query_params) -> AppTest:
+def open_app(token: str | None = None, **query_params) -> AppTest:
+    """The app in a new browser session; with a token, as if its login cookie came along
+    (AppTest cannot send cookies, so the token is handed to the session directly)."""
     app = AppTest.from_file(APP, default_timeout=60)
+    if token:
+        app.session_state["token"] = token
     for key, value in query_params.items():
         app.query_params[key] = value
     return app.run()
@@ -40,8 +46,13 @@ def log_in(app: AppTest, name: str, password: str) -> AppTest:
     return app.button[0].click().run()
 
 
-def key(public_id: str, name: str) -> str:
-    return f"annotate:{public_id}:{name}"
+def shown(elements) -> list[str]:
+    """What markdown elements show: their source without the backslash escapes of user text."""
+    return [re.sub(r"\\(.)", r"\1", element.value) for element in elements]
+
+
+def key_for(app: AppTest, public_id: str, name: str) -> str:
+    return f"annotate:{app.session_state['user_id']}:{public_id}:{name}"
 
 
 def annotations(name: str) -> list[Annotation]:
@@ -67,9 +78,9 @@ def test_login_page_refuses_a_wrong_password_with_one_message(demo_db):
     app = open_app()
     assert app.title[0].value == "Log in"
     app = log_in(app, "alice", "not-her-password")
-    assert [e.value for e in app.error] == ["Wrong user name or password"]
+    assert shown(app.error) == ["Wrong user name or password"]
     assert app.title[0].value == "Log in"
-    assert "session" not in app.query_params
+    assert "token" not in app.session_state
 
 
 @pytest.mark.parametrize("name, password", [("lead", "lead-demo"), ("admin", "admin-demo")])
@@ -80,6 +91,7 @@ def test_leads_and_admins_land_on_the_overview_of_what_was_imported(demo_db, nam
     metrics = {m.label: m.value for m in app.metric}
     assert int(metrics["Queries"]) >= 40
     assert f"Logged in as **{name}**" in app.sidebar.caption[0].value
+    assert all("session" not in key for key in app.query_params)  # the token never goes into a URL
 
 
 def test_annotator_lands_on_their_next_item_and_it_survives_a_reload(demo_db):
@@ -88,8 +100,8 @@ def test_annotator_lands_on_their_next_item_and_it_survives_a_reload(demo_db):
     assert app.title[0].value == "Annotate"
     # The demo's labels already cover demo-001..018, so the first open item is demo-019.
     assert app.query_params["item"] == "demo-019"
-    assert any("demo-019" in m.value for m in app.markdown)
-    reloaded = open_app(session=app.query_params["session"])  # a new browser session, same URL token
+    assert any("demo-019" in m for m in shown(app.markdown))
+    reloaded = open_app(token=app.session_state["token"])  # a new browser session with the login cookie
     assert reloaded.title[0].value == "Annotate" and reloaded.query_params["item"] == "demo-019"
     logged_out = reloaded.sidebar.button[0].click().run()
     assert logged_out.title[0].value == "Log in"
@@ -98,17 +110,17 @@ def test_annotator_lands_on_their_next_item_and_it_survives_a_reload(demo_db):
 def test_annotate_submit_and_go_to_the_next_item(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
-    app.button(key=key(item, "btn_keep")).click().run()
-    app.selectbox(key=key(item, "category")).select("Development and Programming").run()
-    app.selectbox(key=key(item, "subcategory")).select("Optimization Techniques").run()
-    app.multiselect(key=key(item, "languages")).set_value(["python"]).run()
-    app.button(key=key(item, "btn_easy")).click().run()
-    app.text_area(key=key(item, "notes")).input("map vs comprehension").run()
+    app.button(key=key_for(app, item, "btn_keep")).click().run()
+    app.selectbox(key=key_for(app, item, "category")).select("Development and Programming").run()
+    app.selectbox(key=key_for(app, item, "subcategory")).select("Optimization Techniques").run()
+    app.multiselect(key=key_for(app, item, "languages")).set_value(["python"]).run()
+    app.button(key=key_for(app, item, "btn_easy")).click().run()
+    app.text_area(key=key_for(app, item, "notes")).input("map vs comprehension").run()
     (draft,) = [a for a in annotations("alice") if a.state == "draft"]
     assert draft.state == "draft" and draft.notes == "map vs comprehension" and draft.difficulty == "easy"
-    app = app.button(key=key(item, "btn_submit")).click().run()
+    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
     assert not app.exception
-    assert [s.value for s in app.success] == [f"Submitted {item}."]
+    assert shown(app.success) == [f"Submitted {item}."]
     assert app.query_params["item"] != item
     (done,) = [a for a in annotations("alice") if a.state == "submitted" and a.notes == "map vs comprehension"]
     assert (done.decision, done.category, done.subcategory, done.languages, done.difficulty) == (
@@ -119,37 +131,37 @@ def test_annotate_submit_and_go_to_the_next_item(demo_db):
 def test_incomplete_submission_shows_what_is_missing_and_keeps_the_item(demo_db):
     app = log_in(open_app(), "bob", "bob-demo")
     item = app.query_params["item"]
-    app.button(key=key(item, "btn_reject")).click().run()
-    app = app.button(key=key(item, "btn_submit")).click().run()
-    assert [e.value for e in app.error] == ["missing reject reason"]
+    app.button(key=key_for(app, item, "btn_reject")).click().run()
+    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
+    assert shown(app.error) == ["missing reject reason"]
     assert app.query_params["item"] == item
-    app.selectbox(key=key(item, "reject_reason")).select("too trivial").run()
-    app = app.button(key=key(item, "btn_submit")).click().run()
-    assert [s.value for s in app.success] == [f"Submitted {item}."]
+    app.selectbox(key=key_for(app, item, "reject_reason")).select("too trivial").run()
+    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
+    assert shown(app.success) == [f"Submitted {item}."]
 
 
 def test_draft_is_restored_after_a_reload(demo_db):
     app = log_in(open_app(), "carol", "carol-demo")
     item = app.query_params["item"]
-    app.text_area(key=key(item, "reference_answer")).input("```python\nprint('hi')\n```").run()
-    reloaded = open_app(session=app.query_params["session"], item=item)
-    assert reloaded.text_area(key=key(item, "reference_answer")).value == "```python\nprint('hi')\n```"
+    app.text_area(key=key_for(app, item, "reference_answer")).input("```python\nprint('hi')\n```").run()
+    reloaded = open_app(token=app.session_state["token"], item=item)
+    assert reloaded.text_area(key=key_for(app, item, "reference_answer")).value == "```python\nprint('hi')\n```"
 
 
 def test_skip_moves_on(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
-    app = app.button(key=key(item, "btn_skip")).click().run()
-    assert app.info[0].value.startswith(f"Skipped {item}")
+    app = app.button(key=key_for(app, item, "btn_skip")).click().run()
+    assert shown(app.info)[0].startswith(f"Skipped {item}")
     assert app.query_params["item"] != item
 
 
 def test_my_work_lists_submitted_items(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
-    app.button(key=key(item, "btn_reject")).click().run()
-    app.selectbox(key=key(item, "reject_reason")).select("unclear").run()
-    app.button(key=key(item, "btn_submit")).click().run()
+    app.button(key=key_for(app, item, "btn_reject")).click().run()
+    app.selectbox(key=key_for(app, item, "reject_reason")).select("unclear").run()
+    app.button(key=key_for(app, item, "btn_submit")).click().run()
     page = open_page("my_work", "alice")
     assert not page.exception
     table = page.dataframe[0].value
@@ -162,7 +174,7 @@ def test_my_work_lists_submitted_items(demo_db):
 ])
 def test_pages_refuse_roles_that_may_not_see_them(demo_db, page, user_name, allowed):
     app = open_page(page, user_name)
-    assert [e.value for e in app.error] == [f"This page is for the role {allowed}."]
+    assert shown(app.error) == [f"This page is for the role {allowed}."]
 
 
 def test_navigation_shows_each_role_its_pages(demo_db):
@@ -180,7 +192,7 @@ def test_lead_assigns_to_named_annotators_from_the_app(demo_db):
     app.multiselect[0].set_value(["alice", "bob", "carol"])
     app = app.button[0].click().run()
     assert not app.exception and not app.error
-    assert "assignments made" in app.success[0].value
+    assert "assignments made" in shown(app.success)[0]
 
 
 def test_guidelines_page_shows_the_current_version(demo_db):
@@ -196,7 +208,7 @@ def test_an_item_without_any_language_cue_opens_with_no_languages_chosen(demo_db
     app = log_in(open_app(), "alice", "alice-demo")
     assert not app.exception
     assert app.query_params["item"] == "demo-024"  # no code and no language named
-    assert app.multiselect(key=key("demo-024", "languages")).value == []
+    assert app.multiselect(key=key_for(app, "demo-024", "languages")).value == []
     assert any("general (30%" in c.value for c in app.caption)
 
 
@@ -219,14 +231,14 @@ def test_lead_resolves_a_conflict_on_the_adjudicate_page(demo_db):
     queue_table = app.dataframe[0].value
     assert list(queue_table["query"])[:1] == ["demo-003"]  # lowest agreement first
     app = app.button(key="apply_rule").click().run()  # apply the rule: 10 unanimous items become final
-    assert app.success[0].value.startswith("10 finalised")
+    assert shown(app.success)[0].startswith("10 finalised")
     app = open_page("adjudicate", "lead", adjudicate="demo-003")
     key_prefix = "adjudicate:demo-003:0"
     app.selectbox(key=f"{key_prefix}:category").set_value(("Development and Programming", "Code Debugging"))
     app.text_area(key=f"{key_prefix}:rationale").input("a traceback to debug, not data science")
     app.checkbox(key=f"{key_prefix}:flag").check()
     app = app.button(key=f"FormSubmitter:{key_prefix}-Save final label").click().run()
-    assert [s.value for s in app.success] == ["Final label of demo-003 saved."]
+    assert shown(app.success) == ["Final label of demo-003 saved."]
     with Session(get_engine()) as session:
         final = session.exec(select(FinalLabel).join(Query, Query.id == FinalLabel.query_id)
                              .where(Query.public_id == "demo-003")).one()
@@ -238,3 +250,51 @@ def test_lead_resolves_a_conflict_on_the_adjudicate_page(demo_db):
 
 def test_annotators_cannot_open_the_adjudicate_page(demo_db):
     assert open_page("adjudicate", "bob").error[0].value == "This page is for the role lead or admin."
+
+
+def test_failed_logins_are_rate_limited_and_audited(demo_db):
+    from curation_app.models import AuditLog
+
+    app = open_app()
+    for _ in range(5):
+        app = log_in(app, "bob", "wrong-password")
+    assert shown(app.error)[0] == "Wrong user name or password"
+    app = log_in(app, "bob", "bob-demo")  # even the right password waits now
+    assert shown(app.error)[0].startswith("Too many failed logins for this name; try again in")
+    assert app.title[0].value == "Log in"
+    with Session(get_engine()) as session:
+        assert len(session.exec(select(AuditLog).where(AuditLog.action == "login.failed")).all()) == 5
+
+
+def test_logging_out_leaves_nothing_for_the_next_user(demo_db):
+    app = log_in(open_app(), "alice", "alice-demo")
+    item = app.query_params["item"]
+    app.button(key=key_for(app, item, "btn_keep")).click().run()
+    app.button(key=key_for(app, item, "btn_hard")).click().run()
+    app = app.sidebar.button[0].click().run()
+    assert app.title[0].value == "Log in"
+    assert [k for k in app.session_state if str(k).startswith("annotate:")] == []
+    app = log_in(app, "bob", "bob-demo")
+    assert app.query_params["item"] == item  # bob is given the same open item...
+    assert app.button(key=key_for(app, item, "btn_keep")).proto.type != "primary"  # ...without alice's labels
+
+
+def test_going_to_another_page_and_back_keeps_the_draft(demo_db):
+    app = log_in(open_app(), "carol", "carol-demo")
+    item = app.query_params["item"]
+    app.selectbox(key=key_for(app, item, "category")).select("Development and Programming").run()
+    app.text_area(key=key_for(app, item, "notes")).input("twenty minutes of careful notes").run()
+    app.switch_page("app_pages/guidelines.py").run()
+    app.switch_page("app_pages/annotate.py").run()
+    assert app.text_area(key=key_for(app, item, "notes")).value == "twenty minutes of careful notes"
+    assert app.selectbox(key=key_for(app, item, "category")).value == "Development and Programming"
+
+
+def test_a_second_tab_cannot_silently_overwrite_the_first(demo_db):
+    first = log_in(open_app(), "alice", "alice-demo")
+    item = first.query_params["item"]
+    second = open_app(token=first.session_state["token"], item=item)
+    first.text_area(key=key_for(first, item, "reference_answer")).input("answer from tab 1").run()
+    second = second.text_area(key=key_for(second, item, "notes")).input("note from tab 2").run()
+    assert "changed elsewhere" in shown(second.error)[0]
+    assert second.text_area(key=key_for(second, item, "reference_answer")).value == "answer from tab 1"

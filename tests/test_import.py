@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import func, select
 from sqlmodel import Session
 
-from curation_app.core.errors import ImportRefused
+from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.importer import content_hash, import_answers, import_file
 from curation_app.models import AuditLog, ImportBatch, Query
 from tests.conftest import REPO_ROOT, shared_file
@@ -361,3 +361,43 @@ def test_real_answers_file_is_detected_by_the_cli(db_url, cli):
     assert cli("import", questions, "--json").json()["imported"] == 500
     result = cli("import", answers, "--json").json()
     assert result["attached"] == 500 and result["imported"] == 0
+
+
+def test_csv_with_an_unclosed_quote_is_refused_at_the_line_it_starts(engine, admin, tmp_path):
+    path = tmp_path / "unclosed.csv"
+    path.write_text('id,prompt\n1,"How do I sort a list\n2,How do I reverse a string\n3,third\n')
+    with pytest.raises(ImportRefused) as refused:
+        import_file(path, actor=admin, engine=engine)
+    assert refused.value.problems[0][0] == "row 1 (line 2)"
+    assert "never closed" in refused.value.problems[0][1]
+    assert counts(engine)["Query"] == 0
+
+
+def test_answers_for_one_source_do_not_land_on_another_sources_query(engine, admin, tmp_path):
+    import_file(write_jsonl(tmp_path / "a.jsonl", [{"question_id": "abc", "prompt": "question from A"}]),
+                actor=admin, source="A", engine=engine)
+    import_file(write_jsonl(tmp_path / "b.jsonl", [{"question_id": "abc", "prompt": "question from B"}]),
+                actor=admin, source="B", engine=engine)
+    answers = write_jsonl(tmp_path / "answers.jsonl", [{"question_id": "abc", "answer": "Answer meant for B"}])
+    attached = import_answers(answers, actor=admin, source="B", engine=engine)
+    assert attached.attached == 1
+    by_source = {q.source: q.baseline_answer for q in queries(engine)}
+    assert by_source == {"A": None, "B": "Answer meant for B"}
+    ambiguous = import_answers(write_jsonl(tmp_path / "c.jsonl", [{"id": "zzz", "answer": "x"}]), actor=admin,
+                               engine=engine)
+    assert ambiguous.unmatched == ["zzz"]
+
+
+def test_float_ids_from_pandas_and_long_sources_are_handled(engine, admin, tmp_path):
+    pq.write_table(pa.table({"id": [1.0, None], "prompt": ["float id question", "no id question"]}),
+                   tmp_path / "floats.parquet")
+    import_file(tmp_path / "floats.parquet", actor=admin, engine=engine)
+    assert sorted(q.public_id for q in queries(engine))[0] == "1"
+    with pytest.raises(InvalidInput, match="1-100 characters"):
+        import_file(tmp_path / "floats.parquet", actor=admin, source="s" * 101, engine=engine)
+    long_id = write_jsonl(tmp_path / "long.jsonl", [{"id": "x" * 151, "prompt": "long id"}])
+    with pytest.raises(ImportRefused, match="longer than 150 characters"):
+        import_file(long_id, actor=admin, engine=engine)
+    renamed = write_jsonl(tmp_path / "renamed.jsonl", [{"id": "1", "prompt": "another question with id 1"}])
+    summary = import_file(renamed, actor=admin, source="s" * 100, engine=engine)
+    assert summary.renamed[0]["now"] == "s" * 100 + ":1"

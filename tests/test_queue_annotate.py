@@ -104,10 +104,46 @@ def test_expired_reservation_returns_to_the_pool_and_the_draft_is_kept(engine, p
     with session_scope(engine) as session:
         view = annotate.open_item(session, actor=project["ann1"], public_id=item.public_id)
     assert view.annotation["notes"] == "half done"  # ann1's typing is kept
-    submit(engine, project["ann1"], "q0")  # and ann1 may still submit it
+    with pytest.raises(Conflict, match="your draft is kept, but it cannot be submitted"):
+        submit(engine, project["ann1"], "q0")  # k = 1 and ann2 holds the only slot
+    with session_scope(engine) as session:  # drafts can still be saved
+        annotate.save(session, actor=project["ann1"], public_id="q0", fields={"notes": "more"}, submit=False)
+    with session_scope(engine) as session:
+        queue.skip(session, actor=project["ann2"], query_id=taken.query_id)
+    submit(engine, project["ann1"], "q0")  # the slot is free again: the reservation is taken back
+    assert claims(engine)["q0"] == 1
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Annotation).where(
             Annotation.state == "submitted")).one() == 1
+
+
+def test_skipped_items_cannot_be_opened_or_submitted_again(engine, project):
+    with session_scope(engine) as session:
+        settings.set_setting(session, actor=project["boss"], key="overlap", value=1)
+        queue.assign(session, actor=project["boss"], public_ids=["q0"])
+    item = next_for(engine, project["ann1"])
+    with session_scope(engine) as session:
+        queue.skip(session, actor=project["ann1"], query_id=item.query_id)
+    assert next_for(engine, project["ann2"]).public_id == "q0"
+    with session_scope(engine) as session, pytest.raises(InvalidInput, match="you skipped q0"):
+        annotate.open_item(session, actor=project["ann1"], public_id="q0")
+    with pytest.raises(InvalidInput, match="you skipped q0"):
+        submit(engine, project["ann1"], "q0")
+    submit(engine, project["ann2"], "q0")
+    assert claims(engine)["q0"] == 1
+
+
+def test_saving_keeps_the_reservation_alive(engine, project):
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], public_ids=["q0"])
+    next_for(engine, project["ann1"])
+    with session_scope(engine) as session:
+        session.execute(update(Assignment).values(reserved_until=utcnow() + timedelta(seconds=5)))
+    with session_scope(engine) as session:
+        annotate.save(session, actor=project["ann1"], public_id="q0", fields={"notes": "typing"}, submit=False)
+    with Session(engine) as session:
+        until = session.exec(select(Assignment.reserved_until)).one()
+    assert until > utcnow() + timedelta(minutes=25)
 
 
 def test_drafts_submit_edit_idempotence_and_audit(engine, project):

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
-from curation_app.app_pages.widgets import render_conversation
+from curation_app.app_pages.widgets import md, render_conversation
 from curation_app.core import adjudicate, settings
 from curation_app.core.annotate import LABEL_FIELDS
 from curation_app.core.errors import CurationError
@@ -37,7 +37,7 @@ with st.expander(f"Acceptance rule: at least {rule.min_annotations} annotations;
                         settings.set_setting(session, actor=user, key=key_name, value=value)
                 st.rerun()
             except CurationError as error:
-                st.error(str(error))
+                st.error(md(error))
 if st.button("Apply the rule now", type="primary", icon=":material/done_all:", key="apply_rule"):
     with session_scope() as session:
         result = adjudicate.apply_rule(session, actor=user)
@@ -85,13 +85,13 @@ try:
     with session_scope() as session:
         view = adjudicate.adjudication_view(session, actor=user, public_id=picked_id)
 except CurationError as error:
-    st.error(str(error))
+    st.error(md(error))
     st.stop()
 if st.query_params.get("adjudicate") != view.public_id:
     st.query_params["adjudicate"] = view.public_id
 
 st.divider()
-st.subheader(f"Item {view.public_id}")
+st.subheader(f"Item {md(view.public_id)}")
 if view.final:
     st.info(f"Final ({view.final['source']}), revision {view.final_revision}. Saving again replaces it; "
             "the old decision stays in the audit log.")
@@ -120,17 +120,17 @@ with right:
 
     st.dataframe(side_by_side.style.apply(highlight_conflicts, axis=1), width="stretch")
     if view.fast:
-        st.warning(f"Suspiciously fast: {', '.join(view.fast)}")
+        st.warning(f"Suspiciously fast: {md(', '.join(view.fast))}")
 
 if view.reference_diffs:
     with st.expander("Reference answers side by side, with a diff"):
         answers = [a for a in view.annotations if a["reference_answer"]]
         columns = st.columns(len(answers))
         for column, annotation in zip(columns, answers):
-            column.caption(annotation["annotator"])
+            column.caption(md(annotation["annotator"]))
             column.html(highlight(annotation["reference_answer"], "markdown"))
         for name_a, name_b, diff in view.reference_diffs:
-            st.caption(f"{name_a} → {name_b}")
+            st.caption(f"{md(name_a)} → {md(name_b)}")
             st.html(highlight(diff or "(identical)", "diff"))
 
 
@@ -195,9 +195,9 @@ if save:
                                confidence=confidence, error_type=error_type, guidelines_need_update=flag,
                                expected_revision=view.final_revision)
     except CurationError as error:
-        st.error(str(error))
+        st.error(md(error))
     else:
-        st.success(f"Final label of {view.public_id} saved.")
+        st.success(f"Final label of {md(view.public_id)} saved.")
 
 with st.expander("Reopen or send back"):
     reason = st.text_input("Reason", key=f"{key}:reason")
@@ -207,14 +207,14 @@ with st.expander("Reopen or send back"):
         try:
             with session_scope() as session:
                 adjudicate.reopen(session, actor=user, public_id=view.public_id, reason=reason)
-            st.success(f"{view.public_id} is open again.")
+            st.success(f"{md(view.public_id)} is open again.")
         except CurationError as error:
-            st.error(str(error))
+            st.error(md(error))
     if buttons[1].button("Send back to annotators", key=f"{key}:send_back"):
         try:
             with session_scope() as session:
                 sent = adjudicate.send_back(session, actor=user, public_id=view.public_id,
                                             annotators=to_whom or None, reason=reason)
-            st.success(f"Sent back to {', '.join(sent)}.")
+            st.success(f"Sent back to {md(', '.join(sent))}.")
         except CurationError as error:
-            st.error(str(error))
+            st.error(md(error))

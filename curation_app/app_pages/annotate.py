@@ -5,9 +5,9 @@ import time
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
-from curation_app.app_pages.widgets import render_conversation, render_markdown_preview, render_text
+from curation_app.app_pages.widgets import md, render_conversation, render_markdown_preview, render_text
 from curation_app.core import annotate, queue
-from curation_app.core.errors import CurationError
+from curation_app.core.errors import Conflict, CurationError
 from curation_app.core.guidelines import guideline_text
 from curation_app.core.settings import get_setting
 from curation_app.core.taxonomy import project_taxonomy
@@ -23,17 +23,19 @@ state = st.session_state
 
 
 def field_key(public_id: str, name: str) -> str:
-    return f"annotate:{public_id}:{name}"
+    return f"annotate:{user.id}:{public_id}:{name}"
 
 
 def flash(kind: str, message: str) -> None:
     state["annotate:flash"] = (kind, message)
 
 
-def forget_item(public_id: str) -> None:
-    for name in [k for k in state.keys() if isinstance(k, str) and k.startswith(f"annotate:{public_id}:")]:
+def forget_item(public_id: str, *, leave: bool = True) -> None:
+    prefix = field_key(public_id, "")
+    for name in [k for k in state.keys() if isinstance(k, str) and k.startswith(prefix)]:
         del state[name]
-    st.query_params.pop("item", None)
+    if leave:
+        st.query_params.pop("item", None)
 
 
 def current_values(public_id: str) -> dict:
@@ -51,9 +53,16 @@ def elapsed(public_id: str) -> float:
 def save(public_id: str, *, submit: bool) -> bool:
     try:
         with session_scope() as session:
-            annotate.save(session, actor=user, public_id=public_id, fields=current_values(public_id),
-                          submit=submit, elapsed_s=elapsed(public_id),
-                          suggested_languages=state.get(field_key(public_id, "suggested")))
+            saved = annotate.save(session, actor=user, public_id=public_id, fields=current_values(public_id),
+                                  submit=submit, elapsed_s=elapsed(public_id),
+                                  expected_revision=state.get(field_key(public_id, "revision")),
+                                  suggested_languages=state.get(field_key(public_id, "suggested")))
+            state[field_key(public_id, "revision")] = saved.revision
+    except Conflict as error:
+        flash("error", str(error))
+        if "changed elsewhere" in str(error):
+            forget_item(public_id, leave=False)  # show what the other tab saved
+        return False
     except CurationError as error:
         flash("error", str(error))
         return False
@@ -108,17 +117,17 @@ with session_scope() as session:
     status = queue.queue_status(session, annotator=user)
     taxonomy = project_taxonomy(session)
     guideline_version = get_setting(session, "guideline_version")
-    public_id = st.query_params.get("item")
-    if public_id is None:
-        reservation = queue.next_item(session, actor=user)
-        public_id = reservation.public_id if reservation else None
     view = None
-    if public_id is not None:
+    if st.query_params.get("item"):
         try:
-            view = annotate.open_item(session, actor=user, public_id=public_id)
+            view = annotate.open_item(session, actor=user, public_id=st.query_params["item"])
         except CurationError as error:
             st.query_params.pop("item", None)
-            st.error(str(error))
+            st.error(md(error))
+    if view is None:
+        reservation = queue.next_item(session, actor=user)
+        if reservation is not None:
+            view = annotate.open_item(session, actor=user, public_id=reservation.public_id)
 
 title, progress = st.columns([3, 2])
 title.title("Annotate")
@@ -129,7 +138,7 @@ metrics[2].metric("Done in total", status["done_total"])
 
 if "annotate:flash" in state:
     kind, message = state.pop("annotate:flash")
-    {"success": st.success, "error": st.error, "info": st.info}[kind](message)
+    {"success": st.success, "error": st.error, "info": st.info}[kind](md(message))
 
 if view is None:
     st.info("Nothing waiting for you: every query assigned to you or open in the pool is done. "
@@ -139,8 +148,9 @@ if view is None:
 public_id = view.public_id
 if public_id != st.query_params.get("item"):
     st.query_params["item"] = public_id
-if field_key(public_id, "clock") not in state:
-    # First look at this item in this browser session: load the saved draft or submission.
+if any(field_key(public_id, name) not in state for name in annotate.FIELDS):
+    # First look at this item, or back from another page (Streamlit drops the state of widgets
+    # that were not shown): load what is saved. Every change is saved, so nothing is lost.
     for name in annotate.FIELDS:
         state[field_key(public_id, name)] = view.annotation.get(name)
     # The multiselect needs a list: the saved languages, else the confident suggestions, else none.
@@ -149,11 +159,12 @@ if field_key(public_id, "clock") not in state:
         confident if view.state is None else [])
     state[field_key(public_id, "suggested")] = view.suggested_languages
     state[field_key(public_id, "state")] = view.state
+    state[field_key(public_id, "revision")] = view.revision if view.state else 0
     state[field_key(public_id, "clock")] = time.monotonic()
 
 read_only = view.finalised
 editing_submitted = view.state == "submitted"
-header = f"**{public_id}** · source {view.source} · {len(view.messages)} message(s)"
+header = f"**{md(public_id)}** · source {md(view.source)} · {len(view.messages)} message(s)"
 if editing_submitted:
     header += " · editing your submitted annotation"
 st.markdown(header)
@@ -167,7 +178,7 @@ with left:
     with st.container(height=560, border=True):
         render_conversation(view.messages)
     if view.baseline_answer:
-        with st.expander(f"Baseline answer ({view.baseline_model or 'unknown model'})"):
+        with st.expander(f"Baseline answer ({md(view.baseline_model or 'unknown model')})"):
             render_text(view.baseline_answer)
 
 with right:
@@ -196,7 +207,7 @@ with right:
                    placeholder="Pick or type languages", on_change=autosave, args=(public_id,),
                    disabled=read_only)
     st.caption("Suggested: " + ", ".join(
-        f"{s['language']} ({s['confidence']:.0%}, {s['evidence']})" for s in view.suggested_languages[:4]))
+        f"{md(s['language'])} ({s['confidence']:.0%}, {s['evidence']})" for s in view.suggested_languages[:4]))
     difficulty = state.get(field_key(public_id, "difficulty"))
     st.caption("Difficulty")
     levels = st.columns(len(taxonomy.difficulties))

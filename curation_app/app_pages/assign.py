@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
+from curation_app.app_pages.widgets import md
 from curation_app.core import auth, queue, settings
 from curation_app.core.errors import CurationError
 from curation_app.core.overview import overview
@@ -42,11 +43,11 @@ if submitted:
                 settings.set_setting(session, actor=user, key="reservation_minutes", value=int(reservation))
             result = queue.assign(session, actor=user, annotators=named or None, sources=chosen_sources or None)
     except CurationError as error:
-        st.error(str(error))
+        st.error(md(error))
     else:
         if result["mode"] == "pool":
             st.success(f"{result['opened']:,} more queries are open to every annotator "
                        f"({result['queries']:,} selected, overlap {result['overlap']}).")
         else:
             st.success(f"{result['assigned']:,} assignments made over {result['queries']:,} queries: "
-                       + ", ".join(f"{name} {n}" for name, n in result["per_annotator"].items()))
+                       + md(", ".join(f"{name} {n}" for name, n in result["per_annotator"].items())))

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require, switch_to
+from curation_app.app_pages.widgets import md
 from curation_app.core import annotate
 from curation_app.database import session_scope
 
@@ -23,7 +24,7 @@ rows = picked.selection.rows if picked else []
 if rows:
     item = items[rows[0]]
     if item["editable"]:
-        if st.button(f"Edit {item['query']}", type="primary", icon=":material/edit:"):
+        if st.button(f"Edit {md(item['query'])}", type="primary", icon=":material/edit:"):
             switch_to("annotate", item=item["query"])
     else:
-        st.info(f"{item['query']} has been finalised by a lead and can no longer be edited.")
+        st.info(f"{md(item['query'])} has been finalised by a lead and can no longer be edited.")

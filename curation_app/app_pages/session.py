@@ -1,6 +1,12 @@
-"""Who is logged in: shared by app.py and every page. Reads state, calls core, nothing else."""
+"""Who is logged in: shared by app.py and every page. Reads state, calls core, nothing else.
+
+The login token lives in a cookie (set by a one-off script after login), so a reload keeps the
+user logged in while no URL ever carries the token.
+"""
 
 from __future__ import annotations
+
+import json
 
 import streamlit as st
 
@@ -9,7 +15,8 @@ from curation_app.core.errors import AuthenticationFailed
 from curation_app.database import DatabaseError, check_schema, database_url, get_engine, session_scope
 from curation_app.models import User
 
-TOKEN_PARAM = "session"
+COOKIE = "curation_session"
+_PENDING_COOKIE = "_set_cookie"
 
 
 @st.cache_resource(show_spinner=False)
@@ -30,41 +37,60 @@ def ensure_database() -> None:
 
 
 def current_user() -> User | None:
-    """The logged-in user, restored from the URL's session token after a reload."""
-    token = st.session_state.get("token") or st.query_params.get(TOKEN_PARAM)
-    if not token:
+    """The logged-in user: this browser session's token, or the login cookie after a reload."""
+    token = st.session_state.get("token") or st.context.cookies.get(COOKIE)
+    if not isinstance(token, str) or not token:  # bare runs (AppTest) have no real cookies
         return None
     with session_scope() as session:
         user = auth.user_for_token(session, token)
     if user is None:
         st.session_state.pop("token", None)
-        st.query_params.pop(TOKEN_PARAM, None)
         return None
-    st.session_state["token"] = token
-    if st.query_params.get(TOKEN_PARAM) != token:
-        st.query_params[TOKEN_PARAM] = token
+    if st.session_state.get("user_id") not in (None, user.id):
+        st.session_state.clear()  # a different user in this browser: nothing of the last one stays
+    st.session_state["token"], st.session_state["user_id"] = token, user.id
     return user
 
 
 def log_in(name: str, password: str) -> str | None:
-    """None on success, else the message to show."""
+    """None on success, else the message to show. Failed attempts are audited and rate-limited."""
+    name = name.strip()
+    with session_scope() as session:
+        wait = auth.login_blocked_for(session, name)
+    if wait is not None:
+        return f"too many failed logins for this name; try again in {max(1, round(wait.total_seconds() / 60))} minute(s)"
     try:
         with session_scope() as session:
-            user = auth.authenticate(session, name=name.strip(), password=password)
+            user = auth.authenticate(session, name=name, password=password)
             token = auth.start_login_session(session, user=user)
     except AuthenticationFailed as failed:
+        with session_scope() as session:
+            auth.record_failed_login(session, name=name)
         return str(failed)
-    st.session_state["token"] = token
-    st.query_params[TOKEN_PARAM] = token
+    st.session_state.clear()
+    st.session_state.update({"token": token, "user_id": user.id, _PENDING_COOKIE: token})
     return None
 
 
 def log_out() -> None:
-    token = st.session_state.pop("token", None)
+    token = st.session_state.get("token")
     if token:
         with session_scope() as session:
             auth.end_login_session(session, token=token)
-    st.query_params.clear()
+    st.session_state.clear()
+    st.session_state[_PENDING_COOKIE] = ""
+    st.query_params.clear()  # an open item or a filter belongs to the user who left
+
+
+def sync_cookie() -> None:
+    """Write (or clear) the login cookie in the browser once, after a login or a log-out."""
+    if _PENDING_COOKIE not in st.session_state:
+        return
+    token = st.session_state.pop(_PENDING_COOKIE)
+    max_age = int(auth.LOGIN_SESSION_LIFETIME.total_seconds()) if token else 0
+    value = json.dumps(f"{COOKIE}={token}; path=/; max-age={max_age}; SameSite=Strict")
+    st.html(f"<script>document.cookie = {value} + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+            unsafe_allow_javascript=True)
 
 
 def require(user: User | None, *roles: str) -> User:
@@ -77,9 +103,7 @@ def require(user: User | None, *roles: str) -> User:
 
 
 def switch_to(page_name: str, **params: str) -> None:
-    """Go to another page, keeping the login token in the URL."""
+    """Go to another page with these query parameters."""
     from curation_app.app_pages import navigation
 
-    token = st.session_state.get("token")
-    st.switch_page(navigation.PAGE_FILES[page_name],
-                   query_params={**({TOKEN_PARAM: token} if token else {}), **params})
+    st.switch_page(navigation.PAGE_FILES[page_name], query_params=params)

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import re
+import string
+
 import streamlit as st
 
 from curation_app.core.rendering import highlight, split_blocks
 
+_MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+
 ROLE_AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:", "system": ":material/settings:"}
+
+
+def md(text: object) -> str:
+    """User text made literal inside markdown (labels, captions, messages): every ASCII
+    punctuation mark is backslash-escaped, so no link, image, emphasis or directive survives."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def show_error(error: Exception) -> None:
+    st.error(md(error))
 
 
 def render_text(text: str) -> None:
@@ -25,9 +41,10 @@ def render_conversation(messages: list[dict]) -> None:
 
 
 def render_markdown_preview(text: str) -> None:
-    """An annotator's markdown: prose as markdown without HTML, code blocks through Pygments."""
+    """An annotator's markdown: prose as markdown without HTML and without remote images (the text
+    may start from an imported baseline answer), code blocks through Pygments."""
     for block in split_blocks(text):
         if block.kind == "code":
             st.html(highlight(block.text, block.language))
         else:
-            st.markdown(block.text)
+            st.markdown(_IMAGE.sub(lambda m: f"[image: {md(m.group(1))}]", block.text))

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, not_, select, update
+from sqlalchemy import delete, exists, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -175,7 +175,7 @@ def _stop_annotating(session: Session, query_id: int) -> None:
             Assignment.query_id == query_id, Assignment.state.in_(("assigned", "reserved", "expired"))).values(
             state="skipped", reserved_until=None, updated_at=utcnow()))
     session.execute(update(Query).where(Query.id == query_id).values(
-        pool_open=False, n_claims=Query.n_claims - held))
+        in_pool=False, pool_open=False, n_claims=Query.n_claims - held))
 
 
 def apply_rule(session: Session, *, actor: User) -> dict:
@@ -386,8 +386,7 @@ def reopen(session: Session, *, actor: User, public_id: str, reason: str) -> Non
                  old=_final_snapshot(final), new={"reason": reason.strip()})
     session.execute(delete(FinalLabel).where(FinalLabel.id == final.id))
     k = get_setting(session, "overlap")
-    session.execute(update(Query).where(Query.id == query.id).values(
-        pool_open=and_(Query.in_pool, Query.n_claims < k)))
+    session.execute(update(Query).where(Query.id == query.id).values(in_pool=True, pool_open=Query.n_claims < k))
 
 
 def send_back(session: Session, *, actor: User, public_id: str, annotators: list[str] | None, reason: str) -> list[str]:

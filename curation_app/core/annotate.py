@@ -137,6 +137,8 @@ def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
     assignment = _own(session, Assignment, query.id, actor.id)
     if assignment is None:
         raise PermissionDenied(f"query {public_id} is not assigned to {actor.name}")
+    if assignment.state == "skipped":
+        raise InvalidInput(f"you skipped {public_id} (or a lead closed it); it is no longer in your queue")
     annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
     suggestions = (annotation.suggested_languages if annotation and annotation.suggested_languages is not None
                    else [s.as_dict() for s in suggest_for_messages(query.messages)])
@@ -164,18 +166,19 @@ def save(
 ) -> Annotation:
     """Save a draft (submit=False) or submit; a submitted annotation is edited by submitting again.
 
-    Submitting the same values twice changes nothing. A revision other than expected_revision
-    means the annotation changed elsewhere (another tab) and the save is refused.
+    Submitting the same values twice changes nothing. expected_revision is the revision the
+    caller last saw (0: no annotation yet); another one means the annotation changed elsewhere
+    (another tab) and the save is refused.
     """
     require_role(actor, "annotator")
     query = _query(session, public_id)
-    if _own(session, Assignment, query.id, actor.id) is None:
-        raise PermissionDenied(f"query {public_id} is not assigned to {actor.name}")
     if _is_final(session, query.id):
         raise Conflict(f"query {public_id} has been finalised by a lead; ask a lead to reopen it to change it")
+    queue.hold_for_save(session, annotator=actor, query_id=query.id, public_id=public_id, submit=submit)
     cleaned = clean_fields(fields, project_taxonomy(session), complete=submit)
     annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
-    if annotation is not None and expected_revision is not None and annotation.revision != expected_revision:
+    seen = 0 if annotation is None else annotation.revision  # 0: the caller saw no annotation yet
+    if expected_revision is not None and seen != expected_revision:
         raise Conflict(f"your annotation of {public_id} was changed elsewhere (another tab?); reload it first")
     if annotation is not None and annotation.state == "submitted" and not submit:
         raise InvalidInput(f"query {public_id} is already submitted: save changes by submitting them")

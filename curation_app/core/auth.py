@@ -13,10 +13,12 @@ from sqlmodel import Session, delete, select
 
 from curation_app.core import audit
 from curation_app.core.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
-from curation_app.models import ROLES, LoginSession, User, utcnow
+from curation_app.models import ROLES, AuditLog, LoginSession, User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 LOGIN_SESSION_LIFETIME = timedelta(hours=12)
+MAX_FAILED_LOGINS = 5
+FAILED_LOGIN_WINDOW = timedelta(minutes=15)
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist costs the same time as a real check,
@@ -128,6 +130,23 @@ def authenticate(session: Session, *, name: str, password: str) -> User:
         user.password_hash = _hasher.hash(password)
         session.add(user)
     return user
+
+
+def login_blocked_for(session: Session, name: str) -> timedelta | None:
+    """How long a name must wait after too many failed logins; None when it may try now."""
+    since = utcnow() - FAILED_LOGIN_WINDOW
+    failures = session.exec(
+        select(AuditLog.at).where(AuditLog.action == "login.failed", AuditLog.entity == "user",
+                                  AuditLog.entity_id == name.strip()[:300], AuditLog.at >= since)
+        .order_by(AuditLog.at.desc()).limit(MAX_FAILED_LOGINS)).all()
+    if len(failures) < MAX_FAILED_LOGINS:
+        return None
+    return failures[-1] + FAILED_LOGIN_WINDOW - utcnow()
+
+
+def record_failed_login(session: Session, *, name: str) -> None:
+    """In its own transaction (the failed attempt's is rolled back): audited and rate-limited."""
+    audit.record(session, actor=None, action="login.failed", entity="user", entity_id=name.strip()[:300])
 
 
 def _token_hash(token: str) -> str:

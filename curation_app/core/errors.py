@@ -28,10 +28,12 @@ class Conflict(CurationError):
 class ImportRefused(CurationError):
     """A file with bad rows: nothing was written. `problems` lists (location, message)."""
 
-    def __init__(self, file_name: str, problems: list[tuple[str, str]], n_problems: int | None = None):
+    def __init__(self, file_name: str, problems: list[tuple[str, str]], n_problems: int | None = None,
+                 n_read: int | None = None):
         self.file_name = file_name
         self.problems = problems
         self.n_problems = n_problems if n_problems is not None else len(problems)
+        self.n_read = n_read
         first = "; ".join(f"{where}: {what}" for where, what in problems[:3])
         more = f" (and {self.n_problems - 3} more)" if self.n_problems > 3 else ""
         super().__init__(

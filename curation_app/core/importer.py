@@ -30,6 +30,9 @@ from curation_app.models import ImportBatch, Query, User, utcnow
 FLAT_TEXT_FIELDS = ("prompt", "instruction", "question", "query", "text")
 ID_FIELDS = ("id", "question_id", "query_id", "conversation_id", "uid", "uuid", "task_id")
 MAX_QUERY_CHARS = 1_000_000
+# A renamed id is SOURCE:ID:HASH8, and must fit the 300 characters of a public id.
+MAX_ID_CHARS = 150
+MAX_SOURCE_CHARS = 100
 MAX_LISTED_PROBLEMS = 1_000
 CHUNK_ROWS = 2_000
 _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
@@ -50,8 +53,10 @@ class Shape:
     field: str
 
     def messages(self, record: dict) -> list[dict]:
-        if self.field not in record or record[self.field] is None:
+        if self.field not in record:
             raise RowProblem(f"missing text: no {self.field!r} field")
+        if record[self.field] is None:
+            raise RowProblem(f"missing text: {self.field!r} is empty")
         value = record[self.field]
         if self.name == "flat":
             return [{"role": "user", "content": _text(value, repr(self.field))}]
@@ -187,17 +192,19 @@ def parse_record(record: dict, shape: Shape) -> ParsedRow:
         value = record.get(name)
         if value is None or value == "":
             continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # pandas writes integer ids of a column with gaps as floats
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise RowProblem(f"wrong type: {name!r} must be a string or a whole number, got {type_name(value)}")
         original_id = str(value).strip()
-        if len(original_id) > 200:
-            raise RowProblem(f"{name!r} is longer than 200 characters")
+        if len(original_id) > MAX_ID_CHARS:
+            raise RowProblem(f"{name!r} is longer than {MAX_ID_CHARS} characters")
         used.add(name)
         break
     baseline_answer = baseline_model = None
     for name in sorted(record):
         if name.endswith("_response") and isinstance(record[name], str) and record[name].strip():
-            baseline_answer, baseline_model = record[name], name[: -len("_response")] or None
+            baseline_answer, baseline_model = record[name], name[: -len("_response")][:200] or None
             used.add(name)
             break
     extra = {k: _json_safe(v) for k, v in record.items() if k not in used}
@@ -289,11 +296,11 @@ def import_file(
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
     """Import every record of a file in one transaction; refuse the file whole if any row is bad."""
-    require_role(actor, "admin", "lead")
+    require_role(actor, "admin")
     path = Path(path)
     source = (source or path.name.split(".")[0]).strip()
-    if not source or len(source) > 200:
-        raise InvalidInput("the source name must have 1-200 characters")
+    if not source or len(source) > MAX_SOURCE_CHARS:
+        raise InvalidInput(f"the source name must have 1-{MAX_SOURCE_CHARS} characters")
     file_format, raw_records = read_records(path, file_format, on_progress)
     summary = ImportSummary(file=str(path), source=source, format=file_format, shape=None)
     problems: list[tuple[str, str]] = []
@@ -339,9 +346,9 @@ def import_file(
         _insert_chunk(session, chunk, batch, ids, seen_hashes, summary, write=skip_bad_rows or not problems)
 
         if summary.read == 0:
-            raise ImportRefused(path.name, [("file", "no records: the file is empty")])
+            raise ImportRefused(path.name, [("file", "no records: the file is empty")], n_read=0)
         if problems and not skip_bad_rows:
-            raise ImportRefused(path.name, problems, summary.errors)
+            raise ImportRefused(path.name, problems, summary.errors, n_read=summary.read)
         summary.skipped = [{"location": where, "problem": what} for where, what in problems]
         summary.shape = shape.name if shape else None
         if summary.imported == 0:
@@ -443,7 +450,7 @@ class AnswersSummary:
 def import_answers(path: str | Path, *, actor: User, source: str | None = None,
                    engine: Engine | None = None) -> AnswersSummary:
     """Attach baseline answers, keyed by query id, to queries already imported."""
-    require_role(actor, "admin", "lead")
+    require_role(actor, "admin")
     path = Path(path)
     _, raw_records = read_records(path)
     summary = AnswersSummary(file=str(path))
@@ -471,17 +478,22 @@ def import_answers(path: str | Path, *, actor: User, source: str | None = None,
         for start in range(0, len(answers), 500):
             chunk = answers[start:start + 500]
             wanted = [a[1] for a in chunk]
-            by_public = dict(session.execute(
+            # With --source, an id is that source's own id; without, a public id, else an original
+            # id that only one query has (two sources may share one).
+            scope = (Query.source == source) if source else True
+            by_public = {} if source else dict(session.execute(
                 select(Query.public_id, Query.id).where(Query.public_id.in_(wanted))).all())
-            original = select(Query.original_id, Query.id).where(Query.original_id.in_(wanted))
-            if source:
-                original = original.where(Query.source == source)
-            by_original = dict(session.execute(original).all())
+            by_original: dict[str, list[int]] = {}
+            for original_id, target in session.execute(select(Query.original_id, Query.id).where(
+                    Query.original_id.in_(wanted), scope)):
+                by_original.setdefault(original_id, []).append(target)
             updates = []
             for _, query_id, text, model in chunk:
-                target = by_public.get(query_id) or by_original.get(query_id)
+                candidates = by_original.get(query_id, [])
+                target = by_public.get(query_id) or (candidates[0] if len(candidates) == 1 else None)
                 if target is None:
-                    summary.unmatched.append(query_id)
+                    summary.unmatched.append(query_id if len(candidates) < 2 else f"{query_id} (ambiguous: "
+                                             f"{len(candidates)} sources; pass --source)")
                     continue
                 updates.append({"target": target, "answer": text, "model": model})
             if updates:

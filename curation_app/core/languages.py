@@ -95,7 +95,9 @@ MENTIONS: list[tuple[str, re.Pattern[str]]] = [
         ("node.js", r"\bnode\.?js\b"), ("c", r"\bin c\b|\bc program\b|\bc code\b"),
     ]
 ]
-FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
+# A fence tag is a short language name; anything else after the fence is ignored, so user text
+# cannot smuggle markup into the language label.
+FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([A-Za-z0-9+#._-]{0,30})[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_, exists, func, not_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from curation_app.core import audit
 from curation_app.core.auth import require_role
-from curation_app.core.errors import InvalidInput, NotFound
+from curation_app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from curation_app.core.settings import get_setting
 from curation_app.models import Assignment, FinalLabel, Query, User, utcnow
 
 CANDIDATES_PER_TRY = 20
+STATUS_COUNT_CAP = 1000
 
 
 def refresh_pool(session: Session) -> None:
@@ -138,8 +140,10 @@ def assign(
         .group_by(Assignment.annotator_id)).all()))
     heap = [(load[u.id], u.name, u.id) for u in people]
     heapq.heapify(heap)
+    # FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): no annotator
+    # can take one of these slots between reading n_claims and adding the new assignments.
     rows = session.execute(select(Query.id, Query.n_claims).where(condition, Query.n_claims < k)
-                           .order_by(Query.id)).all()
+                           .order_by(Query.id).with_for_update()).all()
     taken: dict[int, set[int]] = {}
     query_ids = [query_id for query_id, _ in rows]
     for start in range(0, len(query_ids), 500):
@@ -220,13 +224,20 @@ def next_item(session: Session, *, actor: User) -> Reservation | None:
     mine = exists().where(Assignment.query_id == Query.id, Assignment.annotator_id == actor.id)
     candidates = select(Query.id).where(Query.pool_open, not_(mine)).order_by(Query.id).limit(CANDIDATES_PER_TRY)
     for query_id in session.execute(candidates).scalars().all():
-        if _take_slot(session, query_id, k):
-            now = utcnow()
-            assignment = Assignment(query_id=query_id, annotator_id=actor.id, state="reserved",
-                                    reserved_until=now + timedelta(minutes=minutes), created_at=now, updated_at=now)
-            session.add(assignment)
-            session.flush()
-            return _reservation(session, assignment)
+        now = utcnow()
+        try:
+            # A savepoint: the same annotator in a second tab may have taken this query a moment ago.
+            with session.begin_nested():
+                if not _take_slot(session, query_id, k):
+                    continue
+                assignment = Assignment(query_id=query_id, annotator_id=actor.id, state="reserved",
+                                        reserved_until=now + timedelta(minutes=minutes), created_at=now,
+                                        updated_at=now)
+                session.add(assignment)
+                session.flush()
+        except IntegrityError:
+            continue
+        return _reservation(session, assignment)
     return None
 
 
@@ -235,27 +246,60 @@ def _reservation(session: Session, assignment: Assignment) -> Reservation:
     return Reservation(assignment.query_id, public_id, assignment.reserved_until)
 
 
+def _locked_assignment(session: Session, query_id: int, annotator_id: int | None) -> Assignment | None:
+    """The annotator's assignment, locked (PostgreSQL) so an expiry sweep cannot change it meanwhile."""
+    return session.execute(select(Assignment).where(
+        Assignment.query_id == query_id, Assignment.annotator_id == annotator_id)
+        .with_for_update()).scalar_one_or_none()
+
+
+def hold_for_save(session: Session, *, annotator: User, query_id: int, public_id: str, submit: bool) -> None:
+    """Before an annotator's save: check the item is still theirs and keep its reservation alive.
+
+    A reservation that ran out is taken back if a slot is still free. If other annotators took
+    every slot meanwhile, a draft may still be saved (nothing typed is lost) but a submission is
+    refused, so no query ever gets more than k annotators through the queue.
+    """
+    assignment = _locked_assignment(session, query_id, annotator.id)
+    if assignment is None:
+        raise PermissionDenied(f"query {public_id} is not assigned to {annotator.name}")
+    if assignment.state == "skipped":
+        raise InvalidInput(f"you skipped {public_id} (or a lead closed it); it is no longer in your queue")
+    k = get_setting(session, "overlap")
+    if assignment.state == "expired":
+        if not _take_slot(session, query_id, k):
+            if submit:
+                raise Conflict(f"your reservation of {public_id} ran out and other annotators took every slot; "
+                               "your draft is kept, but it cannot be submitted")
+            return
+        assignment.state = "reserved"
+    if assignment.state == "reserved":
+        assignment.reserved_until = utcnow() + timedelta(minutes=get_setting(session, "reservation_minutes"))
+    assignment.updated_at = utcnow()
+    session.add(assignment)
+
+
 def skip(session: Session, *, actor: User, query_id: int) -> None:
     """Pass an item on: its slot goes back to the pool and this annotator will not get it again."""
     require_role(actor, "annotator")
-    assignment = session.execute(select(Assignment).where(
-        Assignment.query_id == query_id, Assignment.annotator_id == actor.id)).scalar_one_or_none()
-    if assignment is None or assignment.state == "submitted":
+    assignment = _locked_assignment(session, query_id, actor.id)
+    if assignment is None or assignment.state in ("submitted", "skipped"):
         raise InvalidInput("only an open item can be skipped")
     if assignment.state in ("assigned", "reserved"):
         _release_slot(session, query_id, get_setting(session, "overlap"))
     old_state = assignment.state
     assignment.state, assignment.reserved_until, assignment.updated_at = "skipped", None, utcnow()
     session.add(assignment)
-    audit.record(session, actor=actor, action="queue.skip", entity="query", entity_id=query_id,
+    public_id = session.execute(select(Query.public_id).where(Query.id == query_id)).scalar_one()
+    audit.record(session, actor=actor, action="queue.skip", entity="query", entity_id=public_id,
                  old={"state": old_state}, new={"state": "skipped"})
 
 
 def mark_submitted(session: Session, *, annotator: User, query_id: int) -> None:
-    """A submitted annotation always holds its slot, even if its reservation had run out."""
+    """A submitted annotation holds its slot. The workspace calls hold_for_save first, so only
+    labels imported from elsewhere can add a claim beyond k here: that work was already done."""
     k = get_setting(session, "overlap")
-    assignment = session.execute(select(Assignment).where(
-        Assignment.query_id == query_id, Assignment.annotator_id == annotator.id)).scalar_one_or_none()
+    assignment = _locked_assignment(session, query_id, annotator.id)
     now = utcnow()
     if assignment is None:
         _add_claim(session, query_id, k)
@@ -281,9 +325,11 @@ def queue_status(session: Session, *, annotator: User) -> dict:
     waiting = session.execute(select(func.count()).select_from(Assignment).where(
         Assignment.annotator_id == annotator.id, Assignment.state.in_(("assigned", "reserved")))).scalar_one()
     mine = exists().where(Assignment.query_id == Query.id, Assignment.annotator_id == annotator.id)
-    pool = session.execute(select(func.count()).select_from(Query).where(Query.pool_open, not_(mine))).scalar_one()
+    # Counted up to a cap, so this stays cheap on every rerun however large the pool is.
+    open_ids = select(Query.id).where(Query.pool_open, not_(mine)).limit(STATUS_COUNT_CAP + 1).subquery()
+    pool = session.execute(select(func.count()).select_from(open_ids)).scalar_one()
     return {"done_today": done_today, "done_total": done_total, "assigned_to_me": waiting,
-            "open_in_pool": pool, "left": waiting + pool}
+            "open_in_pool": pool, "left": waiting + pool, "more_than": pool > STATUS_COUNT_CAP}
 
 
 def pool_summary(session: Session) -> dict:

@@ -162,7 +162,8 @@ def read_csv(path: Path, on_progress: Callable[[int], None] | None = None) -> It
             yield text
 
     with _open_binary(path) as handle:
-        reader = csv.reader(decoded_lines(handle))
+        # strict: an unclosed quote is an error, not a cell that swallows the rest of the file.
+        reader = csv.reader(decoded_lines(handle), strict=True)
         try:
             header = next(reader)
         except StopIteration:
@@ -186,7 +187,8 @@ def read_csv(path: Path, on_progress: Callable[[int], None] | None = None) -> It
                 return
             except csv.Error as exc:
                 row_number += 1
-                yield RawRecord(f"row {row_number} (line {reader.line_num})", None, f"malformed CSV: {exc}")
+                hint = " (a quote opened here is never closed?)" if "end of data" in str(exc) else ""
+                yield RawRecord(f"row {row_number} (line {previous_line + 1})", None, f"malformed CSV: {exc}{hint}")
                 previous_line = reader.line_num
                 continue
             first_line, previous_line = previous_line + 1, reader.line_num
