@@ -187,6 +187,49 @@ def agreement_alpha(n: int, workdir: Path) -> list[dict]:
     ]
 
 
+@benchmark
+def release_export(n: int, workdir: Path) -> list[dict]:
+    """A release of n final items vs writing the same rows with pandas (JSONL and Parquet)."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from benchmarks.synthetic import populate
+    from curation_app.core import release
+    from curation_app.core.auth import command_line_actor
+    from curation_app.database import session_scope
+    from curation_app.models import Annotation, FinalLabel
+
+    info = populate(f"sqlite:///{workdir / 'release.sqlite'}", n_queries=n, n_open=0, workdir=workdir)
+    engine = info["engine"]
+    with session_scope(engine) as session:  # every item final, labelled as its first annotation
+        rows, seen = [], set()
+        for a in session.execute(select(Annotation).order_by(Annotation.query_id, Annotation.id)).scalars():
+            if a.query_id not in seen:
+                seen.add(a.query_id)
+                rows.append({"query_id": a.query_id, "decision": "keep", "category": a.category,
+                             "subcategory": a.subcategory, "languages": a.languages, "difficulty": a.difficulty,
+                             "reference_answer": a.reference_answer, "source": "unanimous", "field_sources": {},
+                             "guidelines_need_update": False, "revision": 1})
+        for start in range(0, len(rows), 20_000):
+            session.connection().execute(FinalLabel.__table__.insert(), rows[start:start + 20_000])
+    os.environ["CURATION_EXPORTS_DIR"] = str(workdir / "exports")
+    start = time.perf_counter()
+    with session_scope(engine) as session:
+        created = release.create_release(session, actor=command_line_actor(), name="bench", version="1",
+                                         spec=release.ReleaseSpec())
+    value = time.perf_counter() - start
+    items = [json.loads(line) for line in open(Path(created["path"]) / "data.jsonl", encoding="utf-8")]
+    frame = pd.DataFrame(items)
+
+    def with_pandas() -> None:
+        frame.to_json(workdir / "pandas.jsonl", orient="records", lines=True, force_ascii=False)
+        frame.to_parquet(workdir / "pandas.parquet")
+
+    baseline = timed(with_pandas)
+    return [row(f"release of {created['items']:,} items (read, select, agreement, JSONL, Parquet, card, "
+                "manifest, snapshot rows) vs pandas writing the same rows", value, baseline)]
+
+
 def run_one(name: str, n: int) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
         rows = BENCHMARKS[name](n, Path(workdir))

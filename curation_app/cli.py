@@ -283,6 +283,62 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    from curation_app.core import release
+
+    if args.release_command == "verify":
+        problems = release.verify(args.path)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            raise CommandFailed(f"{args.path}: {len(problems)} file(s) differ from the manifest")
+        print(f"{args.path}: every file matches the manifest")
+        return 0
+    if args.release_command == "diff":
+        result = release.diff(args.path_a, args.path_b)
+        if args.json:
+            _print_json(result)
+        else:
+            for item in result["added"]:
+                print(f"+ {item}")
+            for item in result["removed"]:
+                print(f"- {item}")
+            for item in result["changed"]:
+                print(f"~ {item['id']}: {', '.join(item['fields'])}")
+            print(f"{len(result['added'])} added, {len(result['removed'])} removed, "
+                  f"{len(result['changed'])} changed, {result['unchanged']} unchanged")
+        return 0
+    from curation_app.core.taxonomy import project_taxonomy
+    from curation_app.database import session_scope
+
+    with session_scope(_ready_engine()) as session:
+        if args.release_command == "list":
+            rows = release.list_releases(session)
+            if args.json:
+                _print_json(rows)
+            for row in [] if args.json else rows:
+                print(f"{row['name']:<24} {row['version']:<10} {row['items']:>7} items  {row['sha256'][:16]}  {row['path']}")
+            return 0
+        spec = release.ReleaseSpec(
+            size=args.size, seed=args.seed, categories=tuple(args.category or ()),
+            subcategories=tuple(args.subcategory or ()), languages=tuple(args.language or ()),
+            difficulties=tuple(args.difficulty or ()), batch_ids=tuple(args.batch or ()),
+            sources=tuple(args.source or ()), mix=release.parse_mix(args.mix, project_taxonomy(session)))
+        if args.release_command == "preview":
+            result = release.preview(session, actor=_actor(), spec=spec, with_agreement=False)
+            _print_json({"items": len(result.items), "report": result.report, "distributions": result.distributions})
+            return 0
+        created = release.create_release(session, actor=_actor(), name=args.name, version=args.version, spec=spec)
+    if args.json:
+        _print_json({k: created[k] for k in ("path", "items", "sha256", "problems")})
+    else:
+        print(f"release {args.name} {args.version}: {created['items']} items in {created['path']} "
+              f"(data.jsonl sha256 {created['sha256']})")
+        for problem in created["problems"]:
+            print(f"  note: {problem}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from curation_app.core.demo import load_demo
 
@@ -397,6 +453,33 @@ def build_parser() -> argparse.ArgumentParser:
     adjudicate.add_argument("--field", help="list only items that conflict on this field")
     adjudicate.add_argument("--json", action="store_true")
     adjudicate.set_defaults(run=cmd_adjudicate)
+
+    releases = commands.add_parser("release", help="create, verify, compare and list frozen releases")
+    release_commands = releases.add_subparsers(dest="release_command", required=True, metavar="ACTION")
+    for action in ("create", "preview"):
+        sub = release_commands.add_parser(action, help=f"{action} a release of final, kept items")
+        if action == "create":
+            sub.add_argument("name")
+            sub.add_argument("--version", required=True)
+        sub.add_argument("--size", type=int, help="a stratified sample of this many items (default: all)")
+        sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--mix", help="difficulty shares, e.g. easy=23,medium=44,hard=33")
+        sub.add_argument("--category", action="append", help="only this main category (repeatable)")
+        sub.add_argument("--subcategory", action="append")
+        sub.add_argument("--language", action="append")
+        sub.add_argument("--difficulty", action="append")
+        sub.add_argument("--batch", action="append", type=int)
+        sub.add_argument("--source", action="append")
+        sub.add_argument("--json", action="store_true")
+    verify = release_commands.add_parser("verify", help="check every file against the manifest")
+    verify.add_argument("path")
+    compare = release_commands.add_parser("diff", help="items added, removed and changed between two releases")
+    compare.add_argument("path_a")
+    compare.add_argument("path_b")
+    compare.add_argument("--json", action="store_true")
+    listing = release_commands.add_parser("list", help="list releases")
+    listing.add_argument("--json", action="store_true")
+    releases.set_defaults(run=cmd_release)
 
     demo = commands.add_parser("demo", help="load demo users and queries into a fresh database")
     demo.add_argument("--json", action="store_true")

@@ -199,11 +199,15 @@ class Release(SQLModel, table=True):
 
 
 class ReleaseItem(SQLModel, table=True):
+    """An item as it was frozen. Database triggers refuse any update or delete of these rows
+    and of their release."""
+
     __tablename__ = "release_item"
     __table_args__ = (Index("ix_release_item_query_id", "query_id"),)
 
     release_id: int = Field(foreign_key="release.id", primary_key=True)
     query_id: int = Field(foreign_key="query.id", primary_key=True)
+    item: Optional[dict] = _json_column()  # the row as written to data.jsonl
 
 
 class Setting(SQLModel, table=True):

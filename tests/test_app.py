@@ -298,3 +298,24 @@ def test_a_second_tab_cannot_silently_overwrite_the_first(demo_db):
     second = second.text_area(key=key_for(second, item, "notes")).input("note from tab 2").run()
     assert "changed elsewhere" in shown(second.error)[0]
     assert second.text_area(key=key_for(second, item, "reference_answer")).value == "answer from tab 1"
+
+
+def test_releases_page_previews_freezes_and_offers_the_files(demo_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATION_EXPORTS_DIR", str(tmp_path / "exports"))
+    from curation_app.core import adjudicate
+
+    with session_scope() as session:
+        adjudicate.apply_rule(session, actor=auth.command_line_actor())
+    app = open_page("releases", "lead")
+    assert not app.exception
+    app.text_input[0].input("demo-bench")
+    app = app.button[0].click().run()  # Preview
+    assert not app.exception
+    assert {m.label: m.value for m in app.metric}["Items"] == "8"  # 10 final, 2 of them rejected
+    assert any("subcategories have no final kept item" in w for w in shown(app.warning))
+    app = app.button(key=[b.key for b in app.button if b.label.startswith("Freeze")][0]).click().run()
+    assert shown(app.success)[0].startswith("Frozen: 8 items")
+    app = open_page("releases", "lead")
+    assert shown(app.success) == ["Every file matches its manifest."]
+    assert len(app.get("download_button")) == 4
+    assert open_page("releases", "carol").error[0].value == "This page is for the role lead or admin."

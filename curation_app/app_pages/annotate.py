@@ -133,7 +133,7 @@ title, progress = st.columns([3, 2])
 title.title("Annotate")
 metrics = progress.columns(3)
 metrics[0].metric("Done today", status["done_today"])
-metrics[1].metric("Left in queue", status["left"])
+metrics[1].metric("Left in queue", f"{status['left']}{'+' if status['more_than'] else ''}")
 metrics[2].metric("Done in total", status["done_total"])
 
 if "annotate:flash" in state:

@@ -365,14 +365,6 @@ def _final_snapshot(final: FinalLabel) -> dict:
             "field_sources": final.field_sources, "rationale": final.rationale, "revision": final.revision}
 
 
-def _refuse_if_released(session: Session, query_id: int, public_id: str) -> None:
-    from curation_app.models import ReleaseItem
-
-    if session.execute(select(ReleaseItem.release_id).where(ReleaseItem.query_id == query_id)).first():
-        raise Conflict(f"{public_id} is part of a frozen release; its final label cannot change "
-                       "(make a new release version instead)")
-
-
 def reopen(session: Session, *, actor: User, public_id: str, reason: str) -> None:
     """Remove a final label (its values stay in the audit log); the item is open again."""
     require_role(actor, "lead", "admin")
@@ -381,7 +373,6 @@ def reopen(session: Session, *, actor: User, public_id: str, reason: str) -> Non
     query, final = _final_or_raise(session, public_id)
     if final is None:
         raise InvalidInput(f"{public_id} has no final label to reopen")
-    _refuse_if_released(session, query.id, public_id)
     audit.record(session, actor=actor, action="final.reopen", entity="final_label", entity_id=public_id,
                  old=_final_snapshot(final), new={"reason": reason.strip()})
     session.execute(delete(FinalLabel).where(FinalLabel.id == final.id))

@@ -12,6 +12,8 @@ import gzip
 import io
 import json
 import sys
+
+import orjson
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -69,7 +71,7 @@ def _decode(raw: bytes, first: bool) -> tuple[str | None, str | None]:
 
 
 def _json_problem(exc: Exception) -> str:
-    if isinstance(exc, RecursionError):
+    if isinstance(exc, RecursionError) or "depth limit" in str(exc) or "recursion" in str(exc):
         return "invalid JSON: nested too deeply"
     if isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON: {exc.msg} (column {exc.colno})"
@@ -90,7 +92,7 @@ def read_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> 
             if not text.strip():
                 continue
             try:
-                value = json.loads(text)
+                value = orjson.loads(text)
             except (ValueError, RecursionError) as exc:
                 yield RawRecord(location, None, _json_problem(exc))
                 continue

@@ -1,0 +1,121 @@
+"""Releases: preview a selection, freeze it, compare releases, download their files."""
+
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from curation_app.app_pages.session import current_user, require
+from curation_app.app_pages.widgets import md
+from curation_app.core import release
+from curation_app.core.errors import CurationError
+from curation_app.core.overview import overview
+from curation_app.core.taxonomy import project_taxonomy
+from curation_app.database import session_scope
+
+user = require(current_user(), "lead", "admin")
+st.title("Releases")
+with session_scope() as session:
+    existing = release.list_releases(session)
+    taxonomy = project_taxonomy(session)
+    batches = [b["batch"] for b in overview(session)["batches"]]
+
+build_tab, list_tab, diff_tab = st.tabs(["Build a release", "Frozen releases", "Compare"])
+
+with build_tab:
+    with st.form("spec"):
+        columns = st.columns(4)
+        name = columns[0].text_input("Name", value="benchmark")
+        version = columns[1].text_input("Version", value="1.0")
+        size = columns[2].number_input("Target size (0: every item in the pool)", min_value=0, value=0, step=10)
+        seed = columns[3].number_input("Seed", min_value=0, value=0)
+        st.caption("Difficulty mix, as shares of the target size (CodeArena: 23 / 44 / 33)")
+        mix_columns = st.columns(len(taxonomy.difficulties))
+        shares = {d: c.number_input(d, min_value=0.0, value=0.0, step=1.0, key=f"mix_{d}")
+                  for c, d in zip(mix_columns, taxonomy.difficulties)}
+        filters = st.columns(4)
+        categories = filters[0].multiselect("Main categories", list(taxonomy.categories))
+        languages = filters[1].multiselect("Languages", list(taxonomy.languages), accept_new_options=True)
+        difficulties = filters[2].multiselect("Difficulties", list(taxonomy.difficulties))
+        chosen_batches = filters[3].multiselect("Import batches", batches)
+        previewed = st.form_submit_button("Preview", type="primary")
+    mix = ",".join(f"{d}={v}" for d, v in shares.items()) if sum(shares.values()) > 0 else None
+    spec = release.ReleaseSpec(size=int(size) or None, seed=int(seed), categories=tuple(categories),
+                               languages=tuple(languages), difficulties=tuple(difficulties),
+                               batch_ids=tuple(chosen_batches), mix=release.parse_mix(mix, taxonomy))
+    if previewed:
+        st.session_state["release_spec"] = spec
+    if st.session_state.get("release_spec") == spec:
+        with session_scope() as session:
+            result = release.preview(session, actor=user, spec=spec)
+        report = result.report
+        metrics = st.columns(4)
+        metrics[0].metric("Items", report["selected"], help=f"of {report['pool']} final, kept items in the pool")
+        metrics[1].metric("Subcategories", f"{report['subcategories_covered']} / {report['subcategories_in_taxonomy']}")
+        metrics[2].metric("Languages", f"{report['languages_covered']} / {report['languages_in_pool']}")
+        metrics[3].metric("Shortfall", report["shortfall"])
+        for problem in report["problems"]:
+            st.warning(md(problem))
+        for dimension, counts in result.distributions.items():
+            if not counts:
+                continue
+            frame = pd.DataFrame({"value": list(counts), "items": list(counts.values())})
+            with st.expander(f"{dimension.replace('_', ' ')} ({len(counts)})", expanded=dimension == "difficulty"):
+                st.altair_chart(alt.Chart(frame).mark_bar().encode(
+                    x=alt.X("items:Q"), y=alt.Y("value:N", sort="-x", title=None), tooltip=["value", "items"]),
+                    width="stretch")
+        if result.agreement:
+            st.caption("Agreement on these items' annotations")
+            st.dataframe(pd.DataFrame(result.agreement).T.drop(columns=["alpha_ci95"], errors="ignore"),
+                         width="stretch")
+        if st.button(f"Freeze {md(name)} {md(version)}", type="primary", icon=":material/lock:"):
+            try:
+                with session_scope() as session:
+                    created = release.create_release(session, actor=user, name=name.strip(),
+                                                     version=version.strip(), spec=spec)
+            except CurationError as error:
+                st.error(md(error))
+            else:
+                st.success(f"Frozen: {created['items']} items in {md(created['path'])} "
+                           f"(data.jsonl sha256 {created['sha256'][:16]}…)")
+
+with list_tab:
+    if not existing:
+        st.info("No release yet.")
+    else:
+        st.dataframe(pd.DataFrame(existing), hide_index=True, width="stretch")
+        labels = [f"{r['name']} {r['version']}" for r in existing]
+        picked = st.selectbox("Release", range(len(existing)), format_func=lambda i: labels[i])
+        folder = Path(existing[picked]["path"])
+        problems = release.verify(folder)
+        if problems:
+            st.error("Changed since it was frozen: " + md("; ".join(problems)))
+        else:
+            st.success("Every file matches its manifest.")
+        for file_name in release.ALL_FILES:
+            target = folder / file_name
+            if target.is_file():
+                st.download_button(f"Download {file_name}", target.read_bytes(), file_name=file_name,
+                                   key=f"download:{picked}:{file_name}")
+
+with diff_tab:
+    if len(existing) < 2:
+        st.info("Two releases are needed to compare.")
+    else:
+        labels = [f"{r['name']} {r['version']}" for r in existing]
+        columns = st.columns(2)
+        first = columns[0].selectbox("From", range(len(existing)), index=1, format_func=lambda i: labels[i])
+        second = columns[1].selectbox("To", range(len(existing)), index=0, format_func=lambda i: labels[i])
+        try:
+            changes = release.diff(existing[first]["path"], existing[second]["path"])
+        except CurationError as error:
+            st.error(md(error))
+        else:
+            st.write(f"{len(changes['added'])} added, {len(changes['removed'])} removed, "
+                     f"{len(changes['changed'])} changed, {changes['unchanged']} unchanged")
+            st.dataframe(pd.DataFrame(
+                [{"id": i, "change": "added", "fields": ""} for i in changes["added"]]
+                + [{"id": i, "change": "removed", "fields": ""} for i in changes["removed"]]
+                + [{"id": c["id"], "change": "changed", "fields": ", ".join(c["fields"])} for c in changes["changed"]]),
+                hide_index=True, width="stretch")

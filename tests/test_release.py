@@ -1,0 +1,280 @@
+"""Frozen releases: files and keys, byte-identical re-creation, verify, diff, immutability,
+stratified selection, atomic writing; and the whole path on real data."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from curation_app.core import adjudicate, annotation_io, release
+from curation_app.core.annotate import FIELDS
+from curation_app.core.errors import Conflict
+from curation_app.core.importer import import_answers, import_file
+from curation_app.core.release import ReleaseSpec
+from curation_app.core.taxonomy import default_taxonomy
+from curation_app.database import session_scope
+from curation_app.models import FinalLabel, Query, Release
+from tests.conftest import REPO_ROOT, shared_file
+from tests.test_annotations_agreement_cli import ROW, write_csv
+from tests.test_import import write_jsonl
+
+TAXONOMY = default_taxonomy()
+PAIRS = [(main, sub) for main, subs in TAXONOMY.categories.items() for sub in subs]
+LANGUAGES = ["python", "js", "c++", "sql", "go", "rust", "java", "bash"]
+DIFFICULTIES = ["easy", "medium", "hard"]
+
+
+def build_finals(engine, admin, tmp_path, n: int = 120, seed: int = 0) -> None:
+    """n queries, each labelled the same way by two annotators, finalised by the default rule."""
+    rng = random.Random(seed)
+    rows = [{"id": f"r{i:03d}", "prompt": f"release question {i}"} for i in range(n)]
+    import_file(write_jsonl(tmp_path / "queries.jsonl", rows), actor=admin, engine=engine)
+    labels = []
+    for i in range(n):
+        main, sub = PAIRS[i % len(PAIRS)]
+        values = {**ROW, "category": main, "subcategory": sub, "languages": rng.choice(LANGUAGES),
+                  "difficulty": DIFFICULTIES[(i * 7) % 3] if i % 5 else "easy", "reference_answer": f"answer {i}",
+                  "notes": ""}
+        labels += [{"query_id": f"r{i:03d}", "annotator": who, **values} for who in ("ann_a", "ann_b")]
+    annotation_io.import_annotations(write_csv(tmp_path / "labels.csv", labels), actor=admin, engine=engine)
+    with session_scope(engine) as session:
+        assert adjudicate.apply_rule(session, actor=admin)["finalised"] == n
+
+
+@pytest.fixture
+def finals(engine, admin, tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATION_EXPORTS_DIR", str(tmp_path / "exports"))
+    build_finals(engine, admin, tmp_path)
+    return tmp_path / "exports"
+
+
+def make(engine, admin, name="bench", version="1.0", **spec) -> dict:
+    with session_scope(engine) as session:
+        return release.create_release(session, actor=admin, name=name, version=version, spec=ReleaseSpec(**spec))
+
+
+def test_release_folder_keys_types_and_card(engine, admin, finals):
+    created = make(engine, admin)
+    folder = finals / "bench" / "1.0"
+    assert created == {"path": str(folder), "items": 120, "sha256": created["sha256"], "problems": created["problems"]}
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "data.jsonl", "data.parquet", "manifest.json"]
+    rows = [json.loads(line) for line in (folder / "data.jsonl").read_text().splitlines()]
+    assert list(rows[0]) == list(release.ITEM_KEYS)
+    assert rows[0]["id"] == "r000" and isinstance(rows[0]["programming_language"], list)
+    assert rows[0]["messages"] == [{"role": "user", "content": "release question 0"}]
+    assert rows[0]["label_source"] == "unanimous" and rows[0]["n_annotators"] == 2
+    frame = pd.read_json(folder / "data.jsonl", lines=True)
+    parquet = pd.read_parquet(folder / "data.parquet")
+    assert len(frame) == len(parquet) == 120 and list(parquet.columns) == list(release.ITEM_KEYS)
+    table = pq.read_table(folder / "data.parquet")
+    assert table.schema.equals(release.parquet_schema())
+    assert table.column("id").to_pylist() == frame["id"].tolist()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["files"]["data.jsonl"]["sha256"] == created["sha256"]
+    assert manifest["items"] == 120 and manifest["guideline_versions"] == ["v1"]
+    assert manifest["agreement"]["category"]["krippendorff_alpha"] == pytest.approx(1.0)
+    card = (folder / "README.md").read_text()
+    front = card.split("---")[1]
+    assert "configs:" in front and "path: data.jsonl" in front and "task_categories:" in front
+    assert "## How the items were selected" in card and "Krippendorff's alpha" in card and "| difficulty |" in card
+
+
+def test_recreating_from_the_same_state_gives_identical_data_files(engine, admin, finals):
+    first = make(engine, admin, version="1.0", size=50, seed=7)
+    second = make(engine, admin, version="1.0-again", size=50, seed=7)
+    assert first["sha256"] == second["sha256"]
+    for name in release.DATA_FILES:
+        assert (finals / "bench" / "1.0" / name).read_bytes() == (finals / "bench" / "1.0-again" / name).read_bytes()
+
+
+def test_verify_passes_then_names_the_file_with_one_changed_byte(engine, admin, finals, cli, db_url):
+    make(engine, admin)
+    folder = finals / "bench" / "1.0"
+    assert release.verify(folder) == []
+    assert cli("release", "verify", folder).code == 0
+    data = bytearray((folder / "data.parquet").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (folder / "data.parquet").write_bytes(bytes(data))
+    assert release.verify(folder) == [f"{folder / 'data.parquet'}: sha256 differs from the manifest"]
+    result = cli("release", "verify", folder)
+    assert result.code == 1 and "data.parquet: sha256 differs" in result.err
+    (folder / "extra.txt").write_text("x")
+    (folder / "README.md").unlink()
+    problems = release.verify(folder)
+    assert f"{folder / 'README.md'}: missing" in problems and f"{folder / 'extra.txt'}: not in the manifest" in problems
+
+
+def test_diff_between_two_real_releases(engine, admin, finals, cli, db_url):
+    make(engine, admin, version="1.0", size=30, seed=1)
+    item = json.loads((finals / "bench" / "1.0" / "data.jsonl").read_text().splitlines()[0])["id"]
+    with session_scope(engine) as session:  # a lead changes a released item's label: only a new version shows it
+        view = adjudicate.adjudication_view(session, actor=admin, public_id=item)
+        adjudicate.resolve(session, actor=admin, public_id=item,
+                           fields={**{k: v for k, v in view.final.items() if k in FIELDS},
+                                   "difficulty": "hard" if view.final["difficulty"] != "hard" else "easy"},
+                           rationale="harder than it looks", expected_revision=view.final_revision)
+    make(engine, admin, version="1.1")
+    changes = release.diff(finals / "bench" / "1.0", finals / "bench" / "1.1")
+    assert len(changes["added"]) == 90 and changes["removed"] == [] and changes["unchanged"] == 29
+    assert changes["changed"] == [{"id": item, "fields": ["difficulty", "label_source", "field_sources"]}]
+    assert release.verify(finals / "bench" / "1.0") == []  # the frozen release did not move
+    back = release.diff(finals / "bench" / "1.1", finals / "bench" / "1.0")
+    assert len(back["removed"]) == 90 and back["added"] == []
+    result = cli("release", "diff", finals / "bench" / "1.0", finals / "bench" / "1.1", "--json")
+    assert result.json() == changes
+    text_output = cli("release", "diff", finals / "bench" / "1.0", finals / "bench" / "1.1").out
+    assert f"~ {item}: difficulty, label_source, field_sources" in text_output
+    assert text_output.strip().endswith("90 added, 0 removed, 1 changed, 29 unchanged")
+
+
+def test_a_frozen_release_refuses_changes(engine, admin, finals):
+    make(engine, admin)
+    with pytest.raises(Conflict, match="already exists and is frozen"):
+        make(engine, admin)
+    for statement in ("UPDATE release_item SET item = NULL", "DELETE FROM release_item",
+                      "UPDATE release SET n_items = 0", "DELETE FROM release"):
+        with pytest.raises(Exception, match="frozen release"):
+            with engine.begin() as connection:
+                connection.execute(text(statement))
+    with Session(engine) as session:
+        assert session.exec(select(Release)).one().n_items == 120
+
+
+def test_stratified_selection_meets_quotas_and_covers_subcategories(engine, admin, finals):
+    with session_scope(engine) as session:
+        spec = ReleaseSpec(size=60, seed=3, mix=release.parse_mix("easy=25,medium=40,hard=35", TAXONOMY))
+        preview = release.preview(session, actor=admin, spec=spec, with_agreement=False)
+        again = release.preview(session, actor=admin, spec=spec, with_agreement=False)
+    report = preview.report
+    assert report["selected"] == 60 and report["shortfall"] == 0 and report["problems"] == []
+    assert {d: f["selected"] for d, f in report["difficulty"].items()} == {"easy": 15, "medium": 24, "hard": 21}
+    assert report["subcategories_covered"] == 40
+    assert report["languages_covered"] == report["languages_in_pool"] == len(LANGUAGES)
+    assert [i["id"] for i in preview.items] == [i["id"] for i in again.items]  # the seed decides
+
+
+def test_selection_reports_what_the_pool_cannot_meet(engine, admin, finals):
+    with session_scope(engine) as session:
+        pool = release._pool(session, ReleaseSpec())
+    hard = sum(1 for i in pool if i["difficulty"] == "hard")
+    spec = ReleaseSpec(size=100, mix=(("easy", 0.0), ("medium", 0.0), ("hard", 1.0)))
+    chosen, report = release.select_items(pool, spec, TAXONOMY)
+    assert len(chosen) == hard and report["shortfall"] == 100 - hard
+    assert f"asked for 100 items, the pool allows {hard}: {100 - hard} short" in report["problems"]
+    assert f"hard: quota 100, only {hard} ({hard} in the pool)" in report["problems"]
+    _, too_big = release.select_items(pool, ReleaseSpec(size=500), TAXONOMY)
+    assert too_big["shortfall"] == 380
+
+
+def test_a_failure_mid_write_leaves_no_release_and_no_partial_folder(engine, admin, finals, monkeypatch):
+    def broken(items, path):
+        path.write_bytes(b"half a parquet file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(release, "write_parquet", broken)
+    with pytest.raises(OSError, match="disk full"):
+        make(engine, admin)
+    assert not (finals / "bench" / "1.0").exists()
+    assert list((finals / "bench").iterdir()) == []
+    with Session(engine) as session:
+        assert session.exec(select(Release)).all() == []
+
+
+KILL_EXPORT = """
+import sys, time
+from pathlib import Path
+from curation_app.core import release
+from curation_app.core.auth import command_line_actor
+from curation_app.database import get_engine, session_scope
+real = release.write_parquet
+def slow(items, path):
+    real(items, path)
+    Path(sys.argv[1]).write_text("writing")
+    time.sleep(600)  # killed here: data files written, manifest not yet, nothing renamed
+release.write_parquet = slow
+with session_scope(get_engine()) as session:
+    release.create_release(session, actor=command_line_actor(), name="bench", version="1.0",
+                           spec=release.ReleaseSpec())
+"""
+
+
+def test_sigkill_mid_export_then_rerun_completes(db_url, engine, admin, finals, tmp_path):
+    marker = tmp_path / "marker"
+    child = subprocess.Popen([sys.executable, "-c", KILL_EXPORT, str(marker)], cwd=REPO_ROOT,
+                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    try:
+        for _ in range(600):
+            if marker.exists() or child.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert marker.exists(), "the export never reached the middle"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert not (finals / "bench" / "1.0").exists()  # nothing that looks like a release
+    assert all(p.name.startswith(".1.0.partial-") for p in (finals / "bench").iterdir())
+    with Session(engine) as session:
+        assert session.exec(select(Release)).all() == []
+    created = make(engine, admin)
+    assert created["items"] == 120 and release.verify(created["path"]) == []
+    assert [p.name for p in (finals / "bench").iterdir()] == ["1.0"]  # the stale partial folder is gone
+
+
+def test_cli_release_create_json_and_list(db_url, engine, admin, finals, cli):
+    result = cli("release", "create", "cli-bench", "--version", "0.1", "--size", "40", "--seed", "2",
+                 "--mix", "easy=1,medium=1,hard=1", "--json")
+    assert result.code == 0, result.err
+    created = result.json()
+    assert {"path", "items", "sha256"} <= set(created) and created["items"] == 40
+    assert "cli-bench" in cli("release", "list").out
+    bad = cli("release", "create", "../escape", "--version", "1")
+    assert bad.code == 1 and "is not allowed" in bad.err
+
+
+def test_end_to_end_on_real_arena_hard_data(db_url, engine, admin, cli, tmp_path, monkeypatch):
+    """Import real queries and their answers, load labels for a subset, adjudicate, release, verify."""
+    questions = shared_file("arena_hard", "question.jsonl")
+    answers = shared_file("arena_hard", "gpt-4-0314_answers.jsonl")
+    monkeypatch.setenv("CURATION_EXPORTS_DIR", str(tmp_path / "exports"))
+    assert cli("import", questions, "--source", "arena-hard", "--json").json()["imported"] == 500
+    assert cli("import", answers, "--json").json()["attached"] == 500
+    ids = [json.loads(line)["question_id"] for line in questions.read_text().splitlines()][:80]
+    rng = random.Random(5)
+    labels = []
+    for index, query_id in enumerate(ids):
+        main, sub = PAIRS[index % len(PAIRS)]
+        base = {**ROW, "category": main, "subcategory": sub, "languages": rng.choice(LANGUAGES),
+                "difficulty": DIFFICULTIES[index % 3], "reference_answer": "", "notes": ""}
+        other = dict(base, difficulty=DIFFICULTIES[(index + 1) % 3]) if index % 4 == 0 else base
+        labels += [{"query_id": query_id, "annotator": "rater1", **base},
+                   {"query_id": query_id, "annotator": "rater2", **other}]
+    assert cli("annotations", "import", write_csv(tmp_path / "labels.csv", labels), "--json").json()["created"] == 160
+    auto = cli("adjudicate", "--auto", "--json").json()
+    assert auto == {"finalised": 60, "unanimous": 60, "majority": 0, "to_adjudicate": 20}
+    with session_scope(engine) as session:
+        for item in adjudicate.conflict_queue(session, actor=admin):
+            view = adjudicate.adjudication_view(session, actor=admin, public_id=item.public_id)
+            fields = {name: outcome.value for name, outcome in view.outcomes.items()}
+            fields["difficulty"] = view.annotations[0]["difficulty"]
+            adjudicate.resolve(session, actor=admin, public_id=item.public_id, fields=fields,
+                               rationale="first annotator's difficulty", expected_revision=0)
+    created = cli("release", "create", "arena-coding", "--version", "1.0", "--json").json()
+    assert created["items"] == 80
+    assert cli("release", "verify", created["path"]).code == 0
+    items = pd.read_json(f"{created['path']}/data.jsonl", lines=True)
+    assert set(items["label_source"]) == {"unanimous", "adjudicated"}
+    assert items["baseline_answer"].notna().all()  # the real answers file's baseline answers
+    assert set(items["id"]) == set(ids)
