@@ -79,8 +79,8 @@ class Query(SQLModel, table=True):
         UniqueConstraint("content_hash"),
         Index("ix_query_batch_id", "batch_id"),
         Index("ix_query_source_original_id", "source", "original_id"),
-        # The shared pool: open queries in order, found without scanning the full ones.
-        Index("ix_query_pool_open_id", "pool_open", "id"),
+        # The shared pool: open queries in queue order, found without scanning the full ones.
+        Index("ix_query_pool_open_queue_rank_id", "pool_open", "queue_rank", "id"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -105,6 +105,8 @@ class Query(SQLModel, table=True):
     in_pool: bool = False
     n_claims: int = 0
     pool_open: bool = False
+    # Lower comes first; a lead may order by the category model's uncertainty (most uncertain first).
+    queue_rank: float = 0.0
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -147,6 +149,9 @@ class Annotation(SQLModel, table=True):
     notes: Optional[str] = _text_column()
     # What the language detector suggested when the annotator opened the item.
     suggested_languages: Optional[list] = _json_column()
+    # What the category model suggested, and whether the annotator chose to look at it.
+    suggested_labels: Optional[dict] = _json_column()
+    suggestions_opened: bool = False
     guideline_version: Optional[str] = Field(default=None, max_length=20)
     time_on_task_s: float = 0.0
     # Bumped on every write, for optimistic locking.

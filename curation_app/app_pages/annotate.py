@@ -5,8 +5,9 @@ import time
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
-from curation_app.app_pages.widgets import md, render_conversation, render_markdown_preview, render_text
-from curation_app.core import annotate, queue
+from curation_app.app_pages.widgets import (md, render_conversation, render_markdown_preview, render_text,
+                                           suggestion_model)
+from curation_app.core import annotate, queue, suggest
 from curation_app.core.errors import Conflict, CurationError
 from curation_app.core.guidelines import guideline_text
 from curation_app.core.settings import get_setting
@@ -92,6 +93,22 @@ def category_changed(public_id: str, subcategories: dict) -> None:
 def use_baseline(public_id: str, baseline: str) -> None:
     state[field_key(public_id, "reference_answer")] = baseline
     autosave(public_id)
+
+
+def open_suggestions(public_id: str, suggestions: dict) -> None:
+    """The annotator chose to see the model's suggestions: show them and record it."""
+    state[field_key(public_id, "suggestions")] = suggestions
+    if state.get(field_key(public_id, "state")) != "submitted":
+        try:
+            with session_scope() as session:
+                saved = annotate.save(session, actor=user, public_id=public_id, fields=current_values(public_id),
+                                      submit=False, elapsed_s=elapsed(public_id),
+                                      expected_revision=state.get(field_key(public_id, "revision")),
+                                      suggested_languages=state.get(field_key(public_id, "suggested")),
+                                      suggested_labels=suggestions)
+                state[field_key(public_id, "revision")] = saved.revision
+        except CurationError as error:
+            flash("error", str(error))
 
 
 def submit(public_id: str) -> None:
@@ -208,6 +225,23 @@ with right:
                    disabled=read_only)
     st.caption("Suggested: " + ", ".join(
         f"{md(s['language'])} ({s['confidence']:.0%}, {s['evidence']})" for s in view.suggested_languages[:4]))
+    shown_suggestions = state.get(field_key(public_id, "suggestions")) or (
+        view.suggested_labels if view.suggestions_opened else None)
+    if shown_suggestions:
+        st.caption("Model suggestions (top 3): " + " · ".join(
+            f"{target}: " + ", ".join(f"{md(label)} {p:.0%}" for label, p in choices)
+            for target, choices in shown_suggestions.items()))
+    else:
+        with session_scope() as session:
+            version = suggest.training_version(session)
+        model = suggestion_model(version)  # outside the session: it may open its own
+        if model is None:
+            st.caption(f"Model suggestions appear once {suggest.MIN_TRAINING_ITEMS} items are final.")
+        else:
+            # Hidden until asked for, so they do not anchor the annotator's own judgement.
+            st.button("Show model suggestions", key=field_key(public_id, "btn_suggestions"), type="tertiary",
+                      icon=":material/lightbulb:", on_click=open_suggestions,
+                      args=(public_id, model.suggest([suggest.query_text(view.messages)])[0]), disabled=read_only)
     difficulty = state.get(field_key(public_id, "difficulty"))
     st.caption("Difficulty")
     levels = st.columns(len(taxonomy.difficulties))

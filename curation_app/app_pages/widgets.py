@@ -48,3 +48,13 @@ def render_markdown_preview(text: str) -> None:
             st.html(highlight(block.text, block.language))
         else:
             st.markdown(_IMAGE.sub(lambda m: f"[image: {md(m.group(1))}]", block.text))
+
+
+@st.cache_resource(show_spinner="Training the suggestion model...", max_entries=2)
+def suggestion_model(version: tuple):  # noqa: ANN201 - a SuggestionModel or None
+    """Retrained only when final labels change (`version`), shared by every session."""
+    from curation_app.core import suggest
+    from curation_app.database import session_scope
+
+    with session_scope() as session:
+        return suggest.model_for_suggestions(session)

@@ -113,6 +113,8 @@ class ItemView:
     time_on_task_s: float = 0.0
     finalised: bool = False
     reserved_until: datetime | None = None
+    suggestions_opened: bool = False
+    suggested_labels: dict | None = None
 
 
 def _query(session: Session, public_id: str) -> Query:
@@ -150,6 +152,8 @@ def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
         state=annotation.state if annotation else None, revision=annotation.revision if annotation else 0,
         time_on_task_s=annotation.time_on_task_s if annotation else 0.0,
         finalised=_is_final(session, query.id), reserved_until=assignment.reserved_until,
+        suggestions_opened=bool(annotation and annotation.suggestions_opened),
+        suggested_labels=annotation.suggested_labels if annotation else None,
     )
 
 
@@ -163,9 +167,11 @@ def save(
     elapsed_s: float = 0.0,
     expected_revision: int | None = None,
     suggested_languages: list[dict] | None = None,
+    suggested_labels: dict | None = None,
 ) -> Annotation:
     """Save a draft (submit=False) or submit; a submitted annotation is edited by submitting again.
 
+    suggested_labels: the model's suggestions, given once the annotator has opened them.
     Submitting the same values twice changes nothing. expected_revision is the revision the
     caller last saw (0: no annotation yet); another one means the annotation changed elsewhere
     (another tab) and the save is refused.
@@ -192,11 +198,14 @@ def save(
         old_values = None
     else:
         old_values = {name: getattr(annotation, name) for name in FIELDS}
-        if submit and annotation.state == "submitted" and old_values == cleaned:
+        if submit and annotation.state == "submitted" and old_values == cleaned and suggested_labels is None:
             return annotation  # the same submission again: nothing to do
     was_submitted = annotation.state == "submitted"
     for name, value in cleaned.items():
         setattr(annotation, name, value)
+    if suggested_labels is not None and not annotation.suggestions_opened:
+        # The model's suggestions were shown: record what they were, once, before any submission.
+        annotation.suggested_labels, annotation.suggestions_opened = suggested_labels, True
     annotation.time_on_task_s = (annotation.time_on_task_s or 0.0) + seconds
     annotation.guideline_version = get_setting(session, "guideline_version")
     annotation.updated_at = now

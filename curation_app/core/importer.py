@@ -393,7 +393,8 @@ def _insert_chunk(session: Session, chunk: list[ParsedRow], batch: ImportBatch, 
             "source": summary.source, "source_file": batch.file_name, "source_location": row.location,
             "original_id": row.original_id, "batch_id": batch.id, "extra": row.extra or None,
             "baseline_answer": row.baseline_answer, "baseline_model": row.baseline_model,
-            "triage_flags": None, "in_pool": False, "n_claims": 0, "pool_open": False, "created_at": now,
+            "triage_flags": None, "in_pool": False, "n_claims": 0, "pool_open": False, "queue_rank": 0.0,
+            "created_at": now,
         })
     # Core executemany, not the ORM's bulk path: a third of the time for 100,000 rows.
     session.connection().execute(insert(Query.__table__), values)

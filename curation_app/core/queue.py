@@ -222,7 +222,8 @@ def next_item(session: Session, *, actor: User) -> Reservation | None:
             if _reserve_row(session, assignment, minutes, k):
                 return _reservation(session, assignment)
     mine = exists().where(Assignment.query_id == Query.id, Assignment.annotator_id == actor.id)
-    candidates = select(Query.id).where(Query.pool_open, not_(mine)).order_by(Query.id).limit(CANDIDATES_PER_TRY)
+    candidates = (select(Query.id).where(Query.pool_open, not_(mine))
+                  .order_by(Query.queue_rank, Query.id).limit(CANDIDATES_PER_TRY))
     for query_id in session.execute(candidates).scalars().all():
         now = utcnow()
         try:
