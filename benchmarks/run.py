@@ -148,6 +148,7 @@ def annotate_page_rerun(n: int, workdir: Path) -> list[dict]:
         app.query_params["session"] = token
         app.run()
         assert not app.exception, app.exception
+        assert app.query_params.get("item"), "the benchmark annotator should have an item open"
         times = []
         for _ in range(15):
             times.append(timed(app.run))
@@ -228,6 +229,115 @@ def release_export(n: int, workdir: Path) -> list[dict]:
     baseline = timed(with_pandas)
     return [row(f"release of {created['items']:,} items (read, select, agreement, JSONL, Parquet, card, "
                 "manifest, snapshot rows) vs pandas writing the same rows", value, baseline)]
+
+
+def _concurrent_annotators(url: str, workdir: Path, n_annotators: int, per_annotator: int) -> dict:
+    import threading
+
+    from sqlalchemy import func, select
+
+    from curation_app import database
+    from curation_app.core import annotate, auth, queue, settings
+    from curation_app.core.importer import import_file
+    from curation_app.models import Annotation, Query, User
+
+    database.upgrade(url)
+    engine = database.get_engine(url)
+    actor = auth.command_line_actor()
+    n_queries = n_annotators * per_annotator // 2
+    import_file(write_jsonl(synthetic_queries(n_queries, seed=3), workdir / f"concurrent-{n_queries}.jsonl"),
+                actor=actor, engine=engine)
+    with database.session_scope(engine) as session:
+        for i in range(n_annotators):
+            session.add(User(name=f"worker{i}", role="annotator"))
+        settings.set_setting(session, actor=actor, key="overlap", value=2)
+        queue.assign(session, actor=actor)
+    with database.session_scope(engine) as session:
+        workers = list(session.execute(select(User).where(User.name.like("worker%"))).scalars())
+    fields = {"decision": "keep", "category": "Development and Programming", "subcategory": "Code Debugging",
+              "languages": ["python"], "difficulty": "easy"}
+    done, errors = [0] * len(workers), []
+    barrier = threading.Barrier(len(workers))
+
+    def work(index: int, user: User) -> None:
+        barrier.wait()
+        for _ in range(per_annotator):
+            try:
+                with database.session_scope(engine) as session:
+                    item = queue.next_item(session, actor=user)
+                if item is None:
+                    return
+                with database.session_scope(engine) as session:
+                    annotate.save(session, actor=user, public_id=item.public_id, fields=fields, submit=True,
+                                  suggested_languages=[])
+                done[index] += 1
+            except Exception as error:  # noqa: BLE001 - counted and reported
+                errors.append(repr(error)[:200])
+
+    threads = [threading.Thread(target=work, args=(i, u)) for i, u in enumerate(workers)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    with database.session_scope(engine) as session:
+        stored = session.execute(select(func.count()).select_from(Annotation).where(
+            Annotation.state == "submitted")).scalar_one()
+        over_k = session.execute(select(func.count()).select_from(Query).where(Query.n_claims > 2)).scalar_one()
+    database.dispose_engines()
+    return {"submitted": sum(done), "stored": stored, "lost": sum(done) - stored, "errors": len(errors),
+            "over_k": over_k, "seconds": elapsed, "first_error": errors[0] if errors else ""}
+
+
+@benchmark
+def concurrent_annotators(n: int, workdir: Path) -> list[dict]:
+    """20 annotators in threads submitting 500 each (50 at --quick), on SQLite and PostgreSQL, vs one
+    annotator alone on the same backend: throughput, errors and lost writes (both must be 0)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    per_annotator = 500 if n >= 100_000 else 50
+    rows = []
+    admin_url = os.environ.get("CURATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception as error:  # noqa: BLE001 - reported in the table
+        admin = None
+        rows.append(row("20 concurrent annotators on PostgreSQL", 0, 0, "submits/s",
+                        note=f"skipped: no server ({str(error).splitlines()[0][:80]})"))
+
+    def database_for(label: str, tag: str) -> tuple[str, object]:
+        if label == "SQLite":
+            return f"sqlite:///{workdir / f'concurrent-{tag}.sqlite'}", None
+        name = f"curation_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        return make_url(admin_url).set(database=name).render_as_string(False), name
+
+    def run(label: str, n_annotators: int, per: int) -> dict:
+        url, name = database_for(label, f"{n_annotators}")
+        try:
+            return _concurrent_annotators(url, workdir, n_annotators, per)
+        finally:
+            if name:
+                with admin.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    for label in ["SQLite"] + (["PostgreSQL"] if admin is not None else []):
+        alone = run(label, 1, per_annotator * 2)
+        together = run(label, 20, per_annotator)
+        rows.append(row(f"20 concurrent annotators x {per_annotator} submits on {label} vs one annotator alone",
+                        together["submitted"] / together["seconds"], alone["submitted"] / alone["seconds"],
+                        "submits/s",
+                        note=f"submitted {together['submitted']}, stored {together['stored']}, lost "
+                             f"{together['lost']}, errors {together['errors']}, queries over k {together['over_k']}"
+                             + (f", first error: {together['first_error']}" if together["first_error"] else "")))
+    return rows
 
 
 def run_one(name: str, n: int) -> list[dict]:

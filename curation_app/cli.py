@@ -339,6 +339,15 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from curation_app.core.backup import backup_sqlite
+
+    result = backup_sqlite(database_url(), args.path)
+    print(f"consistent copy written to {result['path']} ({result['bytes']:,} bytes); "
+          f"restore by pointing CURATION_DATABASE_URL at it, or copying it over db/curation.sqlite")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from curation_app.core.demo import load_demo
 
@@ -480,6 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = release_commands.add_parser("list", help="list releases")
     listing.add_argument("--json", action="store_true")
     releases.set_defaults(run=cmd_release)
+
+    backup = commands.add_parser("backup", help="a consistent copy of the live SQLite database")
+    backup.add_argument("path")
+    backup.set_defaults(run=cmd_backup)
 
     demo = commands.add_parser("demo", help="load demo users and queries into a fresh database")
     demo.add_argument("--json", action="store_true")
