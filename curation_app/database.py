@@ -50,7 +50,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock up front and queue on the busy timeout. Pure readers (read_scope)
+        # start a deferred transaction: in WAL mode they never wait for, nor block, a writer.
+        mode = connection.get_execution_options().get("curation_transaction", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
 
 def _json_dumps(value: object) -> str:
@@ -117,6 +120,20 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+@contextmanager
+def read_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session for reading only: on SQLite it takes no write lock, so it can run beside writers
+    (and inside another session's work) without waiting. Anything it writes is rolled back."""
+    bind = (engine or get_engine()).execution_options(curation_transaction="DEFERRED")
+    session = Session(bind, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.expunge_all()  # objects read here stay usable, with the values they were read with
+        session.rollback()
         session.close()
 
 

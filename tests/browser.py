@@ -103,3 +103,18 @@ def choose(page, label: str, option: str, attempts: int = 3) -> None:
             if attempt == attempts - 1:
                 raise
             page.keyboard.press("Escape")
+
+
+def press_until(page, keys: str, expected, attempts: int = 3) -> None:
+    """Press a keyboard shortcut until `expected` (a locator) shows; a key pressed while the app
+    is still re-rendering can be dropped."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        page.keyboard.press(keys)
+        try:
+            expected.wait_for(timeout=7_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise

@@ -16,7 +16,7 @@ from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import Annotation, Query, User
-from tests.browser import choose, chromium_page, served_app
+from tests.browser import choose, chromium_page, press_until, served_app
 
 pytestmark = pytest.mark.browser
 PAYLOAD_ITEMS = ["demo-014", "demo-026"]  # demo queries that carry <script>, onerror and javascript: links
@@ -80,12 +80,11 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
 
         page.get_by_role("button", name="Keep").wait_for()
         page.get_by_role("heading", name="Annotate").click()  # focus the page, not a field
-        page.keyboard.press("Alt+K")  # keep
-        page.get_by_role("button", name="Keep").and_(page.locator("[data-testid='stBaseButton-primary']")).wait_for()
+        primary = page.locator("[data-testid='stBaseButton-primary']")
+        press_until(page, "Alt+K", primary.filter(has_text="Keep"))  # keep
         choose(page, "Main category", "Specialized Computing Areas")
         choose(page, "Subcategory", "Security")
-        page.keyboard.press("Alt+3")  # hard
-        page.locator("[data-testid='stBaseButton-primary']", has_text="Hard").wait_for()
+        press_until(page, "Alt+3", primary.filter(has_text="Hard"))  # hard
         notes = page.get_by_role("textbox", name="Notes")
         notes.fill("XSS question; escape output before echoing it")
         notes.press("Tab")  # commit the field: the draft is saved
@@ -99,8 +98,7 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
         assert draft.state == "draft" and draft.decision == "keep" and draft.difficulty == "hard"
 
         page.get_by_role("heading", name="Annotate").click()
-        page.keyboard.press("Control+Enter")  # submit and next
-        page.get_by_text("Submitted demo-014.").wait_for()
+        press_until(page, "Control+Enter", page.get_by_text("Submitted demo-014."))  # submit and next
         wait_for_item(page, "demo-026")
 
         # The second payload: an onerror image and a javascript: link, both inert.

@@ -10,13 +10,13 @@ from curation_app.core.annotate import LABEL_FIELDS
 from curation_app.core.errors import CurationError
 from curation_app.core.rendering import highlight
 from curation_app.core.taxonomy import project_taxonomy
-from curation_app.database import session_scope
+from curation_app.database import read_scope, session_scope
 
 user = require(current_user(), "lead", "admin")
 state = st.session_state
 st.title("Adjudicate")
 
-with session_scope() as session:
+with read_scope() as session:
     rule = adjudicate.project_rule(session)
     taxonomy = project_taxonomy(session)
 
@@ -50,7 +50,7 @@ with queue_tab:
     field_filter = filters[0].selectbox("Conflicting field", [None, *LABEL_FIELDS], format_func=lambda v: v or "any")
     category_filter = filters[1].selectbox("Category", [None, *taxonomy.categories], format_func=lambda v: v or "any")
     annotator_filter = filters[2].text_input("Annotator")
-    with session_scope() as session:
+    with read_scope() as session:
         items = adjudicate.conflict_queue(session, actor=user, field=field_filter, category=category_filter,
                                           annotator=annotator_filter.strip() or None)
     picked_id = st.query_params.get("adjudicate")
@@ -69,7 +69,7 @@ with queue_tab:
     picked_id = lookup.strip() or picked_id
 
 with feedback_tab:
-    with session_scope() as session:
+    with read_scope() as session:
         feedback = adjudicate.guideline_feedback(session, actor=user)
     st.subheader("Flagged: the guidelines need an update")
     st.dataframe(pd.DataFrame(feedback["flagged"]), hide_index=True, width="stretch")
@@ -82,7 +82,7 @@ with feedback_tab:
 if not picked_id:
     st.stop()
 try:
-    with session_scope() as session:
+    with read_scope() as session:
         view = adjudicate.adjudication_view(session, actor=user, public_id=picked_id)
 except CurationError as error:
     st.error(md(error))

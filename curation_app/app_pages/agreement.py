@@ -10,7 +10,7 @@ from curation_app.app_pages.session import current_user, require
 from curation_app.core import agreement, agreement_db
 from curation_app.core.overview import overview
 from curation_app.core.taxonomy import project_taxonomy
-from curation_app.database import session_scope
+from curation_app.database import read_scope
 
 user = require(current_user(), "lead", "admin")
 st.title("Agreement")
@@ -19,11 +19,11 @@ st.title("Agreement")
 @st.cache_data(show_spinner="Computing agreement...", max_entries=32)
 def cached_reports(version: tuple, filters: agreement_db.Filters, n_bootstrap: int) -> dict:
     """Reports only change when annotations or final labels do: `version` is the cache key."""
-    with session_scope() as session:
+    with read_scope() as session:
         return agreement_db.database_agreement(session, actor=user, filters=filters, n_bootstrap=n_bootstrap)
 
 
-with session_scope() as session:
+with read_scope() as session:
     version = agreement_db.data_version(session)
     batches = [b["batch"] for b in overview(session)["batches"]]
     categories = list(project_taxonomy(session).categories)
@@ -62,7 +62,7 @@ if table.empty or not any(r["n_items"] for r in reports.values()):
 st.dataframe(table, hide_index=True, width="stretch")
 
 field = st.selectbox("Field for the details below", list(agreement_db.FIELD_LEVELS), index=2)
-with session_scope() as session:
+with read_scope() as session:
     annotations = agreement_db.annotation_table(session, actor=user, filters=filters)
     matrix = agreement_db.pairwise(session, annotations, field)
     per_category = agreement_db.by_category(session, annotations, field)

@@ -12,7 +12,7 @@ from curation_app.core.errors import Conflict, CurationError
 from curation_app.core.guidelines import guideline_text
 from curation_app.core.settings import get_setting
 from curation_app.core.taxonomy import project_taxonomy
-from curation_app.database import session_scope
+from curation_app.database import read_scope, session_scope
 
 SHORTCUTS = {
     "keep": "Alt+K", "reject": "Alt+X", "easy": "Alt+1", "medium": "Alt+2", "hard": "Alt+3",
@@ -232,7 +232,7 @@ with right:
             f"{target}: " + ", ".join(f"{md(label)} {p:.0%}" for label, p in choices)
             for target, choices in shown_suggestions.items()))
     else:
-        with session_scope() as session:
+        with read_scope() as session:
             version = suggest.training_version(session)
         model = suggestion_model(version)  # outside the session: it may open its own
         if model is None:

@@ -8,11 +8,11 @@ from curation_app.app_pages.widgets import md
 from curation_app.core import auth, queue, settings
 from curation_app.core.errors import CurationError
 from curation_app.core.overview import overview
-from curation_app.database import session_scope
+from curation_app.database import read_scope, session_scope
 
 user = require(current_user(), "lead", "admin")
 st.title("Assign work")
-with session_scope() as session:
+with read_scope() as session:
     summary = queue.pool_summary(session)
     annotators = [u.name for u in auth.list_users(session) if u.role == "annotator" and u.active]
     sources = [s["source"] for s in overview(session)["sources"]]

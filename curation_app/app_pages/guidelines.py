@@ -5,10 +5,10 @@ import streamlit as st
 from curation_app.app_pages.session import current_user, require
 from curation_app.core.guidelines import available_versions, guideline_text
 from curation_app.core.settings import get_setting
-from curation_app.database import session_scope
+from curation_app.database import read_scope
 
 require(current_user(), "annotator", "lead", "admin")
-with session_scope() as session:
+with read_scope() as session:
     current = get_setting(session, "guideline_version")
 versions = available_versions()
 choices = [current] + [v for v in reversed(versions) if v != current]

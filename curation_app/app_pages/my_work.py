@@ -6,11 +6,11 @@ import streamlit as st
 from curation_app.app_pages.session import current_user, require, switch_to
 from curation_app.app_pages.widgets import md
 from curation_app.core import annotate
-from curation_app.database import session_scope
+from curation_app.database import read_scope
 
 user = require(current_user(), "annotator")
 st.title("My work")
-with session_scope() as session:
+with read_scope() as session:
     items = annotate.submitted_items(session, actor=user)
 if not items:
     st.info("You have not submitted anything yet.")

@@ -3,11 +3,11 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.core.overview import overview
-from curation_app.database import session_scope
+from curation_app.database import read_scope
 
 require(current_user(), "annotator", "lead", "admin")
 st.title("Overview")
-with session_scope() as session:
+with read_scope() as session:
     stats = overview(session)
 
 columns = st.columns(5)

@@ -12,11 +12,11 @@ from curation_app.core import release
 from curation_app.core.errors import CurationError
 from curation_app.core.overview import overview
 from curation_app.core.taxonomy import project_taxonomy
-from curation_app.database import session_scope
+from curation_app.database import read_scope, session_scope
 
 user = require(current_user(), "lead", "admin")
 st.title("Releases")
-with session_scope() as session:
+with read_scope() as session:
     existing = release.list_releases(session)
     taxonomy = project_taxonomy(session)
     batches = [b["batch"] for b in overview(session)["batches"]]
@@ -47,7 +47,7 @@ with build_tab:
     if previewed:
         st.session_state["release_spec"] = spec
     if st.session_state.get("release_spec") == spec:
-        with session_scope() as session:
+        with read_scope() as session:
             result = release.preview(session, actor=user, spec=spec)
         report = result.report
         metrics = st.columns(4)

@@ -12,7 +12,7 @@ import streamlit as st
 
 from curation_app.core import auth
 from curation_app.core.errors import AuthenticationFailed
-from curation_app.database import DatabaseError, check_schema, database_url, get_engine, session_scope
+from curation_app.database import DatabaseError, check_schema, database_url, get_engine, read_scope, session_scope
 from curation_app.models import User
 
 COOKIE = "curation_session"
@@ -41,7 +41,7 @@ def current_user() -> User | None:
     token = st.session_state.get("token") or st.context.cookies.get(COOKIE)
     if not isinstance(token, str) or not token:  # bare runs (AppTest) have no real cookies
         return None
-    with session_scope() as session:
+    with read_scope() as session:
         user = auth.user_for_token(session, token)
     if user is None:
         st.session_state.pop("token", None)
@@ -55,7 +55,7 @@ def current_user() -> User | None:
 def log_in(name: str, password: str) -> str | None:
     """None on success, else the message to show. Failed attempts are audited and rate-limited."""
     name = name.strip()
-    with session_scope() as session:
+    with read_scope() as session:
         wait = auth.login_blocked_for(session, name)
     if wait is not None:
         return f"too many failed logins for this name; try again in {max(1, round(wait.total_seconds() / 60))} minute(s)"

@@ -54,7 +54,7 @@ def render_markdown_preview(text: str) -> None:
 def suggestion_model(version: tuple):  # noqa: ANN201 - a SuggestionModel or None
     """Retrained only when final labels change (`version`), shared by every session."""
     from curation_app.core import suggest
-    from curation_app.database import session_scope
+    from curation_app.database import read_scope
 
-    with session_scope() as session:
+    with read_scope() as session:
         return suggest.model_for_suggestions(session)

@@ -1,0 +1,64 @@
+"""Hypothesis fuzzing of the two readers of outside data: the query importer and the ratings
+reader. Whatever the bytes, the answer is a result or a clear refusal, never a crash, and a
+refusal changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session, func, select
+
+from curation_app.core.agreement import RatingsError, read_ratings_csv
+from curation_app.core.errors import CurationError
+from curation_app.core.importer import import_file
+from curation_app.models import Query
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12)
+records = st.dictionaries(
+    st.sampled_from(["id", "prompt", "messages", "turns", "conversations", "question", "text", "x_response", "meta"]),
+    json_values | st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "bot"]),
+                                                 "content": st.text(max_size=40)}), max_size=3),
+    max_size=4)
+
+
+def query_count(engine) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(Query)).one()
+
+
+@FUZZ
+@given(lines=st.lists(records | json_values, min_size=0, max_size=8), junk=st.binary(max_size=40))
+def test_importer_imports_or_refuses_cleanly(sqlite_db, admin, tmp_path_factory, lines, junk):
+    from curation_app.database import get_engine
+
+    engine = get_engine(sqlite_db)
+    path = tmp_path_factory.mktemp("fuzz") / "fuzz.jsonl"
+    path.write_bytes(b"".join(json.dumps(line).encode() + b"\n" for line in lines) + junk)
+    before = query_count(engine)
+    try:
+        summary = import_file(path, actor=admin, engine=engine, skip_bad_rows=False)
+    except CurationError as refusal:
+        assert str(refusal) and "\n" not in str(refusal).strip()
+        assert query_count(engine) == before
+    else:
+        assert summary.errors == 0 and query_count(engine) == before + summary.imported
+
+
+@FUZZ
+@given(content=st.binary(max_size=300), level=st.sampled_from(["nominal", "ordinal", "interval", "multilabel"]))
+def test_ratings_reader_reads_or_refuses_cleanly(tmp_path_factory, content, level):
+    path = tmp_path_factory.mktemp("ratings") / "ratings.csv"
+    path.write_bytes(b"item,annotator,value\n" + content)
+    try:
+        frame = read_ratings_csv(path, level=level)
+    except RatingsError as refusal:
+        assert str(refusal)
+    else:
+        assert list(frame.columns)[:3] == ["item", "annotator", "value"]
