@@ -117,4 +117,5 @@ def press_until(page, keys: str, expected, attempts: int = 3) -> None:
             return
         except PlaywrightTimeout:
             if attempt == attempts - 1:
+                page.screenshot(path="/tmp/press_fail.png", full_page=True)
                 raise

@@ -16,12 +16,14 @@ import string
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curation_app.core.triage import (
     NgramIndex,
+    _minhash,
     contamination,
     duplicate_signature_text,
     find_secrets,
@@ -271,7 +273,8 @@ def test_near_duplicates_found_after_rewording_reformatting_and_renaming_real_qu
           f"precision {precision:.3f} ({len(truth & found)}/{len(found)} pairs)")
     for kind in sorted(by_kind):
         print(f"  {kind:28s} {found_by_kind[kind]:3d}/{by_kind[kind]:3d}")
-    # Measured (seed 7): recall 0.82, precision 1.00. Reformatting and renaming are all found;
+    # Measured (seed 7): recall 0.87 (196/225 pairs), precision 1.00; over seeds 1-20 recall
+    # 0.82-0.92 (mean 0.85), precision always 1.00. Reformatting and renaming are all found;
     # what is missed is rewording of short queries: one synonym in a 10-word question moves the
     # character-5-gram Jaccard to about 0.7, below the 0.85 default.
     assert recall >= 0.8
@@ -288,7 +291,8 @@ def test_identical_texts_and_whitespace_case_fence_changes_cluster():
 
 
 def test_renamed_variables_cluster_and_a_different_question_with_the_same_boilerplate_does_not():
-    boilerplate = "Hi! Can you please help me with my Python code? It does not work.\n\n```python\n{}\n```\n\nThanks a lot!"
+    boilerplate = ("Hi! Can you please help me with my Python code? It does not work.\n\n"
+                   "```python\n{}\n```\n\nThanks a lot!")
     original = boilerplate.format(
         "def average(numbers):\n    total = 0\n    for number in numbers:\n        total += number\n"
         "    return total / len(numbers)\n\nprint(average([1, 2, 3]))")
@@ -305,7 +309,8 @@ def test_renamed_variables_cluster_and_a_different_question_with_the_same_boiler
 
 
 def test_signature_text_canonicalises_code_and_ignores_formatting():
-    signature = duplicate_signature_text("Please FIX this:\n```js\nconst userName = 'bob'; // the user\nlet n = 42;\n```")
+    signature = duplicate_signature_text(
+        "Please FIX this:\n```js\nconst userName = 'bob'; // the user\nlet n = 42;\n```")
     assert signature == "fix this\nconst v s the user\nlet v 0"
     unfenced = duplicate_signature_text("fix this:\nconst userName = 'bob'; // the user\nlet n = 42;")
     assert unfenced == signature
@@ -396,6 +401,35 @@ def test_lsh_parameters_give_high_recall_at_the_threshold():
         lsh_parameters(1.5)
 
 
+def test_minhash_estimates_jaccard_without_bias_and_with_binomial_spread():
+    """The permutations are (a x + b) mod 2**32 on hashed shingles instead of mod a prime (15x
+    cheaper in numpy): check the estimate behaves like ideal MinHash."""
+    rng = np.random.default_rng(1)
+    permutations = 128
+    multipliers = (rng.integers(0, 2**32, size=permutations, dtype=np.uint64) | 1).astype(np.uint32)
+    increments = rng.integers(0, 2**32, size=permutations, dtype=np.uint64).astype(np.uint32)
+    for target in (0.3, 0.6, 0.85):
+        size = 200
+        shared = round(2 * size * target / (1 + target))
+        jaccard = shared / (2 * size - shared)
+        estimates = []
+        for _ in range(150):
+            universe = rng.choice(2**32, size=2 * size - shared, replace=False).astype(np.uint32)
+            first, second = universe[:size], universe[size - shared:]
+            signatures = _minhash(np.concatenate([first, second]), np.array([size, size]),
+                                  multipliers, increments)
+            estimates.append(float(np.mean(signatures[0] == signatures[1])))
+        binomial_spread = (jaccard * (1 - jaccard) / permutations) ** 0.5
+        assert abs(np.mean(estimates) - jaccard) < 0.01
+        assert 0.75 * binomial_spread < np.std(estimates) < 1.3 * binomial_spread
+
+
+def test_empty_and_punctuation_only_texts_are_duplicates_of_each_other_only():
+    items = [("empty", ""), ("text", "Sort a list in Python"), ("blank", "  \n\t"), ("dots", "... ?!")]
+    assert near_duplicate_clusters(items) == [["empty", "blank", "dots"]]
+    assert similarity("", "   ") == 1.0 and similarity("", "words here") == 0.0
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300), st.text(max_size=300))
 def test_similarity_is_symmetric_and_in_unit_interval(a, b):
@@ -433,8 +467,9 @@ def test_humaneval_prompts_embedded_in_longer_queries_are_flagged_with_item_and_
     for k, item_id in enumerate(chosen):
         prompt = items[item_id]
         pasted = prompt if k % 2 == 0 else slice_of_words(prompt, 3, 40)  # whole prompt or a 40-word slice
-        queries.append((f"user-{k}", f"Can you help me with this? I was given the task below at an interview.\n\n"
-                                     f"{pasted}\n\nI tried a loop but it fails on some inputs. Thanks!"))
+        queries.append((f"user-{k}",
+                        f"Can you help me with this? I was given the task below at an interview.\n\n"
+                        f"{pasted}\n\nI tried a loop but it fails on some inputs. Thanks!"))
     flagged = contamination(queries, {"humaneval": list(items.items())}, n=10)
     for (query_id, query), item_id in zip(queries, chosen):
         matches = [row for row in flagged if row["id"] == query_id]
@@ -455,7 +490,9 @@ def test_real_arena_queries_are_not_flagged_against_humaneval():
 def test_ngram_length_is_a_parameter():
     queries = arena_queries()
     benchmarks = {"humaneval": humaneval()}
-    with_10 = contamination(queries, benchmarks, n=10)
+    progress: list[int] = []
+    with_10 = contamination(queries, benchmarks, n=10, on_progress=progress.append)
+    assert progress[-1] == len(queries)
     with_5 = contamination(queries, benchmarks, n=5)
     print(f"\nArena-Hard (500) vs HumanEval: {len(with_10)} matches at n=10, {len(with_5)} at n=5")
     assert len(with_5) > len(with_10)  # measured: 0 at n=10, 20 at n=5 (phrases like "be in the range of")
@@ -564,7 +601,8 @@ def test_planted_credentials_in_real_queries_are_flagged_with_exact_spans():
         text = query[:cut] + "\n" + snippet + "\n" + query[cut:]
         start = cut + 1 + snippet.index(secret)
         findings = find_secrets(text)
-        assert {"kind": kind, "span": [start, start + len(secret)], "text": secret} in findings, (kind, findings)
+        expected = {"kind": kind, "span": [start, start + len(secret)], "text": secret}
+        assert expected in findings, (kind, findings)
         assert [finding for finding in findings if finding["kind"] != kind] == [], findings
 
 
@@ -609,8 +647,8 @@ def test_few_real_queries_are_flagged():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(list("@:/.-_=+ \"'\n0123456789eyJAKIAsk")),
-               max_size=400))
+@given(st.text(alphabet=st.characters(codec="utf-8")
+               | st.sampled_from(list("@:/.-_=+ \"'\n0123456789eyJAKIAsk")), max_size=400))
 def test_find_secrets_never_crashes_and_spans_index_the_text(text):
     findings = find_secrets(text)
     starts = [finding["span"][0] for finding in findings]

@@ -40,7 +40,9 @@ def forget_item(public_id: str, *, leave: bool = True) -> None:
 
 
 def current_values(public_id: str) -> dict:
-    return {name: state.get(field_key(public_id, name)) for name in annotate.FIELDS}
+    """The fields this browser session knows; a field whose widget state was dropped is left out
+    (and keeps its saved value) rather than sent as empty."""
+    return {name: state[field_key(public_id, name)] for name in annotate.FIELDS if field_key(public_id, name) in state}
 
 
 def elapsed(public_id: str) -> float:
@@ -145,6 +147,13 @@ with session_scope() as session:
         reservation = queue.next_item(session, actor=user)
         if reservation is not None:
             view = annotate.open_item(session, actor=user, public_id=reservation.public_id)
+    if view is not None and view.state is None and not view.finalised:
+        # Opening an item starts its draft with the detector's confident languages, so the
+        # suggestion is on record and every later save starts from the same saved state.
+        confident = [s["language"] for s in view.suggested_languages if s["confidence"] >= 0.5]
+        annotate.save(session, actor=user, public_id=view.public_id, fields={"languages": confident},
+                      submit=False, suggested_languages=view.suggested_languages)
+        view = annotate.open_item(session, actor=user, public_id=view.public_id)
 
 title, progress = st.columns([3, 2])
 title.title("Annotate")
@@ -165,19 +174,19 @@ if view is None:
 public_id = view.public_id
 if public_id != st.query_params.get("item"):
     st.query_params["item"] = public_id
-if any(field_key(public_id, name) not in state for name in annotate.FIELDS):
-    # First look at this item, or back from another page (Streamlit drops the state of widgets
-    # that were not shown): load what is saved. Every change is saved, so nothing is lost.
-    for name in annotate.FIELDS:
+# Streamlit drops the state of widgets it did not draw (another page, a field hidden for now): such
+# a field is filled in again from the database, which has every change already.
+for name in annotate.FIELDS:
+    if field_key(public_id, name) not in state:
         state[field_key(public_id, name)] = view.annotation.get(name)
-    # The multiselect needs a list: the saved languages, else the confident suggestions, else none.
-    confident = [s["language"] for s in view.suggested_languages if s["confidence"] >= 0.5]
-    state[field_key(public_id, "languages")] = view.annotation.get("languages") or (
-        confident if view.state is None else [])
+if field_key(public_id, "loaded") not in state:  # first look at this item in this browser session
     state[field_key(public_id, "suggested")] = view.suggested_languages
     state[field_key(public_id, "state")] = view.state
     state[field_key(public_id, "revision")] = view.revision if view.state else 0
     state[field_key(public_id, "clock")] = time.monotonic()
+    state[field_key(public_id, "loaded")] = True
+if state.get(field_key(public_id, "languages")) is None:
+    state[field_key(public_id, "languages")] = []  # the multiselect needs a list
 
 read_only = view.finalised
 editing_submitted = view.state == "submitted"

@@ -170,6 +170,7 @@ def save(
     suggested_labels: dict | None = None,
 ) -> Annotation:
     """Save a draft (submit=False) or submit; a submitted annotation is edited by submitting again.
+    Only the given fields change; the others keep their saved values.
 
     suggested_labels: the model's suggestions, given once the annotator has opened them.
     Submitting the same values twice changes nothing. expected_revision is the revision the
@@ -181,8 +182,10 @@ def save(
     if _is_final(session, query.id):
         raise Conflict(f"query {public_id} has been finalised by a lead; ask a lead to reopen it to change it")
     queue.hold_for_save(session, annotator=actor, query_id=query.id, public_id=public_id, submit=submit)
-    cleaned = clean_fields(fields, project_taxonomy(session), complete=submit)
     annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
+    # Fields left out keep their saved values: a page that lost track of a field never blanks it.
+    saved = {name: getattr(annotation, name) for name in FIELDS} if annotation is not None else {}
+    cleaned = clean_fields({**saved, **fields}, project_taxonomy(session), complete=submit)
     seen = 0 if annotation is None else annotation.revision  # 0: the caller saw no annotation yet
     if expected_revision is not None and seen != expected_revision:
         raise Conflict(f"your annotation of {public_id} was changed elsewhere (another tab?); reload it first")
