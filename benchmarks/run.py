@@ -231,6 +231,22 @@ def release_export(n: int, workdir: Path) -> list[dict]:
                 "manifest, snapshot rows) vs pandas writing the same rows", value, baseline)]
 
 
+@benchmark
+def near_duplicates(n: int, workdir: Path) -> list[dict]:
+    """Near-duplicate clusters over n queries (MinHash LSH, never all pairs) vs exact-duplicate
+    hashing of the same texts; peak memory is the child process's."""
+    from curation_app.core.importer import content_hash
+    from curation_app.core.triage import near_duplicate_clusters
+
+    rows = synthetic_queries(n, seed=11)
+    texts = [(r["id"], r["messages"][0]["content"]) for r in rows]
+    baseline = timed(lambda: {content_hash([{"role": "user", "content": t}]) for _, t in texts})
+    clusters: list = []
+    value = timed(lambda: clusters.extend(near_duplicate_clusters(texts, threshold=0.85)))
+    return [row(f"near-duplicate clusters over {n:,} queries vs exact-duplicate hashing", value, baseline,
+                note=f"{len(clusters)} clusters found")]
+
+
 def _concurrent_annotators(url: str, workdir: Path, n_annotators: int, per_annotator: int) -> dict:
     import threading
 

@@ -348,6 +348,39 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_triage(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from curation_app.core import triage_db
+    from curation_app.database import session_scope
+
+    bars = []
+
+    def progress(stage: str, total: int):  # type: ignore[no-untyped-def]
+        bar = tqdm(total=total, desc=stage, unit="queries", file=sys.stderr, disable=None, leave=False)
+        bars.append(bar)
+        return bar.update
+
+    with session_scope(_ready_engine()) as session:
+        report = triage_db.run_triage(session, actor=_actor(), benchmark_files=args.benchmark or [],
+                                      ngram=args.ngram, threshold=args.threshold, progress=progress)
+    for bar in bars:
+        bar.close()
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{len(report['duplicate_clusters'])} near-duplicate cluster(s), "
+          f"{len(report['contaminated'])} contaminated quer(y/ies), "
+          f"{len({s['id'] for s in report['secrets']})} quer(y/ies) with secrets or personal data")
+    for cluster in report["duplicate_clusters"][:20]:
+        print(f"  duplicates: {', '.join(cluster)}")
+    for hit in report["contaminated"][:20]:
+        print(f"  contaminated: {hit['id']} ~ {hit['benchmark']} {hit['item']}: {hit['evidence'][:80]!r}")
+    for hit in report["secrets"][:20]:
+        print(f"  {hit['kind']}: {hit['id']} characters {hit['span'][0]}-{hit['span'][1]}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from curation_app.core.demo import load_demo
 
@@ -493,6 +526,14 @@ def build_parser() -> argparse.ArgumentParser:
     backup = commands.add_parser("backup", help="a consistent copy of the live SQLite database")
     backup.add_argument("path")
     backup.set_defaults(run=cmd_backup)
+
+    triage = commands.add_parser("triage", help="near-duplicates, contamination and secrets over all queries")
+    triage.add_argument("--benchmark", action="append", help="a public benchmark file (JSONL or .jsonl.gz) to "
+                                                             "check for contamination (repeatable)")
+    triage.add_argument("--ngram", type=int, help="word n-gram length for contamination (default: setting, 10)")
+    triage.add_argument("--threshold", type=float, help="near-duplicate similarity (default: setting, 0.85)")
+    triage.add_argument("--json", action="store_true")
+    triage.set_defaults(run=cmd_triage)
 
     demo = commands.add_parser("demo", help="load demo users and queries into a fresh database")
     demo.add_argument("--json", action="store_true")

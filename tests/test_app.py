@@ -319,3 +319,25 @@ def test_releases_page_previews_freezes_and_offers_the_files(demo_db, tmp_path, 
     assert shown(app.success) == ["Every file matches its manifest."]
     assert len(app.get("download_button")) == 4
     assert open_page("releases", "carol").error[0].value == "This page is for the role lead or admin."
+
+
+def test_triage_page_runs_and_shows_the_flags(demo_db):
+    app = open_page("triage", "lead")
+    assert not app.exception
+    app = app.button[0].click().run()  # run triage over every query
+    assert not app.exception
+    assert "query(ies) with secrets or personal data" in shown(app.success)[0]
+    assert any(tab.label.startswith("Secrets and personal data (") for tab in app.tabs)
+    assert open_page("triage", "bob").error[0].value == "This page is for the role lead or admin."
+
+
+def test_annotators_see_triage_warnings_on_the_item(demo_db):
+    from curation_app.core import queue, triage_db
+
+    with session_scope() as session:
+        triage_db.run_triage(session, actor=auth.command_line_actor())
+        queue.assign(session, actor=auth.command_line_actor(), annotators=["alice", "bob", "carol"],
+                     public_ids=["demo-025"])
+    app = log_in(open_app(), "alice", "alice-demo")
+    assert app.query_params["item"] == "demo-025"
+    assert any("May contain secrets or personal data: email" in w for w in shown(app.warning))

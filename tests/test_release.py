@@ -166,7 +166,7 @@ def test_stratified_selection_meets_quotas_and_covers_subcategories(engine, admi
 
 def test_selection_reports_what_the_pool_cannot_meet(engine, admin, finals):
     with session_scope(engine) as session:
-        pool = release._pool(session, ReleaseSpec())
+        pool, _ = release._pool(session, ReleaseSpec())
     hard = sum(1 for i in pool if i["difficulty"] == "hard")
     spec = ReleaseSpec(size=100, mix=(("easy", 0.0), ("medium", 0.0), ("hard", 1.0)))
     chosen, report = release.select_items(pool, spec, TAXONOMY)

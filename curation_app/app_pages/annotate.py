@@ -196,6 +196,16 @@ if editing_submitted:
 st.markdown(header)
 if read_only:
     st.warning("A lead has finalised this item, so it can no longer be changed.")
+flags = view.triage_flags or {}
+if flags.get("possible_duplicate_of"):
+    st.info(f"Possible duplicate of {md(flags['possible_duplicate_of'])} (found by triage; decide for yourself).")
+if flags.get("secrets"):
+    kinds = sorted({hit["kind"].replace("_", " ") for hit in flags["secrets"]})
+    st.warning(f"May contain secrets or personal data: {md(', '.join(kinds))}. Reject it for that reason, "
+               "or keep it and leave it for a lead to redact before release.")
+if flags.get("contamination"):
+    st.warning("Overlaps a public benchmark: " + md(", ".join(
+        f"{hit['benchmark']} {hit['item']}" for hit in flags["contamination"][:3])))
 with st.expander("Keyboard shortcuts"):
     st.markdown(" · ".join(f"`{keys}` {action}" for action, keys in SHORTCUTS.items()))
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 PAGES_DIR = Path(__file__).resolve().parent
 PAGE_FILES = {name: PAGES_DIR / f"{name}.py" for name in
-              ("login", "annotate", "my_work", "overview", "assign", "adjudicate", "agreement", "releases", "guidelines")}
+              ("login", "annotate", "my_work", "overview", "assign", "adjudicate", "agreement", "releases", "triage", "guidelines")}
 # (page, title, icon, roles)
 PAGES = [
     ("annotate", "Annotate", ":material/edit_note:", ("annotator",)),
@@ -13,6 +13,7 @@ PAGES = [
     ("assign", "Assign work", ":material/group_add:", ("lead", "admin")),
     ("adjudicate", "Adjudicate", ":material/gavel:", ("lead", "admin")),
     ("agreement", "Agreement", ":material/insights:", ("lead", "admin")),
+    ("triage", "Triage", ":material/policy:", ("lead", "admin")),
     ("releases", "Releases", ":material/inventory_2:", ("lead", "admin")),
     ("guidelines", "Guidelines", ":material/menu_book:", ("annotator", "lead", "admin")),
 ]

@@ -115,6 +115,7 @@ class ItemView:
     reserved_until: datetime | None = None
     suggestions_opened: bool = False
     suggested_labels: dict | None = None
+    triage_flags: dict | None = None  # possible duplicate, secrets: shown to the annotator
 
 
 def _query(session: Session, public_id: str) -> Query:
@@ -154,6 +155,7 @@ def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
         finalised=_is_final(session, query.id), reserved_until=assignment.reserved_until,
         suggestions_opened=bool(annotation and annotation.suggestions_opened),
         suggested_labels=annotation.suggested_labels if annotation else None,
+        triage_flags=query.triage_flags,
     )
 
 

@@ -91,8 +91,9 @@ def parse_mix(text: str | None, taxonomy: Taxonomy) -> tuple[tuple[str, float], 
     return tuple((d, shares.get(d, 0.0) / total) for d in taxonomy.difficulties)
 
 
-def _pool(session: Session, spec: ReleaseSpec) -> list[dict]:
-    """Final, kept items that pass the filters, each as the row it would be in the release."""
+def _pool(session: Session, spec: ReleaseSpec) -> tuple[list[dict], list[str]]:
+    """Final, kept items that pass the filters, each as the row it would be in the release; and
+    the ids held back by triage flags that no lead has cleared."""
     # Plain columns, not ORM objects: a 100,000-item release reads them all.
     statement = (select(Query.id, Query.public_id, Query.messages, Query.source, Query.original_id,
                         Query.baseline_answer, Query.triage_flags, FinalLabel.difficulty, FinalLabel.languages,
@@ -114,12 +115,14 @@ def _pool(session: Session, spec: ReleaseSpec) -> list[dict]:
         Annotation.state == "submitted").group_by(Annotation.query_id)).all())
     wanted_languages = set(spec.languages)
     rows = []
+    held_back = []
     for row in session.connection().execute(statement.execution_options(yield_per=5000)):
         languages = list(row.languages or [])
         if wanted_languages and not wanted_languages & set(languages):
             continue
         if (row.triage_flags or {}).get("blocked"):
-            continue  # flagged by triage (contamination, secrets) and not cleared by a lead
+            held_back.append(row.public_id)  # contamination, secrets or a duplicate a lead has not cleared
+            continue
         rewritten = bool(row.rewritten_prompt)
         rows.append({
             "id": row.public_id,
@@ -139,7 +142,7 @@ def _pool(session: Session, spec: ReleaseSpec) -> list[dict]:
             "original_messages": json.dumps(row.messages, ensure_ascii=False) if rewritten else None,
             "_query_id": row.id,
         })
-    return rows
+    return rows, held_back
 
 
 def _quotas(size: int, mix: tuple[tuple[str, float], ...]) -> dict[str, int]:
@@ -278,7 +281,12 @@ def _agreement_summary(session: Session, actor: User, public_ids: set[str]) -> d
 def preview(session: Session, *, actor: User, spec: ReleaseSpec, with_agreement: bool = True) -> Preview:
     require_role(actor, "lead", "admin")
     taxonomy = project_taxonomy(session)
-    items, report = select_items(_pool(session, spec), spec, taxonomy)
+    pool, held_back = _pool(session, spec)
+    items, report = select_items(pool, spec, taxonomy)
+    report["held_back_by_triage"] = {"count": len(held_back), "ids": held_back[:100]}
+    if held_back:
+        report["problems"].append(f"{len(held_back)} final item(s) held back by triage flags (contamination, "
+                                  "secrets or duplicates) until a lead clears them")
     agreement = _agreement_summary(session, actor, {i["id"] for i in items}) if with_agreement else {}
     return Preview(items, report, distributions(items), agreement)
 

@@ -1,0 +1,185 @@
+"""Triage on the project's queries: run the checks, store what they found as flags on each
+query, and let a lead confirm duplicates, clear flags or redact secrets.
+
+Flags live in Query.triage_flags:
+    possible_duplicate_of  the first query of its near-duplicate cluster (shown to annotators)
+    duplicate_cluster      the cluster's ids
+    contamination          [{benchmark, item, evidence}]
+    secrets                [{kind, span}]
+    duplicate_of           set by a lead who confirmed the duplicate
+    blocked                True while a contamination, secret or confirmed duplicate holds the
+                           query out of releases; a lead clears it (cleared_by, cleared_reason)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from curation_app.core import audit, triage
+from curation_app.core.auth import require_role
+from curation_app.core.errors import InvalidInput, NotFound
+from curation_app.core.settings import get_setting
+from curation_app.models import Query, User
+
+REDACTION = "[REDACTED]"
+
+
+def _user_text(messages: list[dict]) -> str:
+    return "\n".join(m["content"] for m in messages if m["role"] == "user")
+
+
+def run_triage(
+    session: Session,
+    *,
+    actor: User,
+    benchmark_files: list[str | Path] = (),
+    ngram: int | None = None,
+    threshold: float | None = None,
+    progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
+) -> dict:
+    """Near-duplicates, contamination and secrets over every query; flags stored, report returned.
+
+    progress(stage, total) may return a callback that is given the number of items just done.
+    """
+    require_role(actor, "lead", "admin")
+    ngram = ngram or get_setting(session, "ngram")
+    threshold = threshold or get_setting(session, "duplicate_threshold")
+    benchmarks = {}
+    for path in benchmark_files:
+        try:
+            benchmarks[Path(path).name] = triage.read_benchmark_file(path)
+        except (OSError, ValueError) as error:
+            raise InvalidInput(f"benchmark file {path}: {error}") from None
+    rows = session.execute(select(Query.id, Query.public_id, Query.messages, Query.triage_flags)
+                           .order_by(Query.id)).all()
+    texts = [(public_id, _user_text(messages)) for _, public_id, messages, _ in rows]
+
+    def tracker(stage: str) -> Callable[[int], None] | None:
+        return progress(stage, len(texts)) if progress else None
+
+    clusters = triage.near_duplicate_clusters(texts, threshold=threshold, on_progress=tracker("near-duplicates"))
+    contaminated = triage.contamination(texts, benchmarks, n=ngram, on_progress=tracker("contamination")) \
+        if benchmarks else []
+    secrets_progress = tracker("secrets")
+    found_secrets: dict[str, list[dict]] = {}
+    for public_id, text in texts:
+        hits = triage.find_secrets(text)
+        if hits:
+            found_secrets[public_id] = [{"kind": h["kind"], "span": h["span"]} for h in hits]
+        if secrets_progress:
+            secrets_progress(1)
+
+    cluster_of = {member: cluster for cluster in clusters for member in cluster}
+    contamination_of: dict[str, list[dict]] = {}
+    for hit in contaminated:
+        contamination_of.setdefault(hit["id"], []).append(
+            {"benchmark": hit["benchmark"], "item": hit["item"], "evidence": hit["evidence"]})
+    updates = []
+    for query_id, public_id, _, old_flags in rows:
+        flags = {k: v for k, v in (old_flags or {}).items()
+                 if k in ("duplicate_of", "cleared_by", "cleared_reason", "redacted")}
+        cluster = cluster_of.get(public_id)
+        if cluster:
+            flags["duplicate_cluster"] = cluster
+            if cluster[0] != public_id:
+                flags["possible_duplicate_of"] = cluster[0]
+        if public_id in contamination_of:
+            flags["contamination"] = contamination_of[public_id]
+        if public_id in found_secrets:
+            flags["secrets"] = found_secrets[public_id]
+        needs_lead = bool(flags.get("contamination") or flags.get("secrets") or flags.get("duplicate_of"))
+        flags["blocked"] = needs_lead and not flags.get("cleared_by")
+        cleaned = {k: v for k, v in flags.items() if v not in (None, False, [], {})}
+        if cleaned != (old_flags or {}):
+            updates.append((query_id, cleaned or None))
+    for query_id, flags in updates:
+        session.execute(update(Query).where(Query.id == query_id).values(triage_flags=flags))
+    report = {
+        "duplicate_clusters": clusters,
+        "contaminated": [{"id": h["id"], "benchmark": h["benchmark"], "item": h["item"], "evidence": h["evidence"]}
+                         for h in contaminated],
+        "secrets": [{"id": public_id, "kind": hit["kind"], "span": hit["span"]}
+                    for public_id, hits in found_secrets.items() for hit in hits],
+    }
+    audit.record(session, actor=actor, action="triage.run", entity="queue",
+                 new={"queries": len(rows), "duplicate_clusters": len(clusters), "contaminated": len(contaminated),
+                      "with_secrets": len(found_secrets), "ngram": ngram, "threshold": threshold,
+                      "benchmarks": sorted(benchmarks)})
+    return report
+
+
+def _query(session: Session, public_id: str) -> Query:
+    query = session.execute(select(Query).where(Query.public_id == public_id)).scalar_one_or_none()
+    if query is None:
+        raise NotFound(f"no query with id {public_id!r}")
+    return query
+
+
+def _set_flags(session: Session, actor: User, query: Query, flags: dict, action: str, detail: dict) -> None:
+    old = query.triage_flags
+    query.triage_flags = {k: v for k, v in flags.items() if v not in (None, False, [], {})} or None
+    session.add(query)
+    audit.record(session, actor=actor, action=action, entity="query", entity_id=query.public_id,
+                 old={"triage_flags": old}, new={"triage_flags": query.triage_flags, **detail})
+
+
+def mark_duplicates(session: Session, *, actor: User, canonical: str, duplicates: list[str]) -> None:
+    """Confirm duplicates of a canonical query: they leave the pool and never reach a release."""
+    require_role(actor, "lead", "admin")
+    _query(session, canonical)
+    if canonical in duplicates:
+        raise InvalidInput("the canonical query cannot be its own duplicate")
+    for public_id in duplicates:
+        query = _query(session, public_id)
+        flags = {**(query.triage_flags or {}), "duplicate_of": canonical, "blocked": True}
+        flags.pop("cleared_by", None)
+        _set_flags(session, actor, query, flags, "triage.mark_duplicate", {"canonical": canonical})
+        query.in_pool, query.pool_open = False, False
+
+
+def clear_flags(session: Session, *, actor: User, public_id: str, reason: str) -> None:
+    """A lead has looked: the query may be released after all (the flags stay as evidence)."""
+    require_role(actor, "lead", "admin")
+    if not (reason or "").strip():
+        raise InvalidInput("say why the flags are cleared")
+    query = _query(session, public_id)
+    flags = {**(query.triage_flags or {}), "blocked": False, "cleared_by": actor.name, "cleared_reason": reason.strip()}
+    _set_flags(session, actor, query, flags, "triage.clear", {"reason": reason.strip()})
+
+
+def redact_secrets(session: Session, *, actor: User, public_id: str) -> int:
+    """Replace every flagged secret in the query's text by [REDACTED]; returns how many.
+    The content hash stays, so re-importing the original text is still a duplicate."""
+    require_role(actor, "lead", "admin")
+    query = _query(session, public_id)
+    messages = [dict(m) for m in query.messages]
+    redacted = 0
+    for message in messages:
+        if message["role"] != "user":
+            continue
+        hits = triage.find_secrets(message["content"])
+        for hit in sorted(hits, key=lambda h: h["span"][0], reverse=True):
+            start, end = hit["span"]
+            message["content"] = message["content"][:start] + REDACTION + message["content"][end:]
+            redacted += 1
+    if not redacted:
+        raise InvalidInput(f"{public_id} has no secret or personal data left to redact")
+    old_messages = query.messages
+    query.messages = messages
+    flags = {k: v for k, v in (query.triage_flags or {}).items() if k != "secrets"}
+    flags["redacted"] = redacted
+    flags["blocked"] = bool(flags.get("contamination") or flags.get("duplicate_of")) and not flags.get("cleared_by")
+    _set_flags(session, actor, query, flags, "triage.redact", {"redacted": redacted, "old_messages": old_messages})
+    return redacted
+
+
+def flagged(session: Session, *, actor: User) -> list[dict]:
+    """Every query with a flag, for the lead's triage page."""
+    require_role(actor, "lead", "admin")
+    rows = session.execute(select(Query.public_id, Query.triage_flags).where(Query.triage_flags.is_not(None))
+                           .order_by(Query.public_id)).all()
+    return [{"id": public_id, **flags} for public_id, flags in rows if flags]

@@ -1,0 +1,103 @@
+"""Triage on the database: flags stored per query, the CLI's JSON, duplicates confirmed by a
+lead, secrets redacted, flags cleared, and releases that hold flagged items back."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from curation_app.core import adjudicate, annotation_io, release, triage_db
+from curation_app.core.errors import InvalidInput
+from curation_app.core.importer import import_file
+from curation_app.database import session_scope
+from curation_app.models import AuditLog, Query
+from tests.test_annotations_agreement_cli import ROW, write_csv
+from tests.test_import import write_jsonl
+
+LOOP = "def total(values):\n    result = 0\n    for value in values:\n        result += value\n    return result\n"
+SECRET = "AKIA" + "QWERTYUIOPASDFGH"  # built here so no key-shaped string sits in the repository
+
+
+@pytest.fixture
+def flagged_project(engine, admin, tmp_path):
+    rows = [
+        {"id": "orig", "prompt": f"Why is this sum function slow for big lists?\n```python\n{LOOP}```"},
+        {"id": "copy", "prompt": "why is this sum function slow for big lists?\n```python\n"
+                                 + LOOP.replace("values", "numbers").replace("value", "number") + "```"},
+        {"id": "bench", "prompt": "My homework, please solve it: " + "check if in given list of numbers are any two "
+                                  "numbers closer to each other than given threshold and return true"},
+        {"id": "leak", "prompt": f"boto3 says access denied with key {SECRET} in us-east-1, why?"},
+        {"id": "clean", "prompt": "How do I read a CSV file with pandas and skip the first row?"},
+    ]
+    import_file(write_jsonl(tmp_path / "q.jsonl", rows), actor=admin, engine=engine)
+    benchmark = tmp_path / "mini-bench.jsonl.gz"
+    with gzip.open(benchmark, "wt") as handle:
+        handle.write(json.dumps({"task_id": "Mini/0", "prompt": "Check if in given list of numbers, are any two "
+                                 "numbers closer to each other than given threshold. Return true or false."}) + "\n")
+    return benchmark
+
+
+def flags(engine) -> dict[str, dict]:
+    with Session(engine) as session:
+        return {p: f for p, f in session.exec(select(Query.public_id, Query.triage_flags)) if f}
+
+
+def test_cli_triage_reports_and_stores_flags(db_url, engine, flagged_project, cli):
+    result = cli("triage", "--benchmark", flagged_project, "--ngram", "8", "--json")
+    assert result.code == 0, result.err
+    report = result.json()
+    assert report["duplicate_clusters"] == [["orig", "copy"]]
+    assert [(h["id"], h["benchmark"], h["item"]) for h in report["contaminated"]] == [
+        ("bench", "mini-bench.jsonl.gz", "Mini/0")]
+    assert "closer to each other than given threshold" in report["contaminated"][0]["evidence"]
+    (secret,) = report["secrets"]
+    assert secret["id"] == "leak" and secret["kind"] == "aws_access_key_id"
+    stored = flags(engine)
+    assert stored["copy"]["possible_duplicate_of"] == "orig" and "blocked" not in stored["copy"]
+    assert stored["bench"]["blocked"] and stored["leak"]["blocked"] and "clean" not in stored
+    text = cli("triage")
+    assert text.code == 0 and "1 near-duplicate cluster(s)" in text.out
+
+
+def test_release_holds_flagged_items_back_until_a_lead_clears_them(engine, admin, flagged_project, tmp_path):
+    with session_scope(engine) as session:
+        triage_db.run_triage(session, actor=admin, benchmark_files=[flagged_project], ngram=8)
+    labels = [{**ROW, "query_id": q, "annotator": a, "notes": ""} for q in ("bench", "leak", "clean") for a in "xy"]
+    annotation_io.import_annotations(write_csv(tmp_path / "l.csv", labels), actor=admin, engine=engine)
+    with session_scope(engine) as session:
+        adjudicate.apply_rule(session, actor=admin)
+        preview = release.preview(session, actor=admin, spec=release.ReleaseSpec(), with_agreement=False)
+    assert [i["id"] for i in preview.items] == ["clean"]
+    assert preview.report["held_back_by_triage"] == {"count": 2, "ids": ["bench", "leak"]}
+    assert "2 final item(s) held back by triage flags" in " ".join(preview.report["problems"])
+    with session_scope(engine) as session:
+        with pytest.raises(InvalidInput, match="say why"):
+            triage_db.clear_flags(session, actor=admin, public_id="bench", reason="")
+        triage_db.clear_flags(session, actor=admin, public_id="bench", reason="our own rewording, not the benchmark")
+        assert triage_db.redact_secrets(session, actor=admin, public_id="leak") == 1
+    with session_scope(engine) as session:
+        preview = release.preview(session, actor=admin, spec=release.ReleaseSpec(), with_agreement=False)
+        leak = session.exec(select(Query).where(Query.public_id == "leak")).one()
+    assert [i["id"] for i in preview.items] == ["bench", "clean", "leak"]
+    assert SECRET not in leak.messages[0]["content"] and "[REDACTED]" in leak.messages[0]["content"]
+    with session_scope(engine) as session:  # a new run keeps the lead's decisions
+        triage_db.run_triage(session, actor=admin, benchmark_files=[flagged_project], ngram=8)
+    assert flags(engine)["bench"]["cleared_by"] == "(command line)" and not flags(engine)["bench"].get("blocked")
+    with Session(engine) as session:
+        redaction = session.exec(select(AuditLog).where(AuditLog.action == "triage.redact")).one()
+    assert SECRET in json.dumps(redaction.new["old_messages"])  # the audit log keeps the original
+
+
+def test_lead_confirms_duplicates(engine, admin, flagged_project):
+    with session_scope(engine) as session:
+        triage_db.run_triage(session, actor=admin)
+        triage_db.mark_duplicates(session, actor=admin, canonical="orig", duplicates=["copy"])
+        with pytest.raises(InvalidInput, match="its own duplicate"):
+            triage_db.mark_duplicates(session, actor=admin, canonical="orig", duplicates=["orig"])
+    copy = flags(engine)["copy"]
+    assert copy["duplicate_of"] == "orig" and copy["blocked"]
+    with Session(engine) as session:
+        assert session.exec(select(Query.in_pool).where(Query.public_id == "copy")).one() is False
