@@ -63,28 +63,38 @@ def served_app(database_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def chromium_page() -> Iterator["object"]:
-    """A fresh headless Chromium page (Debian's chromium, driven by Playwright)."""
+def chromium_pages(count: int) -> Iterator[list]:
+    """Fresh headless Chromium pages (Debian's chromium, driven by Playwright), each in its own
+    browser profile, so each has its own cookies: separate users side by side."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         missing_real_part(f"Chromium is not installed at {CHROMIUM} (scripts/test.sh installs Debian's chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         missing_real_part("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    profiles = [tempfile.mkdtemp(prefix="chromium-profile-") for _ in range(count)]
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch_persistent_context(
+            contexts = [playwright.chromium.launch_persistent_context(
                 profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": 1400, "height": 1000})
+                viewport={"width": 1400, "height": 1000}) for profile in profiles]
             try:
-                page = browser.new_page()
-                page.set_default_timeout(30_000)
-                yield page
+                pages = [context.new_page() for context in contexts]
+                for page in pages:
+                    page.set_default_timeout(30_000)
+                yield pages
             finally:
-                browser.close()
+                for context in contexts:
+                    context.close()
     finally:
-        shutil.rmtree(profile, ignore_errors=True)
+        for profile in profiles:
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextmanager
+def chromium_page() -> Iterator["object"]:
+    with chromium_pages(1) as (page,):
+        yield page
 
 
 def choose(page, label: str, option: str, attempts: int = 3) -> None:
@@ -96,6 +106,7 @@ def choose(page, label: str, option: str, attempts: int = 3) -> None:
     for attempt in range(attempts):
         expect(box).to_be_enabled()
         box.click()
+        page.keyboard.type(option)  # long option lists are virtual: filter so the option is drawn
         try:
             page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
             return
@@ -117,5 +128,5 @@ def press_until(page, keys: str, expected, attempts: int = 3) -> None:
             return
         except PlaywrightTimeout:
             if attempt == attempts - 1:
-                page.screenshot(path="/tmp/press_fail.png", full_page=True)
-                raise
+                alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
+                raise AssertionError(f"{keys} did not lead to the expected state; the page says {alerts}") from None

@@ -1,0 +1,82 @@
+"""A team deployment: PostgreSQL and two Streamlit server processes at once, an annotator on
+each, working the same pool. No conflicts, no lost work, no query beyond its overlap."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, func, select
+
+from curation_app import database
+from curation_app.core import auth, queue, settings
+from curation_app.core.auth import command_line_actor
+from curation_app.core.demo import DEMO_QUERIES
+from curation_app.core.importer import import_file
+from curation_app.models import Annotation, Query, User
+from tests.browser import choose, chromium_pages, press_until, served_app
+
+pytestmark = pytest.mark.browser
+ROUNDS = 3
+
+
+def log_in(page, base: str, name: str) -> None:
+    page.goto(base)
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(f"{name}-demo")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Annotate").wait_for()
+
+
+def current_item(page) -> str:
+    page.wait_for_function("() => new URLSearchParams(window.location.search).get('item')")
+    return page.evaluate("() => new URLSearchParams(window.location.search).get('item')")
+
+
+def annotate_one(page) -> str:
+    # A fresh page load for each item: this test is about two servers sharing one database, not
+    # about the transition between items (test_browser_annotate covers that).
+    page.reload()
+    page.get_by_role("heading", name="Annotate").wait_for()
+    item = current_item(page)
+    page.get_by_role("button", name="Keep").wait_for()
+    page.get_by_role("heading", name="Annotate").click()
+    primary = page.locator("[data-testid='stBaseButton-primary']")
+    press_until(page, "Alt+K", primary.filter(has_text="Keep"))
+    choose(page, "Main category", "Development and Programming")
+    choose(page, "Subcategory", "Programming Fundamentals")
+    page.get_by_role("heading", name="Annotate").click()
+    press_until(page, "Alt+2", primary.filter(has_text="Medi"))
+    if page.get_by_placeholder("Pick or type languages").count():  # the placeholder: nothing chosen yet
+        choose(page, "Programming languages", "python")  # nothing suggested for this query
+        page.keyboard.press("Escape")
+    page.get_by_role("heading", name="Annotate").click()
+    press_until(page, "Control+Enter", page.get_by_text(f"Submitted {item}."))
+    return item
+
+
+def test_two_servers_on_postgresql_with_an_annotator_on_each(postgres_url):
+    database.upgrade(postgres_url)
+    engine = database.get_engine(postgres_url)
+    actor = command_line_actor()
+    with database.session_scope(engine) as session:
+        for name in ("alice", "bob"):
+            auth.create_user(session, actor=actor, name=name, role="annotator", password=f"{name}-demo")
+        settings.set_setting(session, actor=actor, key="overlap", value=1)  # each query to one annotator only
+    import_file(DEMO_QUERIES, actor=actor, source="demo", engine=engine)
+    with database.session_scope(engine) as session:
+        queue.assign(session, actor=actor)
+    with served_app(postgres_url) as first, served_app(postgres_url) as second, chromium_pages(2) as (alice, bob):
+        log_in(alice, first, "alice")
+        log_in(bob, second, "bob")
+        done = {"alice": [], "bob": []}
+        for _ in range(ROUNDS):  # interleaved: both hold reservations on the same pool at once
+            done["alice"].append(annotate_one(alice))
+            done["bob"].append(annotate_one(bob))
+    assert not set(done["alice"]) & set(done["bob"])  # overlap 1: never the same query
+    with Session(engine) as session:
+        stored = session.exec(select(User.name, Query.public_id).join(Annotation, Annotation.annotator_id == User.id)
+                              .join(Query, Query.id == Annotation.query_id)
+                              .where(Annotation.state == "submitted")).all()
+        over = session.exec(select(func.count()).select_from(Query).where(Query.n_claims > 1)).one()
+    assert sorted(stored) == sorted([("alice", q) for q in done["alice"]] + [("bob", q) for q in done["bob"]])
+    assert over == 0
+    database.dispose_engines()
