@@ -145,7 +145,7 @@ def annotate_page_rerun(n: int, workdir: Path) -> list[dict]:
         with session_scope(info["engine"]) as session:
             token = auth.start_login_session(session, user=_bench_user(info["engine"]))
         app = AppTest.from_file(str(REPO_ROOT / "curation_app" / "app.py"), default_timeout=120)
-        app.query_params["session"] = token
+        app.session_state["token"] = token  # what the login cookie gives a real browser
         app.run()
         assert not app.exception, app.exception
         assert app.query_params.get("item"), "the benchmark annotator should have an item open"
@@ -377,20 +377,24 @@ def main() -> int:
         print(json.dumps(run_one(args.child, n)))
         return 0
     results: list[dict] = []
+    failed: list[str] = []
     print(f"{'benchmark':<96} {'value':>10} {'baseline':>10} {'ratio':>7} {'peak MB':>8}")
     for name in args.only or list(BENCHMARKS):
         child = subprocess.run([sys.executable, __file__, "--child", name] + (["--quick"] if args.quick else []),
                                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
         if child.returncode != 0:
             print(f"{name}: failed\n{child.stderr[-3000:]}", file=sys.stderr)
-            return 1
+            failed.append(name)
+            continue
         for item in json.loads(child.stdout.strip().splitlines()[-1]):
             results.append(item)
             print(f"{item['name'][:96]:<96} {item['value']:>9}{item['unit']:<1} {item['baseline']:>9}{item['unit']:<1} "
                   f"{item['ratio']:>7} {item['peak_mb']:>8}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

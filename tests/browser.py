@@ -130,3 +130,12 @@ def press_until(page, keys: str, expected, attempts: int = 3) -> None:
             if attempt == attempts - 1:
                 alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
                 raise AssertionError(f"{keys} did not lead to the expected state; the page says {alerts}") from None
+
+
+def log_in(page, base: str, name: str, password: str, landing: str) -> None:
+    """Log in through the login form and wait for the role's first page."""
+    page.goto(base)
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name=landing).wait_for()

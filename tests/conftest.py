@@ -142,3 +142,24 @@ def admin():
     from curation_app.core.auth import command_line_actor
 
     return command_line_actor()
+
+
+def run_until_marker_then_kill(script: str, marker: Path, *args: str, env: dict | None = None) -> None:
+    """Run `script` in a child Python until it writes `marker` (it then waits), and SIGKILL it there."""
+    import signal
+    import subprocess
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", script, str(marker), *args], cwd=REPO_ROOT,
+                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})})
+    try:
+        for _ in range(600):
+            if marker.exists() or child.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert marker.exists(), "the child never reached the point where it is killed"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()

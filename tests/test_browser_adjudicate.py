@@ -12,7 +12,7 @@ from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import FinalLabel, Query
-from tests.browser import choose, chromium_page, served_app
+from tests.browser import choose, chromium_page, log_in, served_app
 from tests.test_adjudicate import label
 from tests.test_annotations_agreement_cli import write_csv
 
@@ -40,11 +40,7 @@ def server(tmp_path_factory):
 def test_lead_resolves_a_disagreement_in_the_browser(server, tmp_path):
     base, engine = server
     with chromium_page() as page:
-        page.goto(base)
-        page.get_by_role("textbox", name="User name").fill("lead")
-        page.get_by_role("textbox", name="Password").fill("lead-demo")
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_role("heading", name="Overview").wait_for()
+        log_in(page, base, "lead", "lead-demo", "Overview")
         page.get_by_role("link", name="Adjudicate").click()
         page.get_by_role("heading", name="Adjudicate").wait_for()
         page.get_by_text("1 item(s), lowest agreement first").wait_for()

@@ -16,7 +16,7 @@ from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import Annotation, Query, User
-from tests.browser import choose, chromium_page, press_until, served_app
+from tests.browser import log_in, choose, chromium_page, press_until, served_app
 
 pytestmark = pytest.mark.browser
 PAYLOAD_ITEMS = ["demo-014", "demo-026"]  # demo queries that carry <script>, onerror and javascript: links
@@ -38,12 +38,6 @@ def server(tmp_path_factory):
         yield base, engine
 
 
-def log_in(page, base: str, name: str, password: str) -> None:
-    page.goto(base)
-    page.get_by_role("textbox", name="User name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Annotate").wait_for()
 
 
 def wait_for_item(page, public_id: str) -> None:
@@ -70,7 +64,7 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
     dialogs: list[str] = []
     with chromium_page() as page:
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        log_in(page, base, "alice", "alice-demo")
+        log_in(page, base, "alice", "alice-demo", "Annotate")
         wait_for_item(page, "demo-014")
 
         # User text with a script tag is shown as text, and nothing runs.

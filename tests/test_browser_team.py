@@ -12,18 +12,12 @@ from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import Annotation, Query, User
-from tests.browser import choose, chromium_pages, press_until, served_app
+from tests.browser import log_in, choose, chromium_pages, press_until, served_app
 
 pytestmark = pytest.mark.browser
 ROUNDS = 3
 
 
-def log_in(page, base: str, name: str) -> None:
-    page.goto(base)
-    page.get_by_role("textbox", name="User name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(f"{name}-demo")
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Annotate").wait_for()
 
 
 def current_item(page) -> str:
@@ -65,8 +59,8 @@ def test_two_servers_on_postgresql_with_an_annotator_on_each(postgres_url):
     with database.session_scope(engine) as session:
         queue.assign(session, actor=actor)
     with served_app(postgres_url) as first, served_app(postgres_url) as second, chromium_pages(2) as (alice, bob):
-        log_in(alice, first, "alice")
-        log_in(bob, second, "bob")
+        log_in(alice, first, "alice", "alice-demo", "Annotate")
+        log_in(bob, second, "bob", "bob-demo", "Annotate")
         done = {"alice": [], "bob": []}
         for _ in range(ROUNDS):  # interleaved: both hold reservations on the same pool at once
             done["alice"].append(annotate_one(alice))

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlmodel import func, select
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
 from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.importer import content_hash, import_answers, import_file
 from curation_app.models import AuditLog, ImportBatch, Query
-from tests.conftest import REPO_ROOT, shared_file
+from tests.conftest import run_until_marker_then_kill, shared_file
 
 PY_CODE = "def add(a, b):\n    return a + b\n"
 CODEARENA_ROWS = [
@@ -301,7 +295,7 @@ from pathlib import Path
 from curation_app.core.auth import command_line_actor
 from curation_app.core.importer import import_file
 from curation_app.database import get_engine
-path, marker = Path(sys.argv[1]), Path(sys.argv[2])
+marker, path = Path(sys.argv[1]), Path(sys.argv[2])
 seen = 0
 def progress(n):
     global seen
@@ -318,19 +312,7 @@ def test_sigkill_mid_import_leaves_the_database_unchanged(db_url, engine, admin,
     path = write_jsonl(tmp_path / "big.jsonl", rows)
     marker = tmp_path / "marker"
     before = counts(engine)
-    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path), str(marker)], cwd=REPO_ROOT,
-                             env={**os.environ, "CURATION_DATABASE_URL": db_url, "PYTHONPATH": str(REPO_ROOT)})
-    try:
-        for _ in range(600):
-            if marker.exists() or child.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert marker.exists(), "the import never reached the middle of the file"
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    run_until_marker_then_kill(KILL_SCRIPT, marker, str(path), env={"CURATION_DATABASE_URL": db_url})
     assert counts(engine) == before
     summary = import_file(path, actor=admin, engine=engine)
     assert summary.imported == 10_000 and counts(engine)["Query"] == before["Query"] + 10_000
@@ -401,3 +383,10 @@ def test_float_ids_from_pandas_and_long_sources_are_handled(engine, admin, tmp_p
     renamed = write_jsonl(tmp_path / "renamed.jsonl", [{"id": "1", "prompt": "another question with id 1"}])
     summary = import_file(renamed, actor=admin, source="s" * 100, engine=engine)
     assert summary.renamed[0]["now"] == "s" * 100 + ":1"
+
+
+def test_a_10_mb_single_query_is_refused_with_its_size(engine, admin, tmp_path):
+    path = write_jsonl(tmp_path / "huge.jsonl", [{"prompt": "short one"}, {"prompt": "x" * 10_000_000}])
+    with pytest.raises(ImportRefused, match="line 2: too long: 10,000,000 characters"):
+        import_file(path, actor=admin, engine=engine)
+    assert counts(engine)["Query"] == 0

@@ -4,12 +4,7 @@ stratified selection, atomic writing; and the whole path on real data."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -25,7 +20,7 @@ from curation_app.core.release import ReleaseSpec
 from curation_app.core.taxonomy import default_taxonomy
 from curation_app.database import session_scope
 from curation_app.models import FinalLabel, Query, Release
-from tests.conftest import REPO_ROOT, shared_file
+from tests.conftest import run_until_marker_then_kill, shared_file
 from tests.test_annotations_agreement_cli import ROW, write_csv
 from tests.test_import import write_jsonl
 
@@ -211,19 +206,7 @@ with session_scope(get_engine()) as session:
 
 def test_sigkill_mid_export_then_rerun_completes(db_url, engine, admin, finals, tmp_path):
     marker = tmp_path / "marker"
-    child = subprocess.Popen([sys.executable, "-c", KILL_EXPORT, str(marker)], cwd=REPO_ROOT,
-                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
-    try:
-        for _ in range(600):
-            if marker.exists() or child.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert marker.exists(), "the export never reached the middle"
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    run_until_marker_then_kill(KILL_EXPORT, marker)
     assert not (finals / "bench" / "1.0").exists()  # nothing that looks like a release
     assert all(p.name.startswith(".1.0.partial-") for p in (finals / "bench").iterdir())
     with Session(engine) as session:

@@ -23,7 +23,7 @@ from sqlmodel import Session
 from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
-from curation_app.core.readers import RawRecord, read_records, type_name
+from curation_app.core.readers import RawRecord, file_sha256, read_records, type_name
 from curation_app.database import session_scope
 from curation_app.models import ImportBatch, Query, User, utcnow
 
@@ -276,14 +276,6 @@ def _existing_hashes(session: Session, hashes: list[str]) -> set[str]:
     return found
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def import_file(
     path: str | Path,
     *,
@@ -306,7 +298,7 @@ def import_file(
     problems: list[tuple[str, str]] = []
 
     with session_scope(engine) as session:
-        batch = ImportBatch(source=source, file_name=path.name, file_sha256=_file_sha256(path),
+        batch = ImportBatch(source=source, file_name=path.name, file_sha256=file_sha256(path),
                             file_format=file_format, shape="unknown",
                             created_by_id=actor.id)
         session.add(batch)

@@ -8,7 +8,6 @@ that looks complete. The same database state and selection give byte-identical d
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -30,6 +29,7 @@ from curation_app import __version__
 from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import Conflict, InvalidInput, NotFound
+from curation_app.core.readers import file_sha256
 from curation_app.core.settings import get_setting
 from curation_app.core.taxonomy import Taxonomy, project_taxonomy
 from curation_app.models import Annotation, FinalLabel, Query, Release, ReleaseItem, User, utcnow
@@ -300,14 +300,6 @@ def _check_name(kind: str, value: str) -> str:
     return value
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _public(item: dict) -> dict:
     return {key: item[key] for key in ITEM_KEYS}
 
@@ -474,7 +466,7 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
         versions = sorted({v for v in _guideline_versions(session, query_ids) if v})
         manifest = {
             "name": name, "version": version, "items": len(result.items),
-            "files": {f: {"sha256": _sha256(work / f), "bytes": (work / f).stat().st_size} for f in DATA_FILES},
+            "files": {f: {"sha256": file_sha256(work / f), "bytes": (work / f).stat().st_size} for f in DATA_FILES},
             "keys": list(ITEM_KEYS),
             "distributions": result.distributions,
             "selection": {"spec": spec.as_dict(), "report": result.report},
@@ -489,7 +481,7 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
         }
         card = dataset_card(name, version, manifest, result.distributions)
         (work / "README.md").write_text(card, encoding="utf-8")
-        manifest["files"]["README.md"] = {"sha256": _sha256(work / "README.md"),
+        manifest["files"]["README.md"] = {"sha256": file_sha256(work / "README.md"),
                                           "bytes": (work / "README.md").stat().st_size}
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                             encoding="utf-8")
@@ -548,7 +540,7 @@ def verify(path: str | Path) -> list[str]:
             problems.append(f"{target}: missing")
         elif target.stat().st_size != expected["bytes"]:
             problems.append(f"{target}: {target.stat().st_size} bytes, the manifest says {expected['bytes']}")
-        elif _sha256(target) != expected["sha256"]:
+        elif file_sha256(target) != expected["sha256"]:
             problems.append(f"{target}: sha256 differs from the manifest")
     for extra in sorted(p.name for p in path.iterdir() if p.name not in files and p.name != "manifest.json"):
         problems.append(f"{path / extra}: not in the manifest")

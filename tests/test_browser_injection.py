@@ -1,0 +1,88 @@
+"""User text with script payloads on every page that shows user text, in a real browser: the
+payloads are shown as text and nothing runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from curation_app import database
+from curation_app.core import annotation_io, auth, queue
+from curation_app.core.auth import command_line_actor
+from curation_app.core.importer import import_file
+from tests.browser import log_in, chromium_page, served_app
+from tests.test_annotations_agreement_cli import ROW, write_csv
+from tests.test_import import write_jsonl
+
+pytestmark = pytest.mark.browser
+PAYLOADS = ["<script>window.__owned = 1; alert('script')</script>", "<img src=x onerror=\"alert('img')\">",
+            "[click me](javascript:alert('link'))", "<svg onload=alert('svg')>", "**bold** :red[red] ![i](https://x/y.png)"]
+TEXT = " | ".join(PAYLOADS)
+SOURCE = "<img src=x onerror=alert(1)>"  # even the source name
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser-injection")
+    url = f"sqlite:///{folder / 'curation.sqlite'}"
+    database.upgrade(url)
+    engine = database.get_engine(url)
+    actor = command_line_actor()
+    with database.session_scope(engine) as session:
+        for name, role in (("lead", "lead"), ("alice", "annotator"), ("bob", "annotator")):
+            auth.create_user(session, actor=actor, name=name, role=role, password=f"{name}-demo")
+    rows = [{"id": f"x{i}", "prompt": f"Question {i} about this page: {TEXT}\n```html\n{TEXT}\n```",
+             "model_response": f"Answer {i}: {TEXT}"} for i in range(3)]
+    import_file(write_jsonl(folder / "payloads.jsonl", rows), actor=actor, source=SOURCE, engine=engine)
+    labels = [{**ROW, "query_id": "x0", "annotator": who, "difficulty": level, "reference_answer": f"{who}: {TEXT}",
+               "notes": TEXT, "rewritten_prompt": TEXT} for who, level in (("alice", "easy"), ("bob", "hard"))]
+    annotation_io.import_annotations(write_csv(folder / "labels.csv", labels), actor=actor, engine=engine)
+    with database.session_scope(engine) as session:
+        queue.assign(session, actor=actor, annotators=["alice", "bob"], public_ids=["x1"])
+    with served_app(url) as base:
+        yield base
+
+
+
+
+def assert_inert(page, where: str) -> None:
+    page.wait_for_timeout(500)  # let anything that would run, run
+    assert page.evaluate("() => window.__owned") is None, f"a script ran on {where}"
+    assert page.locator("img[src='x'], svg[onload], img[src='https://x/y.png']").count() == 0, where
+    assert page.locator("a[href^='javascript']").count() == 0, where
+
+
+def visit(page, base: str, title: str, query: str = "") -> None:
+    page.goto(f"{base}/{title.lower().replace(' ', '_')}{query}")
+    page.get_by_role("heading", name=title).first.wait_for()
+
+
+def test_payloads_stay_text_on_every_page(server):
+    dialogs: list[str] = []
+    with chromium_page() as page:
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        log_in(page, server, "alice", "alice-demo", "Annotate")
+        page.get_by_text("window.__owned = 1", exact=False).first.wait_for()  # shown, as text
+        assert_inert(page, "annotate")
+        page.get_by_text("Baseline answer").click()
+        assert_inert(page, "annotate, baseline answer open")
+        visit(page, server, "My work")
+        assert_inert(page, "my work")
+        page.context.clear_cookies()
+
+        log_in(page, server, "lead", "lead-demo", "Overview")
+        assert_inert(page, "overview")
+        visit(page, server, "Adjudicate", "?adjudicate=x0")
+        page.get_by_role("heading", name="Item x0").wait_for()
+        page.get_by_text("Reference answers side by side").click()
+        page.get_by_text("alice: <script>", exact=False).first.wait_for()
+        assert_inert(page, "adjudicate")
+        visit(page, server, "Agreement")
+        assert_inert(page, "agreement")
+        visit(page, server, "Triage")
+        page.get_by_role("button", name="Run triage over every query").click()
+        page.get_by_text("near-duplicate cluster(s)").wait_for()
+        assert_inert(page, "triage")
+        visit(page, server, "Releases")
+        page.get_by_role("button", name="Preview").click()
+        assert_inert(page, "release preview")
+    assert dialogs == []
