@@ -220,6 +220,7 @@ def test_agreement_page_shows_every_field_and_the_annotator_matrix(demo_db):
     alpha = table[(table["field"] == "category") & (table["measure"] == "krippendorff_alpha")].iloc[0]
     assert alpha["value"] != "n/a" and " to " in alpha["95% interval"]
     assert len(app.get("vega_lite_chart")) >= 1  # the heatmap
+    assert any("the model needs at least 20" in i for i in shown(app.info))  # the demo has too few final items
     assert open_page("agreement", "alice").error[0].value == "This page is for the role lead or admin."
 
 

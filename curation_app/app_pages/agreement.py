@@ -7,10 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
-from curation_app.core import agreement, agreement_db
+from curation_app.app_pages.widgets import md
+from curation_app.core import agreement, agreement_db, suggest
+from curation_app.core.errors import CurationError
 from curation_app.core.overview import overview
 from curation_app.core.taxonomy import project_taxonomy
-from curation_app.database import read_scope
+from curation_app.database import read_scope, session_scope
 
 user = require(current_user(), "lead", "admin")
 st.title("Agreement")
@@ -105,3 +107,43 @@ if versus_final.empty:
     st.info("No final labels yet: they appear once items are adjudicated.")
 else:
     st.dataframe(versus_final, width="stretch")
+
+st.divider()
+st.subheader("Suggestion model and language detector")
+
+
+@st.cache_data(show_spinner="Training and evaluating the suggestion model...", max_entries=4)
+def model_accuracy(version: tuple) -> dict:
+    """Held-out accuracy per target; retrained only when final labels change (`version`)."""
+    with read_scope() as session:
+        try:
+            return {"accuracy": suggest.train(session, actor=user).accuracy,
+                    "languages": suggest.language_suggestion_accuracy(session)}
+        except CurationError as error:
+            return {"problem": str(error), "languages": suggest.language_suggestion_accuracy(session)}
+
+
+with read_scope() as session:
+    training_version = suggest.training_version(session)
+figures = model_accuracy(training_version)
+if "problem" in figures:
+    st.info(f"Category model: {md(figures['problem'])}.")
+else:
+    st.dataframe(pd.DataFrame(figures["accuracy"]).T, width="stretch")
+    st.caption("Held-out accuracy on 25% of the final labels: top 1, top 3, and always guessing the most "
+               "common label (majority baseline).")
+    columns = st.columns(2)
+    if columns[0].button("Order the pool by the model's uncertainty", help="Most uncertain items first"):
+        with session_scope() as session:
+            model = suggest.train(session, actor=user, evaluate=False)
+            ranked = suggest.order_queue_by_uncertainty(session, actor=user, model=model)
+        st.success(f"{ranked['ranked']} open items reordered, most uncertain first.")
+    if columns[1].button("Back to import order"):
+        with session_scope() as session:
+            suggest.reset_queue_order(session, actor=user)
+        st.success("The pool is back in import order.")
+languages = figures["languages"]
+if languages.get("items"):
+    st.caption(f"Language detector vs final languages on {languages['items']} kept items: top suggestion right "
+               f"{languages['top1_accuracy']:.0%}, exact set {languages['exact_set_accuracy']:.0%}, precision "
+               f"{languages['precision']:.0%}, recall {languages['recall']:.0%}.")
