@@ -390,6 +390,8 @@ def main() -> int:
             results.append(item)
             print(f"{item['name'][:96]:<96} {item['value']:>9}{item['unit']:<1} {item['baseline']:>9}{item['unit']:<1} "
                   f"{item['ratio']:>7} {item['peak_mb']:>8}", flush=True)
+            if item["note"]:
+                print(f"    {item['note'][:200]}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if failed:

@@ -76,6 +76,10 @@ def make_engine(url: str | None = None, *, single_connection: bool = False) -> E
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not single_connection:
+            # Enough connections for every thread of a busy server: writers wait on SQLite's busy
+            # timeout, not on the pool (whose own timeout would fail them first).
+            pooling.update(pool_size=20, max_overflow=20, pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000 * 2)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -85,7 +89,7 @@ def make_engine(url: str | None = None, *, single_connection: bool = False) -> E
         return engine
     if single_connection:
         return create_engine(url, **pooling)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **pooling)
 
 
 def get_engine(url: str | None = None) -> Engine:

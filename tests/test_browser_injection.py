@@ -63,7 +63,7 @@ def test_payloads_stay_text_on_every_page(server):
         log_in(page, server, "alice", "alice-demo", "Annotate")
         page.get_by_text("window.__owned = 1", exact=False).first.wait_for()  # shown, as text
         assert_inert(page, "annotate")
-        page.get_by_text("Baseline answer").click()
+        page.get_by_text("Baseline answer (model)").click()
         assert_inert(page, "annotate, baseline answer open")
         visit(page, server, "My work")
         assert_inert(page, "my work")

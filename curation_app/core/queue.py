@@ -25,6 +25,7 @@ from curation_app.core.settings import get_setting
 from curation_app.models import Assignment, FinalLabel, Query, User, utcnow
 
 CANDIDATES_PER_TRY = 20
+MAX_CANDIDATE_ROUNDS = 50
 STATUS_COUNT_CAP = 1000
 
 
@@ -222,9 +223,27 @@ def next_item(session: Session, *, actor: User) -> Reservation | None:
             if _reserve_row(session, assignment, minutes, k):
                 return _reservation(session, assignment)
     mine = exists().where(Assignment.query_id == Query.id, Assignment.annotator_id == actor.id)
-    candidates = (select(Query.id).where(Query.pool_open, not_(mine))
-                  .order_by(Query.queue_rank, Query.id).limit(CANDIDATES_PER_TRY))
-    for query_id in session.execute(candidates).scalars().all():
+    tried: set[int] = set()
+    # Under contention the first candidates may all be taken by others a moment earlier: look
+    # further until a slot is won or the pool has no open query left.
+    for _ in range(MAX_CANDIDATE_ROUNDS):
+        statement = select(Query.id).where(Query.pool_open, not_(mine))
+        if tried:
+            statement = statement.where(Query.id.not_in(tried))
+        candidates = session.execute(
+            statement.order_by(Query.queue_rank, Query.id).limit(CANDIDATES_PER_TRY)).scalars().all()
+        if not candidates:
+            return None
+        tried.update(candidates)
+        won = _reserve_from_pool(session, actor, candidates, minutes, k)
+        if won is not None:
+            return won
+    return None
+
+
+def _reserve_from_pool(session: Session, actor: User, candidates: list[int], minutes: int,
+                       k: int) -> Reservation | None:
+    for query_id in candidates:
         now = utcnow()
         try:
             # A savepoint: the same annotator in a second tab may have taken this query a moment ago.
