@@ -184,7 +184,7 @@ def agreement_alpha(n: int, workdir: Path) -> list[dict]:
     return [
         row(f"nominal alpha, {n:,} items x 5 annotators, 40 labels (long table) vs krippendorff package",
             value, baseline, note=f"same value: {ours_value:.12f}"),
-        row(f"full nominal report with 1,000 bootstrap resamples vs one plain alpha", report_time, value),
+        row("full nominal report with 1,000 bootstrap resamples vs one plain alpha", report_time, value),
     ]
 
 

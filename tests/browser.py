@@ -139,3 +139,19 @@ def log_in(page, base: str, name: str, password: str, landing: str) -> None:
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name=landing).wait_for()
+
+
+def new_database(folder: Path, users: dict[str, str]):  # noqa: ANN201 - (url, engine)
+    """A migrated SQLite database in `folder` with these users (name -> role), each with the
+    password NAME-demo."""
+    from curation_app import database
+    from curation_app.core import auth
+
+    url = f"sqlite:///{folder / 'curation.sqlite'}"
+    database.upgrade(url)
+    engine = database.get_engine(url)
+    with database.session_scope(engine) as session:
+        for name, role in users.items():
+            auth.create_user(session, actor=auth.command_line_actor(), name=name, role=role,
+                             password=f"{name}-demo")
+    return url, engine

@@ -6,13 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from curation_app import database
-from curation_app.core import annotation_io, auth
+from curation_app.core import annotation_io
 from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import FinalLabel, Query
-from tests.browser import choose, chromium_page, log_in, served_app
+from tests.browser import choose, chromium_page, log_in, new_database, served_app
 from tests.test_adjudicate import label
 from tests.test_annotations_agreement_cli import write_csv
 
@@ -22,12 +21,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser-adjudicate")
-    url = f"sqlite:///{folder / 'curation.sqlite'}"
-    database.upgrade(url)
-    engine = database.get_engine(url)
+    url, engine = new_database(folder, {"lead": "lead"})
     actor = command_line_actor()
-    with database.session_scope(engine) as session:
-        auth.create_user(session, actor=actor, name="lead", role="lead", password="lead-demo")
     import_file(DEMO_QUERIES, actor=actor, source="demo", engine=engine)
     # Two annotators disagree on the difficulty of demo-020 (the default rule: 2 of 2 must agree).
     rows = [label("demo-020", "alice", difficulty="easy", languages="powershell"),

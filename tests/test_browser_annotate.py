@@ -11,12 +11,12 @@ from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from curation_app import database
-from curation_app.core import auth, queue
+from curation_app.core import queue
 from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import Annotation, Query, User
-from tests.browser import log_in, choose, chromium_page, press_until, served_app
+from tests.browser import choose, chromium_page, log_in, new_database, press_until, served_app
 
 pytestmark = pytest.mark.browser
 PAYLOAD_ITEMS = ["demo-014", "demo-026"]  # demo queries that carry <script>, onerror and javascript: links
@@ -24,13 +24,8 @@ PAYLOAD_ITEMS = ["demo-014", "demo-026"]  # demo queries that carry <script>, on
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser-annotate') / 'curation.sqlite'}"
-    database.upgrade(url)
-    engine = database.get_engine(url)
+    url, engine = new_database(tmp_path_factory.mktemp("browser-annotate"), {"alice": "annotator", "bob": "annotator"})
     actor = command_line_actor()
-    with database.session_scope(engine) as session:
-        auth.create_user(session, actor=actor, name="alice", role="annotator", password="alice-demo")
-        auth.create_user(session, actor=actor, name="bob", role="annotator", password="bob-demo")
     import_file(DEMO_QUERIES, actor=actor, source="demo", engine=engine)  # the demo queries, without labels
     with database.session_scope(engine) as session:
         queue.assign(session, actor=actor, annotators=["alice", "bob"], public_ids=PAYLOAD_ITEMS)

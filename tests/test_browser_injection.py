@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from curation_app import database
-from curation_app.core import annotation_io, auth, queue
+from curation_app.core import annotation_io, queue
 from curation_app.core.auth import command_line_actor
 from curation_app.core.importer import import_file
-from tests.browser import log_in, chromium_page, served_app
+from tests.browser import chromium_page, log_in, new_database, served_app
 from tests.test_annotations_agreement_cli import ROW, write_csv
 from tests.test_import import write_jsonl
 
@@ -23,13 +23,8 @@ SOURCE = "<img src=x onerror=alert(1)>"  # even the source name
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser-injection")
-    url = f"sqlite:///{folder / 'curation.sqlite'}"
-    database.upgrade(url)
-    engine = database.get_engine(url)
+    url, engine = new_database(folder, {"lead": "lead", "alice": "annotator", "bob": "annotator"})
     actor = command_line_actor()
-    with database.session_scope(engine) as session:
-        for name, role in (("lead", "lead"), ("alice", "annotator"), ("bob", "annotator")):
-            auth.create_user(session, actor=actor, name=name, role=role, password=f"{name}-demo")
     rows = [{"id": f"x{i}", "prompt": f"Question {i} about this page: {TEXT}\n```html\n{TEXT}\n```",
              "model_response": f"Answer {i}: {TEXT}"} for i in range(3)]
     import_file(write_jsonl(folder / "payloads.jsonl", rows), actor=actor, source=SOURCE, engine=engine)

@@ -15,11 +15,11 @@ from sqlmodel import Session, select
 from curation_app.core import adjudicate, annotation_io, release
 from curation_app.core.annotate import FIELDS
 from curation_app.core.errors import Conflict
-from curation_app.core.importer import import_answers, import_file
+from curation_app.core.importer import import_file
 from curation_app.core.release import ReleaseSpec
 from curation_app.core.taxonomy import default_taxonomy
 from curation_app.database import session_scope
-from curation_app.models import FinalLabel, Query, Release
+from curation_app.models import Release
 from tests.conftest import run_until_marker_then_kill, shared_file
 from tests.test_annotations_agreement_cli import ROW, write_csv
 from tests.test_import import write_jsonl

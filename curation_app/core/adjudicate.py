@@ -184,8 +184,8 @@ def apply_rule(session: Session, *, actor: User) -> dict:
     rule = project_rule(session)
     taxonomy = project_taxonomy(session)
     result = {"finalised": 0, "unanimous": 0, "majority": 0, "to_adjudicate": 0}
-    for query_id, annotations in _open_complete_items(session, rule).items():
-        outcomes = decide_item(annotations, rule)
+    for query_id, item_annotations in _open_complete_items(session, rule).items():
+        outcomes = decide_item(item_annotations, rule)
         chosen = {name: o.value for name, o in outcomes.items()}
         try:
             # Decided fields can still disagree with each other (a subcategory of another category).
@@ -196,7 +196,7 @@ def apply_rule(session: Session, *, actor: User) -> dict:
         if not consistent:
             result["to_adjudicate"] += 1
             continue
-        texts = {name: _pick_text(annotations, name) for name in TEXT_CHOICES}
+        texts = {name: _pick_text(item_annotations, name) for name in TEXT_CHOICES}
         sources = _field_sources(outcomes, chosen, None)
         for name, (_, author) in texts.items():
             if author:
@@ -232,18 +232,18 @@ def conflict_queue(session: Session, *, actor: User, field: str | None = None, c
     public_ids = dict(session.execute(select(Query.id, Query.public_id).where(Query.id.in_(list(grouped)))).all()) \
         if len(grouped) <= 30_000 else dict(session.execute(select(Query.id, Query.public_id)).all())
     items = []
-    for query_id, annotations in grouped.items():
-        outcomes = decide_item(annotations, rule)
+    for query_id, item_annotations in grouped.items():
+        outcomes = decide_item(item_annotations, rule)
         conflicts = [name for name, o in outcomes.items() if o.status == "conflict"]
         if not conflicts or (field and field not in conflicts):
             continue
-        names = [a["annotator"] for a in annotations]
+        names = [a["annotator"] for a in item_annotations]
         if annotator and annotator not in names:
             continue
         modal = outcomes["category"].value
-        if category and category not in {a["category"] for a in annotations}:
+        if category and category not in {a["category"] for a in item_annotations}:
             continue
-        items.append(ConflictItem(public_ids[query_id], len(annotations), conflicts, agreement_score(outcomes),
+        items.append(ConflictItem(public_ids[query_id], len(item_annotations), conflicts, agreement_score(outcomes),
                                   modal, names))
     return sorted(items, key=lambda item: (item.agreement, item.public_id))
 

@@ -23,7 +23,7 @@ from sqlmodel import Session
 from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
-from curation_app.core.readers import RawRecord, file_sha256, read_records, type_name
+from curation_app.core.readers import file_sha256, read_records, type_name
 from curation_app.database import session_scope
 from curation_app.models import ImportBatch, Query, User, utcnow
 
