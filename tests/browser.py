@@ -98,19 +98,22 @@ def chromium_page() -> Iterator["object"]:
 
 
 def choose(page, label: str, option: str, attempts: int = 3) -> None:
-    """Pick an option of a Streamlit selectbox; reopens it if a rerun closed the list meanwhile."""
+    """Pick an option of a Streamlit selectbox or multiselect. Waits until exactly one enabled
+    widget has the label (during a rerun the old one can linger, or the widget is disabled for a
+    moment) and starts again if a rerun closed the list meanwhile."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
     box = page.get_by_label(label)
     for attempt in range(attempts):
-        expect(box).to_be_enabled()
-        box.click()
-        page.keyboard.type(option)  # long option lists are virtual: filter so the option is drawn
         try:
+            expect(box).to_have_count(1, timeout=15_000)
+            expect(box).to_be_enabled(timeout=15_000)
+            box.click()
+            page.keyboard.type(option)  # long option lists are virtual: filter so the option is drawn
             page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
             return
-        except PlaywrightTimeout:
+        except (PlaywrightTimeout, AssertionError):
             if attempt == attempts - 1:
                 raise
             page.keyboard.press("Escape")
