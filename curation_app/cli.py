@@ -40,6 +40,14 @@ def _actor():  # type: ignore[no-untyped-def]
     return command_line_actor()
 
 
+def _print_problems(refused: ImportRefused, limit: int = 50) -> None:
+    """Each bad row of a refused file on stderr, with where it is."""
+    for where, problem in refused.problems[:limit]:
+        print(f"{refused.file_name}: {where}: {problem}", file=sys.stderr)
+    if refused.n_problems > limit:
+        print(f"... and {refused.n_problems - limit} more", file=sys.stderr)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     upgrade(database_url())
     print(f"database ready at {describe_url(database_url())}")
@@ -80,10 +88,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                          "refused": True,
                          "problems": [{"location": w, "problem": p} for w, p in refused.problems]})
         else:
-            for where, problem in refused.problems[:50]:
-                print(f"{refused.file_name}: {where}: {problem}", file=sys.stderr)
-            if refused.n_problems > 50:
-                print(f"... and {refused.n_problems - 50} more", file=sys.stderr)
+            _print_problems(refused)
         raise CommandFailed(
             f"{refused.file_name}: refused, {refused.n_problems} bad row(s); nothing was imported "
             "(fix them, or pass --skip-bad-rows to import the rest)") from None
@@ -243,8 +248,7 @@ def cmd_annotations(args: argparse.Namespace) -> int:
         try:
             summary = annotation_io.import_annotations(args.file, actor=_actor(), engine=engine)
         except ImportRefused as refused:
-            for where, problem in refused.problems[:50]:
-                print(f"{refused.file_name}: {where}: {problem}", file=sys.stderr)
+            _print_problems(refused)
             raise CommandFailed(f"{refused.file_name}: refused, {refused.n_problems} bad row(s); "
                                 "no annotation was imported") from None
         result = summary.as_dict()

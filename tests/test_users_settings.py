@@ -118,3 +118,13 @@ def test_invalid_input_has_one_line_messages():
     with pytest.raises(InvalidInput) as error:
         auth.validate_role("boss")
     assert "\n" not in str(error.value)
+
+
+def test_the_acceptance_rule_is_set_as_a_pair(engine, admin):
+    with Session(engine) as session:
+        settings.set_settings(session, actor=admin, values={"min_annotations": 4, "keep_quorum": 3})
+        settings.set_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})  # both lower
+        assert (settings.get_setting(session, "min_annotations"), settings.get_setting(session, "keep_quorum")) == (2, 2)
+        with pytest.raises(InvalidInput, match="keep_quorum \\(4\\) cannot exceed min_annotations \\(3\\)"):
+            settings.set_settings(session, actor=admin, values={"min_annotations": 3, "keep_quorum": 4})
+        session.rollback()

@@ -29,12 +29,8 @@ with st.expander(f"Acceptance rule: at least {rule.min_annotations} annotations;
         if st.form_submit_button("Save rule"):
             try:
                 with session_scope() as session:
-                    # Order matters: the quorum may never exceed the minimum, even in between.
-                    pairs = [("min_annotations", int(minimum)), ("keep_quorum", int(quorum))]
-                    if quorum < rule.keep_quorum:
-                        pairs.reverse()
-                    for key_name, value in pairs:
-                        settings.set_setting(session, actor=user, key=key_name, value=value)
+                    settings.set_settings(session, actor=user, values={"min_annotations": int(minimum),
+                                                                       "keep_quorum": int(quorum)})
                 st.rerun()
             except CurationError as error:
                 st.error(md(error))

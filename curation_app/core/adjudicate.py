@@ -229,8 +229,11 @@ def conflict_queue(session: Session, *, actor: User, field: str | None = None, c
     require_role(actor, "lead", "admin")
     rule = project_rule(session)
     grouped = _open_complete_items(session, rule)
-    public_ids = dict(session.execute(select(Query.id, Query.public_id).where(Query.id.in_(list(grouped)))).all()) \
-        if len(grouped) <= 30_000 else dict(session.execute(select(Query.id, Query.public_id)).all())
+    public_ids: dict[int, str] = {}
+    query_ids = list(grouped)
+    for start in range(0, len(query_ids), 500):
+        public_ids.update(session.execute(select(Query.id, Query.public_id).where(
+            Query.id.in_(query_ids[start:start + 500]))).all())
     items = []
     for query_id, item_annotations in grouped.items():
         outcomes = decide_item(item_annotations, rule)

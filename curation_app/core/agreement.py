@@ -407,14 +407,20 @@ def _to_label_set(value: Any) -> Any:
     return labels if labels else _MISSING  # an empty set is a missing rating, as in the CSV
 
 
-def _encode(ratings: Any, level: str, scale: Sequence[Any] | None) -> _Coded:
-    """Validate and code ratings (a long DataFrame, or an annotators x items matrix)."""
+def _checked_long(ratings: Any, level: str) -> pd.DataFrame:
+    """Ratings as a long table with the required columns (a matrix is converted)."""
     _check_level(level)
     if not isinstance(ratings, pd.DataFrame):
         ratings = _matrix_to_long(ratings)
     missing_columns = [name for name in _REQUIRED_COLUMNS if name not in ratings.columns]
     if missing_columns:
         raise RatingsError(f"ratings table lacks column(s) {', '.join(missing_columns)}")
+    return ratings
+
+
+def _encode(ratings: Any, level: str, scale: Sequence[Any] | None) -> _Coded:
+    """Validate and code ratings (a long DataFrame, or an annotators x items matrix)."""
+    ratings = _checked_long(ratings, level)
 
     codes, domain, numeric = _encode_values(ratings, level, scale)
     item_codes, item_labels = _factorize(ratings["item"])
@@ -1507,12 +1513,7 @@ def agreement_with_reference(ratings: pd.DataFrame, reference: Mapping[Hashable,
     krippendorff_alpha (annotator and reference as two coders, the level's metric). NaN where a
     measure is undefined or does not apply.
     """
-    _check_level(level)
-    if not isinstance(ratings, pd.DataFrame):
-        ratings = _matrix_to_long(ratings)
-    missing_columns = [name for name in _REQUIRED_COLUMNS if name not in ratings.columns]
-    if missing_columns:
-        raise RatingsError(f"ratings table lacks column(s) {', '.join(missing_columns)}")
+    ratings = _checked_long(ratings, level)
     reference_rows = pd.DataFrame(
         {"item": list(reference.keys()), "annotator": _REFERENCE, "value": list(reference.values())},
         index=[f"reference[{item!r}]" for item in reference.keys()],

@@ -112,29 +112,37 @@ def parse_setting(key: str, text: str) -> Any:
 
 def set_setting(session: Session, *, actor: User, key: str, value: Any) -> None:
     """Check and store one setting; rules that involve two settings are checked together."""
+    set_settings(session, actor=actor, values={key: value})
+
+
+def set_settings(session: Session, *, actor: User, values: dict[str, Any]) -> None:
+    """Check and store several settings at once, e.g. the acceptance rule's two numbers, so a
+    rule between them (keep_quorum <= min_annotations) holds for the new pair, not in between."""
     # Leads run the annotation (overlap, rule, guideline version); the taxonomy is the admin's.
-    require_role(actor, *(("admin",) if key == "taxonomy" else ("admin", "lead")))
-    spec = _spec(key)
-    reason = spec.check(value)
-    if reason:
-        raise InvalidInput(f"setting {key}: {reason}")
-    proposed = {**all_settings(session), key: value}
+    require_role(actor, *(("admin",) if "taxonomy" in values else ("admin", "lead")))
+    for key, value in values.items():
+        reason = _spec(key).check(value)
+        if reason:
+            raise InvalidInput(f"setting {key}: {reason}")
+    proposed = {**all_settings(session), **values}
     if proposed["keep_quorum"] > proposed["min_annotations"]:
+        named = ", ".join(values)
         raise InvalidInput(
-            f"setting {key}: keep_quorum ({proposed['keep_quorum']}) cannot exceed "
+            f"setting {named}: keep_quorum ({proposed['keep_quorum']}) cannot exceed "
             f"min_annotations ({proposed['min_annotations']})"
         )
-    row = session.get(Setting, key)
-    old = spec.default if row is None else row.value
-    if row is None:
-        row = Setting(key=key, value=value)
-    row.value = value
-    row.updated_by_id = actor.id
-    row.updated_at = utcnow()
-    session.add(row)
-    audit.record(session, actor=actor, action="setting.set", entity="setting", entity_id=key,
-                 old={"value": old}, new={"value": value})
-    if key == "overlap":
+    for key, value in values.items():
+        row = session.get(Setting, key)
+        old = _spec(key).default if row is None else row.value
+        if row is None:
+            row = Setting(key=key, value=value)
+        row.value = value
+        row.updated_by_id = actor.id
+        row.updated_at = utcnow()
+        session.add(row)
+        audit.record(session, actor=actor, action="setting.set", entity="setting", entity_id=key,
+                     old={"value": old}, new={"value": value})
+    if "overlap" in values:
         from curation_app.core.queue import refresh_pool
 
         session.flush()
