@@ -408,7 +408,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     upgrade(database_url())
     command = [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
                "--server.port", str(args.port), "--server.address", args.address,
-               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+               # the annotate page gives saved values both as defaults and in session state, on purpose
+               "--global.disableWidgetStateDuplicationWarning", "true"]
     if args.headless or not sys.stdout.isatty():
         command += ["--server.headless", "true"]
     print(f"serving on http://{args.address}:{args.port} (database {describe_url(database_url())})",

@@ -13,6 +13,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import hypothesis
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -24,6 +25,12 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "CURATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Fuzz tests explore new inputs on developers' machines; CI replays a fixed set, so a run on main
+# passes or fails on the code alone. Failures found locally are replayed from .hypothesis/.
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    hypothesis.settings.load_profile("ci")
 
 
 def missing_real_part(reason: str) -> None:

@@ -79,12 +79,17 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
         notes.press("Tab")  # commit the field: the draft is saved
         wait_until(lambda: (submitted(engine, "alice", "demo-014") or Annotation()).notes is not None)
 
+        language_chip = page.get_by_role("button", name="Remove php")
+        expect(language_chip).to_be_visible()  # the detector's confident language, confirmed
+        assert submitted(engine, "alice", "demo-014").languages == ["php"]
+
         page.reload()
         wait_for_item(page, "demo-014")
         expect(page.get_by_role("textbox", name="Notes")).to_have_value(
             "XSS question; escape output before echoing it")
+        expect(language_chip).to_be_visible()
         draft = submitted(engine, "alice", "demo-014")
-        assert draft.state == "draft" and draft.decision == "keep" and draft.difficulty == "hard"
+        assert (draft.state, draft.decision, draft.difficulty, draft.languages) == ("draft", "keep", "hard", ["php"])
 
         page.get_by_role("heading", name="Annotate").click()
         press_until(page, "Control+Enter", page.get_by_text("Submitted demo-014."))  # submit and next

@@ -238,8 +238,11 @@ with right:
                  key=field_key(public_id, "subcategory"), on_change=autosave, args=(public_id,),
                  disabled=read_only or category is None)
     chosen = state.get(field_key(public_id, "languages")) or []
-    st.multiselect("Programming languages", list(dict.fromkeys([*taxonomy.languages, *chosen])),
-                   key=field_key(public_id, "languages"), accept_new_options=True,
+    saved_languages = view.annotation.get("languages") or []
+    # The saved languages are also the widget's default: a browser that misses the one-shot value
+    # from session state (a rerun racing the first draw) then shows, and sends back, what is saved.
+    st.multiselect("Programming languages", list(dict.fromkeys([*taxonomy.languages, *saved_languages, *chosen])),
+                   default=saved_languages, key=field_key(public_id, "languages"), accept_new_options=True,
                    placeholder="Pick or type languages", on_change=autosave, args=(public_id,),
                    disabled=read_only)
     st.caption("Suggested: " + ", ".join(

@@ -135,7 +135,8 @@ def detect_shape(record: dict, text_field: str | None = None) -> Shape:
 
 
 def _field_list(record: dict) -> str:
-    names = list(record)
+    # Quoted, so a field name with a newline or a comma cannot garble the one-line message.
+    names = [repr(name[:40] + ("..." if len(name) > 40 else "")) for name in record]
     return ", ".join(names[:20]) + (" ..." if len(names) > 20 else "") if names else "(no fields)"
 
 
