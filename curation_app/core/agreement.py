@@ -484,12 +484,15 @@ def _encode_values(ratings: pd.DataFrame, level: str,
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         return _encode_numeric_values(values, level, ratings)
 
-    if level == "multilabel" and series.dtype == object:
-        series = series.map(_to_label_set)  # lists and sets are unhashable: make frozensets first
     try:
+        # Strings and frozensets factorize as they are and are made canonical once per distinct value.
         raw_codes, uniques = _factorize(series)
     except TypeError:
-        raw_codes, uniques = _factorize(series.map(repr))
+        if level == "multilabel":
+            series = series.map(_to_label_set)  # lists and sets are unhashable: make frozensets first
+            raw_codes, uniques = _factorize(series)
+        else:
+            raw_codes, uniques = _factorize(series.map(repr))
 
     def where(unique_index: int) -> str:
         return _row_label(ratings, int(np.argmax(raw_codes == unique_index)))

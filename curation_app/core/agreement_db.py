@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 from sqlalchemy import Text, cast, func, select
@@ -69,7 +70,10 @@ def annotation_table(session: Session, *, actor: User, filters: Filters = Filter
     table = pd.DataFrame.from_records([tuple(row) for row in rows], columns=["item", "annotator", "batch",
                                                                             *FIELD_LEVELS])
     if not table.empty:
-        table["languages"] = [orjson.loads(v) if isinstance(v, str) else v for v in table["languages"]]
+        # Few distinct language lists among many rows: decode each distinct JSON text once, to a set.
+        codes, texts = pd.factorize(table["languages"], use_na_sentinel=True)
+        sets = [frozenset(orjson.loads(text) or ()) or None for text in texts]
+        table["languages"] = np.array([*sets, None], dtype=object)[codes]
     if filters.categories and not table.empty:
         items = set(table.loc[table["category"].isin(filters.categories), "item"])
         table = table[table["item"].isin(items)]
@@ -81,7 +85,8 @@ def ratings_for(table: pd.DataFrame, field: str) -> pd.DataFrame:
     check_field(field)
     ratings = table[["item", "annotator", field]].rename(columns={field: "value"})
     if FIELD_LEVELS[field] == "multilabel":
-        ratings = ratings.assign(value=ratings["value"].map(lambda v: frozenset(v) if v else None))
+        ratings = ratings.assign(value=[(v if isinstance(v, frozenset) else frozenset(v)) if v else None
+                                        for v in ratings["value"]])
     return ratings[ratings["value"].notna()].reset_index(drop=True)
 
 

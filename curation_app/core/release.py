@@ -137,7 +137,7 @@ def _pool(session: Session, spec: ReleaseSpec) -> tuple[list[dict], list[str]]:
             "original_id": row.original_id,
             "label_source": row.label_source,
             "n_annotators": counts.get(row.id, 0),
-            "field_sources": json.dumps(row.field_sources or {}, sort_keys=True),
+            "field_sources": orjson.dumps(row.field_sources or {}, option=orjson.OPT_SORT_KEYS).decode(),
             "rewritten": rewritten,
             "original_messages": json.dumps(row.messages, ensure_ascii=False) if rewritten else None,
             "_query_id": row.id,
@@ -268,7 +268,8 @@ def _agreement_summary(session: Session, actor: User, public_ids: set[str]) -> d
     if not public_ids:
         return {}
     table = agreement_db.annotation_table(session, actor=actor)
-    table = table[table["item"].isin(public_ids)]
+    if not public_ids.issuperset(table["item"].unique()):  # a full release needs no filtering
+        table = table[table["item"].isin(public_ids)]
     summary = {}
     for name in agreement_db.FIELD_LEVELS:
         report = agreement_db.field_report(session, table, name, n_bootstrap=200, seed=0)
