@@ -23,6 +23,20 @@ def test_unfenced_code_is_found_and_guessed():
     assert kinds[1][1] == "c"
 
 
+def test_a_label_after_code_stays_with_the_prose_that_follows():
+    text = ("EF Core throws:\n\nSystem.InvalidOperationException: The LINQ expression\n"
+            "    .Where(o => o.Month == m)' could not be translated.\n\ncode:\n\n"
+            "```csharp\nvar x = 1;\n```")
+    blocks = split_blocks(text)
+    assert [(b.kind, b.fenced) for b in blocks] == [("prose", False), ("code", True)]
+    assert blocks[0].text.rstrip().endswith("code:") and "could not be translated" in blocks[0].text
+
+    assembly = "my loop never ends:\nloop:\n    dec ecx\n    jnz loop\ndone:\n\nwhy?"
+    blocks = split_blocks(assembly)  # a label right after code is code
+    assert [b.kind for b in blocks] == ["prose", "code", "prose"]
+    assert blocks[1].text == "loop:\n    dec ecx\n    jnz loop\ndone:" and blocks[2].text == "why?"
+
+
 def test_a_single_code_looking_line_in_prose_is_not_a_block():
     assert [b.kind for b in split_blocks("I tried x = 5 but it fails.\nWhat now?")] == ["prose"]
 

@@ -29,6 +29,9 @@ _CODE_LINE = re.compile(
     """, re.X)
 
 
+_LABEL_ONLY = re.compile(r"^[A-Za-z_]\w*:\s*$")
+
+
 @dataclass(frozen=True)
 class Block:
     kind: str  # "prose" | "code"
@@ -46,16 +49,23 @@ def _split_unfenced(text: str) -> list[Block]:
 
     def flush_code() -> None:
         nonlocal code
-        while code and not code[-1].strip():
-            code.pop()
+        # A run ends at its last real code line: blank lines after it, and a label such as "code:"
+        # or "Output:" set apart by a blank line, belong to the text that follows.
+        trailing: list[str] = []
+        while code and (not code[-1].strip()
+                        or (_LABEL_ONLY.match(code[-1]) and len(code) > 1 and not code[-2].strip())):
+            trailing.insert(0, code.pop())
         if len([line for line in code if line.strip()]) >= 2:
             if prose:
                 blocks.append(Block("prose", "\n".join(prose)))
                 prose.clear()
             body = "\n".join(code)
             blocks.append(Block("code", body, _guess(body)))
+            while trailing and not trailing[0].strip():
+                trailing.pop(0)
+            prose.extend(trailing)
         else:
-            prose.extend(code)
+            prose.extend(code + trailing)
         code = []
 
     for line in lines:
@@ -128,7 +138,9 @@ def highlight(code: str, language: str | None) -> str:
         lexer = get_lexer_by_name(_PYGMENTS_NAMES.get(language or "", language or "text"))
     except ClassNotFound:
         lexer = TextLexer()
-    formatter = HtmlFormatter(noclasses=True, nobackground=True, style="friendly")
+    # Long lines wrap: a line that runs off to the side of a box is easily missed while reviewing.
+    formatter = HtmlFormatter(noclasses=True, nobackground=True, style="friendly",
+                              prestyles="white-space:pre-wrap;overflow-wrap:anywhere")
     body = pygments_highlight(code, lexer, formatter)
     caption = html.escape(language or "code")
     return (
