@@ -153,7 +153,7 @@ def test_text_field_named_by_the_user_when_detection_cannot_decide(engine, admin
     with pytest.raises(ImportRefused) as refused:
         import_file(path, actor=admin, engine=engine)
     assert "cannot find the query text" in str(refused.value) and "--text-field" in str(refused.value)
-    assert "body, votes" in str(refused.value)
+    assert "'body', 'votes'" in str(refused.value)
     summary = import_file(path, actor=admin, text_field="body", engine=engine)
     assert summary.imported == 1
     assert queries(engine)[0].extra == {"votes": 3}
