@@ -31,35 +31,61 @@ def free_port() -> int:
 @contextmanager
 def served_app(database_url: str) -> Iterator[str]:
     """Start the app on a free port and yield its base URL; stop it afterwards."""
-    port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "curation_app", "serve", "--headless", "--port", str(port),
-         "--address", "127.0.0.1"],
-        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "CURATION_DATABASE_URL": database_url, "PYTHONPATH": str(REPO_ROOT)})
-    base = f"http://127.0.0.1:{port}"
+    for attempt in range(3):
+        process, base, log_path = _start_app(database_url)
+        try:
+            if _wait_until_healthy(process, base):
+                break
+            output = Path(log_path).read_text()
+        except BaseException:
+            _stop(process)
+            raise
+        _stop(process)
+        # The port was free when chosen; another process may have taken it before the app bound it.
+        if "already in use" not in output or attempt == 2:
+            raise RuntimeError(f"the app did not start: {output[-2000:]}")
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.3)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        _stop(process)
+        os.unlink(log_path)
+
+
+def _start_app(database_url: str) -> tuple[subprocess.Popen, str, str]:
+    port = free_port()
+    with tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False) as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "curation_app", "serve", "--headless", "--port", str(port),
+             "--address", "127.0.0.1"],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "CURATION_DATABASE_URL": database_url, "PYTHONPATH": str(REPO_ROOT)})
+    return process, f"http://127.0.0.1:{port}", log.name
+
+
+def _wait_until_healthy(process: subprocess.Popen, base: str, seconds: float = 90) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
-        os.unlink(log.name)
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return True
+        except OSError:
+            pass
+        if process.poll() is not None:
+            return False
+        time.sleep(0.3)
+    return False
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @contextmanager
@@ -69,9 +95,10 @@ def chromium_pages(count: int) -> Iterator[list]:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         missing_real_part(f"Chromium is not installed at {CHROMIUM} (scripts/test.sh installs Debian's chromium)")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         missing_real_part("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    expect.set_options(timeout=30_000)  # assertions wait as long as actions: a shared machine can stall
     profiles = [tempfile.mkdtemp(prefix="chromium-profile-") for _ in range(count)]
     try:
         with sync_playwright() as playwright:
@@ -119,18 +146,20 @@ def choose(page, label: str, option: str, attempts: int = 3) -> None:
             page.keyboard.press("Escape")
 
 
-def press_until(page, keys: str, expected, attempts: int = 3) -> None:
+def press_until(page, keys: str, expected, attempts: int = 3, *, pressed=None) -> None:
     """Press a keyboard shortcut until `expected` (a locator) shows; a key pressed while the app
-    is still re-rendering can be dropped."""
+    is still re-rendering can be dropped. For a shortcut that must not act twice (submit), give
+    `pressed`: a check that the first press took effect, and the key is not pressed again then."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for attempt in range(attempts):
         page.keyboard.press(keys)
         try:
-            expected.wait_for(timeout=7_000)
+            expected.wait_for(timeout=7_000 if pressed is None else 30_000)
             return
         except PlaywrightTimeout:
-            if attempt == attempts - 1:
+            took_effect = pressed is not None and pressed()
+            if attempt == attempts - 1 or took_effect:
                 alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
                 raise AssertionError(f"{keys} did not lead to the expected state; the page says {alerts}") from None
 

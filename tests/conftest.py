@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -54,16 +55,21 @@ def _postgres_admin_engine():
     global _postgres_problem
     if _postgres_problem:
         missing_real_part(_postgres_problem)
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
-        engine.dispose()
-        first_line = str(exc).strip().splitlines()[0]
-        _postgres_problem = f"no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {first_line}"
-        missing_real_part(_postgres_problem)
-    return engine
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    # A busy server can miss one connection; only repeated failures mean there is none.
+    for attempt in range(4):
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("select 1"))
+            return engine
+        except Exception as exc:  # noqa: BLE001 - any failure may mean "no server here"
+            problem = str(exc).strip().splitlines()[0]
+            if "Connection refused" in problem or attempt == 3:
+                break
+            time.sleep(2 * (attempt + 1))
+    engine.dispose()
+    _postgres_problem = f"no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {problem}"
+    missing_real_part(_postgres_problem)
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def test_two_leads_racing_on_a_new_final_label(engine, admin, lead, tmp_path):
     fields = {"decision": "keep", "category": DEBUG[0], "subcategory": DEBUG[1], "languages": ["python"],
               "difficulty": "easy"}
     outcomes: list[str] = []
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=60)
 
     def resolve_as(name: str) -> None:
         barrier.wait()
@@ -169,6 +169,7 @@ def test_two_leads_racing_on_a_new_final_label(engine, admin, lead, tmp_path):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a lead's thread hung"
     assert sorted(outcomes) == ["conflict", "saved"]
     assert finals(engine)["i2"].revision == 1
 

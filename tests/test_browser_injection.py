@@ -4,6 +4,7 @@ payloads are shown as text and nothing runs."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from curation_app import database
 from curation_app.core import annotation_io, queue
@@ -40,6 +41,9 @@ def server(tmp_path_factory):
 
 
 def assert_inert(page, where: str) -> None:
+    # Checked once the page has drawn everything: the app's "running" indicator is gone.
+    page.wait_for_timeout(500)
+    expect(page.locator("[data-testid='stStatusWidgetRunningIcon']")).to_have_count(0)
     page.wait_for_timeout(500)  # let anything that would run, run
     assert page.evaluate("() => window.__owned") is None, f"a script ran on {where}"
     assert page.locator("img[src='x'], svg[onload], img[src='https://x/y.png']").count() == 0, where
@@ -65,6 +69,7 @@ def test_payloads_stay_text_on_every_page(server):
         page.context.clear_cookies()
 
         log_in(page, server, "lead", "lead-demo", "Overview")
+        page.get_by_text(SOURCE, exact=False).first.wait_for(state="attached")  # the source name, as table text
         assert_inert(page, "overview")
         visit(page, server, "Adjudicate", "?adjudicate=x0")
         page.get_by_role("heading", name="Item x0").wait_for()

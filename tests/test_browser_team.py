@@ -4,6 +4,7 @@ each, working the same pool. No conflicts, no lost work, no query beyond its ove
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session, func, select
 
 from curation_app import database
@@ -18,6 +19,11 @@ pytestmark = pytest.mark.browser
 ROUNDS = 3
 
 
+def submitted_state(engine, annotator: str, public_id: str) -> str | None:
+    with Session(engine) as session:
+        return session.exec(select(Annotation.state).join(User, User.id == Annotation.annotator_id)
+                            .join(Query, Query.id == Annotation.query_id)
+                            .where(User.name == annotator, Query.public_id == public_id)).first()
 
 
 def current_item(page) -> str:
@@ -25,7 +31,7 @@ def current_item(page) -> str:
     return page.evaluate("() => new URLSearchParams(window.location.search).get('item')")
 
 
-def annotate_one(page) -> str:
+def annotate_one(page, engine, annotator: str) -> str:
     # A fresh page load for each item: this test is about two servers sharing one database, not
     # about the transition between items (test_browser_annotate covers that).
     page.reload()
@@ -39,11 +45,13 @@ def annotate_one(page) -> str:
     choose(page, "Subcategory", "Programming Fundamentals")
     page.get_by_role("heading", name="Annotate").click()
     press_until(page, "Alt+2", primary.filter(has_text="Medi"))
+    expect(page.get_by_label("Programming languages")).to_have_count(1)
     if page.get_by_placeholder("Pick or type languages").count():  # the placeholder: nothing chosen yet
         choose(page, "Programming languages", "python")  # nothing suggested for this query
         page.keyboard.press("Escape")
     page.get_by_role("heading", name="Annotate").click()
-    press_until(page, "Control+Enter", page.get_by_text(f"Submitted {item}."))
+    press_until(page, "Control+Enter", page.get_by_text(f"Submitted {item}."),
+                pressed=lambda: submitted_state(engine, annotator, item) == "submitted")
     return item
 
 
@@ -63,8 +71,8 @@ def test_two_servers_on_postgresql_with_an_annotator_on_each(postgres_url):
         log_in(bob, second, "bob", "bob-demo", "Annotate")
         done = {"alice": [], "bob": []}
         for _ in range(ROUNDS):  # interleaved: both hold reservations on the same pool at once
-            done["alice"].append(annotate_one(alice))
-            done["bob"].append(annotate_one(bob))
+            done["alice"].append(annotate_one(alice, engine, "alice"))
+            done["bob"].append(annotate_one(bob, engine, "bob"))
     assert not set(done["alice"]) & set(done["bob"])  # overlap 1: never the same query
     with Session(engine) as session:
         stored = session.exec(select(User.name, Query.public_id).join(Annotation, Annotation.annotator_id == User.id)

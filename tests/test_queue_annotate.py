@@ -234,7 +234,7 @@ def test_twenty_annotators_racing_for_slots_never_exceed_k(engine, project, admi
     with Session(engine) as session:
         racers = list(session.exec(select(User).where(User.name.startswith("racer"))))
     errors: list[BaseException] = []
-    barrier = threading.Barrier(len(racers))
+    barrier = threading.Barrier(len(racers), timeout=60)
 
     def work(user: User) -> None:
         try:
@@ -249,6 +249,7 @@ def test_twenty_annotators_racing_for_slots_never_exceed_k(engine, project, admi
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "an annotator thread hung"
     assert errors == []
     assert set(claims(engine).values()) == {2}
     with Session(engine) as session:

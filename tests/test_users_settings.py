@@ -79,7 +79,7 @@ def test_settings_defaults_set_show_and_rules(db_url, engine, cli):
     assert "from 1 to 20" in cli("settings", "set", "overlap", "0").err
     with Session(engine) as session:
         assert settings.get_setting(session, "keep_quorum") == 3
-        changes = session.exec(select(AuditLog).where(AuditLog.action == "setting.set")).all()
+        changes = session.exec(select(AuditLog).where(AuditLog.action == "setting.set").order_by(AuditLog.id)).all()
         assert [(c.entity_id, c.old, c.new) for c in changes] == [
             ("min_annotations", {"value": 2}, {"value": 4}), ("keep_quorum", {"value": 2}, {"value": 3})]
         with pytest.raises(PermissionDenied):

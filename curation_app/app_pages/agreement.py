@@ -12,7 +12,7 @@ from curation_app.core import agreement, agreement_db, suggest
 from curation_app.core.errors import CurationError
 from curation_app.core.overview import overview
 from curation_app.core.taxonomy import project_taxonomy
-from curation_app.database import read_scope, session_scope
+from curation_app.database import database_url, read_scope, session_scope
 
 user = require(current_user(), "lead", "admin")
 st.title("Agreement")
@@ -38,7 +38,7 @@ with st.expander("Filters", expanded=False):
 since = datetime.combine(dates[0], time.min) if len(dates) >= 1 else None
 until = datetime.combine(dates[1], time.max) if len(dates) == 2 else None
 filters = agreement_db.Filters(tuple(chosen_batches), tuple(chosen_categories), since, until)
-reports = cached_reports(version, filters, n_bootstrap)
+reports = cached_reports((database_url(), *version), filters, n_bootstrap)  # caches are per process
 
 
 def fmt(value: float | None) -> str:
@@ -125,7 +125,7 @@ def model_accuracy(version: tuple) -> dict:
 
 with read_scope() as session:
     training_version = suggest.training_version(session)
-figures = model_accuracy(training_version)
+figures = model_accuracy((database_url(), *training_version))
 if "problem" in figures:
     st.info(f"Category model: {md(figures['problem'])}.")
 else:

@@ -12,7 +12,7 @@ from curation_app.core.errors import Conflict, CurationError
 from curation_app.core.guidelines import guideline_text
 from curation_app.core.settings import get_setting
 from curation_app.core.taxonomy import project_taxonomy
-from curation_app.database import read_scope, session_scope
+from curation_app.database import database_url, read_scope, session_scope
 
 SHORTCUTS = {
     "keep": "Alt+K", "reject": "Alt+X", "easy": "Alt+1", "medium": "Alt+2", "hard": "Alt+3",
@@ -256,7 +256,7 @@ with right:
     else:
         with read_scope() as session:
             version = suggest.training_version(session)
-        model = suggestion_model(version)  # outside the session: it may open its own
+        model = suggestion_model((database_url(), *version))  # outside the session: it may open its own
         if model is None:
             st.caption(f"Model suggestions appear once {suggest.MIN_TRAINING_ITEMS} items are final.")
         else:
