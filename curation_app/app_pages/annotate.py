@@ -209,7 +209,7 @@ if flags.get("contamination"):
 with st.expander("Keyboard shortcuts"):
     st.markdown(" · ".join(f"`{keys}` {action}" for action, keys in SHORTCUTS.items()))
 
-left, right = st.columns([5, 4], gap="large")
+left, right = st.columns(2, gap="large")  # wide enough for "Medium  Alt + 2"
 with left:
     with st.container(height=560, border=True):
         render_conversation(view.messages)
