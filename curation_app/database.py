@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import threading
-
-import orjson
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import orjson
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
+
+from curation_app.core.errors import Busy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DB_HOME = REPO_ROOT / "db"
@@ -120,11 +122,24 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        if _is_busy(exc):
+            raise Busy("the database is busy with another long change (an import, say) and nothing was "
+                       "saved; try again in a moment") from exc
+        raise
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def _is_busy(error: OperationalError) -> bool:
+    """SQLite's lock wait ran out, or PostgreSQL gave up a lock or a transaction to another."""
+    message = str(error.orig or error).lower()
+    return any(sign in message for sign in ("database is locked", "deadlock detected", "could not serialize",
+                                            "lock timeout"))
 
 
 @contextmanager

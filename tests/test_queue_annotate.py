@@ -268,3 +268,35 @@ def test_cli_assign_to_the_pool_and_to_named_annotators(db_url, engine, project,
     assert unknown.code == 1 and "no active annotator named nobody" in unknown.err
     text = cli("assign", "--source", "q")
     assert text.code == 0 and "queries opened to every annotator" in text.out
+
+
+def test_a_save_that_waits_too_long_on_another_sqlite_writer_is_refused_cleanly_and_can_be_retried(
+        sqlite_db, admin, tmp_path, monkeypatch):
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from curation_app import database
+    from curation_app.core.errors import Busy
+
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 300)  # not 30 s: the test waits it out
+    engine = database.make_engine(sqlite_db)
+    import_file(write_jsonl(tmp_path / "q.jsonl", [{"id": "q0", "prompt": "Why is my loop slow?"}]),
+                actor=admin, engine=engine)
+    with session_scope(engine) as session:
+        annotator = auth.create_user(session, actor=admin, name="ann1", role="annotator", password="password1")
+        queue.assign(session, actor=admin)
+    item = next_for(engine, annotator)
+
+    blocker = sqlite3.connect(make_url(sqlite_db).database)  # another process's long write, e.g. an import
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Busy, match="busy with another long change .* nothing was saved"):
+            submit(engine, annotator, item.public_id)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Annotation)).one() == 0  # nothing half-written
+    assert submit(engine, annotator, item.public_id).state == "submitted"  # the same save, once the lock is gone
+    engine.dispose()

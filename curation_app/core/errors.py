@@ -25,6 +25,10 @@ class Conflict(CurationError):
     """Someone else changed the record since it was read (optimistic locking)."""
 
 
+class Busy(CurationError):
+    """The database stayed locked by another writer past the wait limit; nothing was written."""
+
+
 class ImportRefused(CurationError):
     """A file with bad rows: nothing was written. `problems` lists (location, message)."""
 
