@@ -249,6 +249,27 @@ def test_lead_resolves_a_conflict_on_the_adjudicate_page(demo_db):
     assert final.field_sources["category"]["by"] == "lead"
 
 
+def test_the_second_of_two_leads_saving_the_same_item_gets_a_conflict_message(demo_db):
+    from curation_app.models import FinalLabel, Query
+
+    key_prefix = "adjudicate:demo-003:0"
+    first, second = (open_page("adjudicate", name, adjudicate="demo-003") for name in ("lead", "admin"))
+    for app, why in ((first, "the lead's reason"), (second, "the admin's reason")):
+        app.selectbox(key=f"{key_prefix}:category").set_value(("Development and Programming", "Code Debugging"))
+        app.text_area(key=f"{key_prefix}:rationale").input(why)
+    first = first.button(key=f"FormSubmitter:{key_prefix}-Save final label").click().run()
+    assert shown(first.success) == ["Final label of demo-003 saved."]
+    second = second.button(key=f"FormSubmitter:{key_prefix}-Save final label").click().run()
+    assert not second.success
+    assert "resolved by another lead while you were working on it" in shown(second.error)[0]
+    with Session(get_engine()) as session:
+        final = session.exec(select(FinalLabel).join(Query, Query.id == FinalLabel.query_id)
+                             .where(Query.public_id == "demo-003")).one()
+    assert (final.rationale, final.revision) == ("the lead's reason", 1)  # the first save stands
+    second = second.run()  # the next look shows the saved label, in a fresh form
+    assert any("revision 1" in text for text in shown(second.info))
+
+
 def test_annotators_cannot_open_the_adjudicate_page(demo_db):
     assert open_page("adjudicate", "bob").error[0].value == "This page is for the role lead or admin."
 

@@ -7,7 +7,7 @@ from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md, render_conversation
 from curation_app.core import adjudicate, settings
 from curation_app.core.annotate import LABEL_FIELDS
-from curation_app.core.errors import CurationError
+from curation_app.core.errors import Conflict, CurationError
 from curation_app.core.rendering import highlight
 from curation_app.core.taxonomy import project_taxonomy
 from curation_app.database import read_scope, session_scope
@@ -145,7 +145,11 @@ def none_label(value) -> str:  # noqa: ANN001
     return "(none)" if value is None else str(value)
 
 
-key = f"adjudicate:{view.public_id}:{view.final_revision}"
+# The revision this lead started from, kept until they save: if another lead saves first, this
+# lead's save is refused with a conflict message instead of quietly starting a fresh form.
+seen_key = f"adjudicate-seen:{view.public_id}"
+seen_revision = st.session_state.setdefault(seen_key, view.final_revision)
+key = f"adjudicate:{view.public_id}:{seen_revision}"
 with st.form(key):
     st.caption("Final label: fields that agree are filled in; any value of the taxonomy may be chosen.")
     columns = st.columns(3)
@@ -189,10 +193,14 @@ if save:
         with session_scope() as session:
             adjudicate.resolve(session, actor=user, public_id=view.public_id, fields=fields, rationale=rationale,
                                confidence=confidence, error_type=error_type, guidelines_need_update=flag,
-                               expected_revision=view.final_revision)
+                               expected_revision=seen_revision)
+    except Conflict as error:
+        st.session_state.pop(seen_key, None)  # the next look shows what the other lead saved
+        st.error(md(error))
     except CurationError as error:
         st.error(md(error))
     else:
+        st.session_state.pop(seen_key, None)
         st.success(f"Final label of {md(view.public_id)} saved.")
 
 with st.expander("Reopen or send back"):
