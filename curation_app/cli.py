@@ -94,12 +94,20 @@ def cmd_import(args: argparse.Namespace) -> int:
             "(fix them, or pass --skip-bad-rows to import the rest)") from None
     bar.close()
     result = summary.as_dict()
+    if result["imported"] and not args.no_triage:  # new queries are checked at once, not only on demand
+        report = _triage(engine)
+        result["triage"] = {"duplicate_clusters": len(report["duplicate_clusters"]),
+                            "with_secrets": len({s["id"] for s in report["secrets"]})}
     if args.json:
         _print_json(result)
         return 0
     print(f"{path.name} ({result['format']}, {result['shape']} shape) as source {result['source']!r}: "
           f"{result['read']} read, {result['imported']} imported, {result['duplicates']} duplicates, "
           f"{result['errors']} skipped")
+    if "triage" in result:
+        print(f"  triage: {result['triage']['duplicate_clusters']} near-duplicate cluster(s), "
+              f"{result['triage']['with_secrets']} quer(y/ies) with secrets or personal data "
+              "(details: python -m curation_app triage; leads decide on the Triage page)")
     for item in result["skipped"][:50]:
         print(f"  skipped {item['location']}: {item['problem']}")
     if result["renamed"]:
@@ -352,7 +360,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_triage(args: argparse.Namespace) -> int:
+def _triage(engine: Any, **options: Any) -> dict:
+    """Run triage over every query with progress bars; options go to `run_triage`."""
     from tqdm import tqdm
 
     from curation_app.core import triage_db
@@ -365,11 +374,17 @@ def cmd_triage(args: argparse.Namespace) -> int:
         bars.append(bar)
         return bar.update
 
-    with session_scope(_ready_engine()) as session:
-        report = triage_db.run_triage(session, actor=_actor(), benchmark_files=args.benchmark or [],
-                                      ngram=args.ngram, threshold=args.threshold, progress=progress)
-    for bar in bars:
-        bar.close()
+    try:
+        with session_scope(engine) as session:
+            return triage_db.run_triage(session, actor=_actor(), progress=progress, **options)
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    report = _triage(_ready_engine(), benchmark_files=args.benchmark or [], ngram=args.ngram,
+                     threshold=args.threshold)
     if args.json:
         _print_json(report)
         return 0
@@ -433,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--source", help="source name kept as provenance (default: the file name)")
     imp.add_argument("--text-field", help="the field holding the query text, when detection cannot decide")
     imp.add_argument("--format", choices=("jsonl", "json", "csv", "parquet"), help="override format detection")
+    imp.add_argument("--no-triage", action="store_true",
+                     help="skip the near-duplicate and secrets check that follows an import (run `triage` later)")
     imp.add_argument("--skip-bad-rows", action="store_true",
                      help="import the good rows and list the bad ones instead of refusing the file")
     imp.add_argument("--answers", action="store_true",
@@ -534,8 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup.set_defaults(run=cmd_backup)
 
     triage = commands.add_parser("triage", help="near-duplicates, contamination and secrets over all queries")
-    triage.add_argument("--benchmark", action="append", help="a public benchmark file (JSONL or .jsonl.gz) to "
-                                                             "check for contamination (repeatable)")
+    triage.add_argument("--benchmark", nargs="+", action="extend", metavar="FILE",
+                        help="public benchmark files (JSONL or .jsonl.gz) to check for contamination")
     triage.add_argument("--ngram", type=int, help="word n-gram length for contamination (default: setting, 10)")
     triage.add_argument("--threshold", type=float, help="near-duplicate similarity (default: setting, 0.85)")
     triage.add_argument("--json", action="store_true")

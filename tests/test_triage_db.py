@@ -62,6 +62,38 @@ def test_cli_triage_reports_and_stores_flags(db_url, engine, flagged_project, cl
     assert text.code == 0 and "1 near-duplicate cluster(s)" in text.out
 
 
+def test_cli_import_runs_triage_on_the_new_queries_unless_told_not_to(db_url, engine, cli, tmp_path):
+    rows = [{"id": "a1", "prompt": f"Why is this sum function slow?\n```python\n{LOOP}```"},
+            {"id": "a2", "prompt": f"why is this sum function slow?\n```python\n{LOOP.replace('result', 'acc')}```"},
+            {"id": "a3", "prompt": f"boto3 says access denied with key {SECRET}, why?"}]
+    result = cli("import", str(write_jsonl(tmp_path / "a.jsonl", rows)), "--json")
+    assert result.code == 0, result.err
+    assert result.json()["triage"] == {"duplicate_clusters": 1, "with_secrets": 1}
+    stored = flags(engine)
+    assert stored["a2"]["possible_duplicate_of"] == "a1" and stored["a3"]["blocked"]
+
+    later = [{"id": "b1", "prompt": f"boto3 still says access denied with key {SECRET}"}]
+    quiet = cli("import", str(write_jsonl(tmp_path / "b.jsonl", later)), "--no-triage")
+    assert quiet.code == 0 and "triage:" not in quiet.out
+    assert "b1" not in flags(engine)  # left for an on-demand run
+    assert "1 near-duplicate cluster(s)" in cli("import", str(write_jsonl(tmp_path / "c.jsonl", [
+        {"id": "c1", "prompt": "How do I reverse a list in Python without copying it?"}]))).out
+
+
+def test_triage_takes_several_benchmarks_after_one_flag_and_keeps_evidence_of_unchecked_ones(
+        db_url, engine, flagged_project, cli, tmp_path):
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"task_id": "Other/0", "prompt": "nothing like any query here at all, "
+                                 "just words about gardening and soil and rain"}) + "\n")
+    result = cli("triage", "--benchmark", str(flagged_project), str(other), "--ngram", "8", "--json")
+    assert result.code == 0, result.err
+    assert [h["benchmark"] for h in result.json()["contaminated"]] == ["mini-bench.jsonl.gz"]
+    assert cli("triage", "--json").code == 0  # no benchmark given: earlier evidence stands
+    assert flags(engine)["bench"]["contamination"][0]["item"] == "Mini/0" and flags(engine)["bench"]["blocked"]
+    assert cli("triage", "--benchmark", str(other), "--ngram", "8").code == 0  # another benchmark only
+    assert flags(engine)["bench"]["contamination"][0]["benchmark"] == "mini-bench.jsonl.gz"
+
+
 def test_release_holds_flagged_items_back_until_a_lead_clears_them(engine, admin, flagged_project, tmp_path):
     with session_scope(engine) as session:
         triage_db.run_triage(session, actor=admin, benchmark_files=[flagged_project], ngram=8)

@@ -82,6 +82,10 @@ def run_triage(
     for query_id, public_id, _, old_flags in rows:
         flags = {k: v for k, v in (old_flags or {}).items()
                  if k in ("duplicate_of", "cleared_by", "cleared_reason", "redacted")}
+        # Evidence from benchmarks not checked in this run stands until they are checked again.
+        kept_hits = [hit for hit in (old_flags or {}).get("contamination", []) if hit["benchmark"] not in benchmarks]
+        if kept_hits:
+            contamination_of.setdefault(public_id, [])[:0] = kept_hits
         cluster = cluster_of.get(public_id)
         if cluster:
             flags["duplicate_cluster"] = cluster
