@@ -7,6 +7,8 @@ import json
 import random
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.json
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import text
@@ -75,13 +77,19 @@ def test_release_folder_keys_types_and_card(engine, admin, finals):
     table = pq.read_table(folder / "data.parquet")
     assert table.schema.equals(release.parquet_schema())
     assert table.column("id").to_pylist() == frame["id"].tolist()
+    from_jsonl = pyarrow.json.read_json(folder / "data.jsonl")  # pyarrow reads the JSONL too, with the same types
+    assert from_jsonl.column_names == list(release.ITEM_KEYS)
+    for name in ("id", "messages", "programming_language", "category", "rewritten"):
+        assert from_jsonl.schema.field(name).type == release.parquet_schema().field(name).type, name
+    assert pa.types.is_integer(from_jsonl.schema.field("n_annotators").type)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["files"]["data.jsonl"]["sha256"] == created["sha256"]
     assert manifest["items"] == 120 and manifest["guideline_versions"] == ["v1"]
     assert manifest["agreement"]["category"]["krippendorff_alpha"] == pytest.approx(1.0)
     card = (folder / "README.md").read_text()
     front = card.split("---")[1]
-    assert "configs:" in front and "path: data.jsonl" in front and "task_categories:" in front
+    assert "configs:" in front and "path: data.jsonl" in front and "path: data.parquet" in front
+    assert "task_categories:" in front
     assert "## How the items were selected" in card and "Krippendorff's alpha" in card and "| difficulty |" in card
 
 
@@ -214,6 +222,34 @@ def test_sigkill_mid_export_then_rerun_completes(db_url, engine, admin, finals, 
     created = make(engine, admin)
     assert created["items"] == 120 and release.verify(created["path"]) == []
     assert [p.name for p in (finals / "bench").iterdir()] == ["1.0"]  # the stale partial folder is gone
+
+
+KILL_BEFORE_COMMIT = """
+import sys, time
+from pathlib import Path
+from curation_app.core import release
+from curation_app.core.auth import command_line_actor
+from curation_app.database import get_engine, session_scope
+with session_scope(get_engine()) as session:
+    release.create_release(session, actor=command_line_actor(), name="bench", version="1.0",
+                           spec=release.ReleaseSpec())
+    Path(sys.argv[1]).write_text("renamed")
+    time.sleep(600)  # killed here: the folder is in place, its database record not yet committed
+"""
+
+
+def test_sigkill_between_the_rename_and_the_commit_then_rerun_completes(db_url, engine, admin, finals, tmp_path):
+    run_until_marker_then_kill(KILL_BEFORE_COMMIT, tmp_path / "marker")
+    with Session(engine) as session:
+        assert session.exec(select(Release)).all() == []
+    assert (finals / "bench" / "1.0" / "manifest.json").exists()  # a folder the database never recorded
+    created = make(engine, admin)
+    assert created["items"] == 120 and release.verify(created["path"]) == []
+    assert any("had no database record" in problem for problem in created["problems"])
+    names = sorted(p.name for p in (finals / "bench").iterdir())
+    assert names[0].startswith(".1.0.unrecorded-") and names[1:] == ["1.0"]  # kept aside, not deleted
+    with Session(engine) as session:
+        assert [r.path for r in session.exec(select(Release))] == [created["path"]]
 
 
 def test_cli_release_create_json_and_list(db_url, engine, admin, finals, cli):

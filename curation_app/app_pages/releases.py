@@ -62,9 +62,12 @@ with build_tab:
                 continue
             frame = pd.DataFrame({"value": list(counts), "items": list(counts.values())})
             with st.expander(f"{dimension.replace('_', ' ')} ({len(counts)})", expanded=dimension == "difficulty"):
-                st.altair_chart(alt.Chart(frame).mark_bar().encode(
+                chart, table = st.columns([3, 2])
+                chart.altair_chart(alt.Chart(frame).mark_bar().encode(
                     x=alt.X("items:Q"), y=alt.Y("value:N", sort="-x", title=None), tooltip=["value", "items"]),
                     width="stretch")
+                frame["share"] = (frame["items"] / frame["items"].sum()).map("{:.1%}".format)
+                table.dataframe(frame.sort_values("items", ascending=False), hide_index=True, width="stretch")
         if result.agreement:
             st.caption("Agreement on these items' annotations")
             st.dataframe(pd.DataFrame(result.agreement).T.drop(columns=["alpha_ci95"], errors="ignore"),

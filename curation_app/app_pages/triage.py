@@ -45,7 +45,10 @@ if run:
 
 with read_scope() as session:
     flagged = triage_db.flagged(session, actor=user)
-clusters = {tuple(f["duplicate_cluster"]) for f in flagged if f.get("duplicate_cluster") and not f.get("duplicate_of")}
+    clusters = {tuple(f["duplicate_cluster"]) for f in flagged
+                if f.get("duplicate_cluster") and not f.get("duplicate_of")}
+    shown_clusters = sorted(clusters)[:50]
+    texts = triage_db.query_texts(session, actor=user, public_ids=[m for c in shown_clusters for m in c])
 duplicates_tab, contamination_tab, secrets_tab = st.tabs(
     [f"Near-duplicates ({len(clusters)})", f"Contamination ({sum(1 for f in flagged if f.get('contamination'))})",
      f"Secrets and personal data ({sum(1 for f in flagged if f.get('secrets'))})"])
@@ -64,9 +67,13 @@ def act(action, **kwargs) -> None:  # noqa: ANN001
 with duplicates_tab:
     if not clusters:
         st.info("No near-duplicate cluster waiting for a decision.")
-    for index, cluster in enumerate(sorted(clusters)[:50]):
+    for index, cluster in enumerate(shown_clusters):
         with st.container(border=True):
             st.caption(f"Cluster of {len(cluster)}: " + md(", ".join(cluster)))
+            for column, member in zip(st.columns(min(len(cluster), 3)), cluster[:3]):
+                column.caption(md(member))
+                text = texts.get(member, "")
+                column.text(text[:600] + (" ..." if len(text) > 600 else ""))  # plain text, never markup
             canonical = st.selectbox("Keep as the canonical query", cluster, key=f"canonical:{index}")
             if st.button("Mark the others as duplicates", key=f"mark:{index}"):
                 act(triage_db.mark_duplicates, canonical=canonical,

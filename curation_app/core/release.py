@@ -378,6 +378,10 @@ configs:
   data_files:
   - split: test
     path: data.jsonl
+- config_name: parquet
+  data_files:
+  - split: test
+    path: data.parquet
 ---
 
 # {name} {version}
@@ -450,8 +454,6 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
     final_path = root / name / version
     if session.execute(select(Release.id).where(Release.name == name, Release.version == version)).first():
         raise Conflict(f"release {name} {version} already exists and is frozen; make a new version")
-    if final_path.exists():
-        raise Conflict(f"{final_path} already exists; a frozen release is never overwritten")
     result = preview(session, actor=actor, spec=spec)
     if not result.items:
         raise InvalidInput("no final, kept item matches: nothing to release")
@@ -504,12 +506,21 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
                                                          "spec": spec.as_dict()})
         session.flush()
         os.chmod(work, 0o755)  # mkdtemp makes it private; a release is for everyone to read
+        moved_aside = None
+        if final_path.exists():
+            # No database record: an export that died between the folder's rename and the commit,
+            # or another database's export. Kept under a hidden name, never taken as this release.
+            moved_aside = final_path.parent / f".{version}.unrecorded-{utcnow().strftime('%Y%m%dT%H%M%S%f')}"
+            os.replace(final_path, moved_aside)
         os.replace(work, final_path)  # the folder appears complete, or not at all
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return {"path": str(final_path), "items": len(result.items), "sha256": digest,
-            "problems": result.report["problems"]}
+    problems = list(result.report["problems"])
+    if moved_aside:
+        problems.append(f"a folder already at {final_path} had no database record (an interrupted export?); "
+                        f"it was moved to {moved_aside}")
+    return {"path": str(final_path), "items": len(result.items), "sha256": digest, "problems": problems}
 
 
 def _guideline_versions(session: Session, query_ids: list[int]) -> list[str]:

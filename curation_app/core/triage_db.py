@@ -181,6 +181,17 @@ def redact_secrets(session: Session, *, actor: User, public_id: str) -> int:
     return redacted
 
 
+def query_texts(session: Session, *, actor: User, public_ids: list[str]) -> dict[str, str]:
+    """The users' text of these queries, for a lead comparing a cluster's members."""
+    require_role(actor, "lead", "admin")
+    found: dict[str, str] = {}
+    for start in range(0, len(public_ids), 500):
+        rows = session.execute(select(Query.public_id, Query.messages)
+                               .where(Query.public_id.in_(public_ids[start:start + 500]))).all()
+        found.update((public_id, _user_text(messages)) for public_id, messages in rows)
+    return found
+
+
 def flagged(session: Session, *, actor: User) -> list[dict]:
     """Every query with a flag, for the lead's triage page."""
     require_role(actor, "lead", "admin")
