@@ -223,7 +223,8 @@ class Setting(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
-    """Append-only: core code inserts rows and never updates or deletes them."""
+    """Append-only: core code inserts rows, and database triggers (migration 0005) refuse updates
+    and deletes."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),)

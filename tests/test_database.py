@@ -69,3 +69,18 @@ def test_check_schema_names_the_unreachable_database():
     engine = database.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(database.DatabaseError, match="cannot open the database at postgresql"):
         database.check_schema(engine)
+
+
+def test_the_audit_log_is_append_only_in_the_database(db_url):
+    from curation_app.core import audit
+    from curation_app.core.auth import command_line_actor
+
+    engine = database.get_engine(db_url)
+    with database.session_scope(engine) as session:
+        audit.record(session, actor=command_line_actor(), action="test.event", entity="test", new={"n": 1})
+    for statement in ("UPDATE audit_log SET action = 'rewritten'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only audit log"):
+            with engine.begin() as connection:
+                connection.execute(text(statement))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT action FROM audit_log")).scalars().all() == ["test.event"]
