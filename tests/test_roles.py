@@ -3,15 +3,18 @@ as each role. Allowed roles get past the role check; the others get PermissionDe
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from curation_app.core import (adjudicate, agreement_db, annotate, annotation_io, auth, queue, release, settings,
-                               suggest)
+                               suggest, triage_db)
 from curation_app.core.demo import load_demo
+from curation_app.database import read_scope
 from curation_app.core.errors import CurationError, PermissionDenied
 from curation_app.core.importer import import_answers, import_file
-from curation_app.models import User
+from curation_app.models import AuditLog, User
 from tests.test_import import write_jsonl
 
 ANNOTATOR, LEAD, ADMIN = "annotator", "lead", "admin"
@@ -58,7 +61,35 @@ def actions(tmp_path):
         "release preview": (STAFF, lambda s, u: release.preview(s, actor=u, spec=release.ReleaseSpec())),
         "train model": (STAFF, lambda s, u: suggest.train(s, actor=u)),
         "order queue": (STAFF, lambda s, u: suggest.reset_queue_order(s, actor=u)),
+        "order queue by uncertainty": (STAFF, lambda s, u: suggest.order_queue_by_uncertainty(
+            s, actor=u, model=SimpleNamespace(models={}))),
+        "settings.rule (pair)": (STAFF, lambda s, u: settings.set_settings(
+            s, actor=u, values={"min_annotations": 3, "keep_quorum": 2})),
+        "users.create_imported_annotator": (STAFF, lambda s, u: auth.create_imported_annotator(s, actor=u,
+                                                                                              name="outsider")),
+        "export annotations file": (STAFF, lambda s, u: annotation_io.export_annotations(
+            tmp_path / "export.csv", actor=u, engine=s.get_bind())),
+        "agreement report": (STAFF, lambda s, u: agreement_db.database_agreement(s, actor=u, n_bootstrap=0)),
+        "triage run": (STAFF, lambda s, u: triage_db.run_triage(s, actor=u)),
+        "triage mark duplicates": (STAFF, lambda s, u: triage_db.mark_duplicates(
+            s, actor=u, canonical="demo-041", duplicates=["demo-042"])),
+        "triage clear": (STAFF, lambda s, u: triage_db.clear_flags(s, actor=u, public_id="demo-041", reason="x")),
+        "triage redact": (STAFF, lambda s, u: triage_db.redact_secrets(s, actor=u, public_id="demo-041")),
+        "triage list": (STAFF, lambda s, u: triage_db.flagged(s, actor=u)),
+        "triage texts": (STAFF, lambda s, u: triage_db.query_texts(s, actor=u, public_ids=["demo-041"])),
+        "my submitted items": ({ANNOTATOR}, lambda s, u: annotate.submitted_items(s, actor=u)),
     }
+
+
+# Actions that change data and must leave an audit record when they go through.
+AUDITED = {"users.create", "users.set_role", "users.set_password (someone else)", "settings.overlap",
+           "settings.taxonomy", "assign", "skip", "annotate.save", "apply rule", "resolve", "reopen", "send back",
+           "release create", "order queue", "settings.rule (pair)", "users.create_imported_annotator",
+           "triage run", "triage mark duplicates", "triage clear"}
+
+
+def audit_count(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(AuditLog)).one()
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +114,13 @@ def test_role_matrix(matrix_db, tmp_path, role):
         session.expunge(user)  # no transaction stays open: some actions open their own
     refused, allowed = [], []
     for action, (roles, call) in actions(tmp_path).items():
+        with read_scope(matrix_db) as reader:  # not in the action's session: that would take the write lock first
+            audited_before = audit_count(reader)
         with Session(matrix_db) as session:
             try:
                 call(session, user)
                 outcome = "allowed"
+                assert action not in AUDITED or audit_count(session) > audited_before, f"{action} left no audit record"
             except PermissionDenied:
                 outcome = "refused"
             except CurationError:
