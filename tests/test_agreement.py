@@ -211,6 +211,64 @@ def test_fleiss_kappa_worked_example():
     assert report["reasons"]["cohen_kappa"] == "needs exactly two annotators, found 14"
 
 
+# Fleiss (1971), "Measuring nominal scale agreement among many raters", Psychological Bulletin
+# 76(5): 30 patients, 6 psychiatrists each, 5 diagnoses (1 depression, 2 personality disorder,
+# 3 schizophrenia, 4 neurosis, 5 other); the data of R irr's `diagnoses`. Fleiss reports
+# kappa = .430; irr's kappam.fleiss(diagnoses) gives 0.4302445 (as recorded in statsmodels'
+# statsmodels/stats/tests/test_inter_rater.py, which asserts it to 7 decimals).
+FLEISS_1971 = [
+    [4, 4, 4, 4, 4, 4], [2, 2, 2, 5, 5, 5], [2, 3, 3, 3, 3, 5], [5, 5, 5, 5, 5, 5], [2, 2, 2, 4, 4, 4],
+    [1, 1, 3, 3, 3, 3], [3, 3, 3, 3, 5, 5], [1, 1, 3, 3, 3, 4], [1, 1, 4, 4, 4, 4], [5, 5, 5, 5, 5, 5],
+    [1, 4, 4, 4, 4, 4], [1, 2, 4, 4, 4, 4], [2, 2, 2, 3, 3, 3], [1, 4, 4, 4, 4, 4], [2, 2, 4, 4, 4, 5],
+    [3, 3, 3, 3, 3, 5], [1, 1, 1, 4, 5, 5], [1, 1, 1, 1, 1, 2], [2, 2, 4, 4, 4, 4], [1, 3, 3, 5, 5, 5],
+    [5, 5, 5, 5, 5, 5], [2, 4, 4, 4, 4, 4], [2, 2, 4, 5, 5, 5], [1, 1, 4, 4, 4, 4], [1, 4, 4, 4, 4, 5],
+    [2, 2, 2, 2, 2, 4], [1, 1, 1, 1, 5, 5], [2, 2, 4, 4, 4, 4], [1, 3, 3, 3, 3, 3], [5, 5, 5, 5, 5, 5],
+]
+
+
+def test_fleiss_1971_psychiatric_diagnoses():
+    ratings = pd.DataFrame([(f"patient{i}", f"psychiatrist{j}", value) for i, row in enumerate(FLEISS_1971)
+                            for j, value in enumerate(row)], columns=["item", "annotator", "value"])
+    report = agreement_report(ratings, level="nominal", n_bootstrap=0)
+    assert round(report["fleiss_kappa"], 3) == 0.430
+    assert report["fleiss_kappa"] == pytest.approx(0.4302445, abs=5e-8)
+    shuffled = ratings.sample(frac=1, random_state=3).replace({"value": {1: "a", 2: "b", 3: "c", 4: "d", 5: "e"}})
+    assert agreement_report(shuffled, level="nominal", n_bootstrap=0)["fleiss_kappa"] == pytest.approx(
+        report["fleiss_kappa"], abs=1e-12)
+
+
+def pairs_from_table(table: list[list[int]], labels: list[str]) -> tuple[list[str], list[str]]:
+    """A two-rater contingency table (rows: rater A, columns: rater B) as the two raters' labels."""
+    first, second = [], []
+    for row, counts in zip(labels, table):
+        for column, count in zip(labels, counts):
+            first += [row] * count
+            second += [column] * count
+    return first, second
+
+
+def test_cohen_1960_and_1968_example():
+    # Cohen (1960), "A coefficient of agreement for nominal scales", and again in Cohen (1968),
+    # "Weighted kappa": 200 cases, 3 categories; p_o = .70, p_c = .41, kappa = .492 (also in the
+    # examples of R psych's cohen.kappa, man/kappa.Rd: "cohen reports .492").
+    first, second = pairs_from_table([[88, 14, 18], [10, 40, 10], [2, 6, 12]], ["x", "y", "z"])
+    report = agreement_report(long_from_pairs(first, second), level="nominal", n_bootstrap=0)
+    assert report["percent_agreement"] == pytest.approx(0.70, abs=1e-12)
+    assert round(report["cohen_kappa"], 3) == 0.492
+    assert report["cohen_kappa"] == pytest.approx(1 - 0.30 / 0.59, abs=1e-12)
+
+
+def test_weighted_kappa_sas_example():
+    # SAS PROC FREQ's agree output for a 3 x 3 table, as recorded in statsmodels'
+    # statsmodels/stats/tests/test_inter_rater.py: simple kappa 0.4842, weighted kappa with
+    # Cicchetti-Allison (linear) weights 0.4701.
+    first, second = pairs_from_table([[0, 4, 1], [0, 8, 0], [0, 1, 5]], ["low", "mid", "high"])
+    report = agreement_report(long_from_pairs(first, second), level="ordinal", scale=["low", "mid", "high"],
+                              n_bootstrap=0)
+    assert round(report["cohen_kappa"], 4) == 0.4842
+    assert round(report["cohen_kappa_linear"], 4) == 0.4701
+
+
 def test_gwet_handbook_example_with_missing_ratings():
     # Gwet (2014), Handbook of Inter-Rater Reliability, 4th ed., p. 120 data (the 4 x 12 table
     # above): AC1 = 0.7754, Fleiss' generalised kappa = 0.7612, p_a = 0.8182 (the values Gwet's
