@@ -363,3 +363,9 @@ def test_annotators_see_triage_warnings_on_the_item(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     assert app.query_params["item"] == "demo-025"
     assert any("May contain secrets or personal data: email" in w for w in shown(app.warning))
+
+
+def test_the_drafts_script_has_nothing_the_html_sanitiser_would_take_for_a_tag():
+    # st.html runs its content through an HTML sanitiser first: "<" before a letter drops the script.
+    script = (REPO_ROOT / "curation_app" / "app_pages" / "drafts.js").read_text()
+    assert not re.search(r"<[A-Za-z/!?]", script)

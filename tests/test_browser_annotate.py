@@ -109,3 +109,25 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
     assert done.languages  # confirmed from the suggestion
     assert json.dumps(done.suggested_languages)
     assert done.time_on_task_s > 0
+
+
+def test_text_typed_but_not_yet_saved_survives_a_reload(server):
+    base, engine = server
+    with chromium_page() as page:
+        log_in(page, base, "bob", "bob-demo", "Annotate")
+        page.wait_for_function("() => new URLSearchParams(window.location.search).get('item')")
+        item = page.evaluate("() => new URLSearchParams(window.location.search).get('item')")
+        notes = page.get_by_role("textbox", name="Notes")
+        notes.click()
+        page.keyboard.type("typed, never left the field")  # no Tab, no click elsewhere: not saved yet
+        assert (submitted(engine, "bob", item).notes or "") == ""
+        page.reload()  # as a crash or an accidental reload would
+        wait_for_item(page, item)
+        expect(page.get_by_role("textbox", name="Notes")).to_have_value("typed, never left the field")
+        wait_until(lambda: submitted(engine, "bob", item).notes == "typed, never left the field")
+
+        # Saved now: another reload shows the saved text and puts nothing back twice.
+        page.reload()
+        wait_for_item(page, item)
+        expect(page.get_by_role("textbox", name="Notes")).to_have_value("typed, never left the field")
+        assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('curation-draft:')).length") <= 1

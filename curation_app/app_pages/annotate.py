@@ -5,8 +5,8 @@ import time
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
-from curation_app.app_pages.widgets import (md, render_conversation, render_markdown_preview, render_text,
-                                           suggestion_model)
+from curation_app.app_pages.widgets import (keep_typed_text, md, render_conversation, render_markdown_preview,
+                                           render_text, suggestion_model)
 from curation_app.core import annotate, queue, suggest
 from curation_app.core.errors import Conflict, CurationError
 from curation_app.core.guidelines import guideline_text
@@ -300,5 +300,7 @@ if not editing_submitted:
                       args=(public_id, view.query_id), disabled=read_only, width="stretch")
 with actions[3].popover(f"Guidelines ({guideline_version})", icon=":material/menu_book:"):
     st.markdown(guideline_text(guideline_version))
+if not read_only:
+    keep_typed_text(field_key(public_id, "").rstrip(":"), ["rewritten_prompt", "reference_answer", "notes"])
 saved_at = state.get(field_key(public_id, "saved_at"))
 st.caption(f"Draft saved at {saved_at}" if saved_at else "Drafts are saved whenever a field changes.")

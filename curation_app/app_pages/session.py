@@ -89,8 +89,12 @@ def sync_cookie() -> None:
     token = st.session_state.pop(_PENDING_COOKIE)
     max_age = int(auth.LOGIN_SESSION_LIFETIME.total_seconds()) if token else 0
     value = json.dumps(f"{COOKIE}={token}; path=/; max-age={max_age}; SameSite=Strict")
-    st.html(f"<script>document.cookie = {value} + (location.protocol === 'https:' ? '; Secure' : '');</script>",
-            unsafe_allow_javascript=True)
+    # Leaving also clears typed text kept in this browser (drafts.js) from a shared machine.
+    forget_drafts = "" if token else (
+        "Object.keys(localStorage).filter(k => k.startsWith('curation-draft:'))"
+        ".forEach(k => localStorage.removeItem(k));")
+    st.html(f"<script>document.cookie = {value} + (location.protocol === 'https:' ? '; Secure' : '');"
+            f"{forget_drafts}</script>", unsafe_allow_javascript=True)
 
 
 def require(user: User | None, *roles: str) -> User:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import string
+from pathlib import Path
 
 import streamlit as st
 
@@ -19,6 +21,22 @@ def md(text: object) -> str:
     """User text made literal inside markdown (labels, captions, messages): every ASCII
     punctuation mark is backslash-escaped, so no link, image, emphasis or directive survives."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+_DRAFTS_SCRIPT = (Path(__file__).parent / "drafts.js").read_text(encoding="utf-8")
+
+
+def widget_class(key: str) -> str:
+    """The CSS class Streamlit gives a keyed widget's container, without its `st-key-` start."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
+
+
+def keep_typed_text(key_prefix: str, fields: list[str]) -> None:
+    """Mirror what is typed into these text areas (keys KEY_PREFIX:FIELD) in the browser until the
+    app has it, and put it back after a reload or a crash (drafts.js)."""
+    script = (_DRAFTS_SCRIPT.replace("__PREFIX__", json.dumps(widget_class(key_prefix)))
+              .replace("__FIELDS__", json.dumps(fields)))
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
 def show_error(error: Exception) -> None:
