@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from curation_app import database
-from curation_app.core import annotation_io, queue
+from curation_app.core import adjudicate, annotation_io, queue, release
 from curation_app.core.auth import command_line_actor
 from curation_app.core.importer import import_file
 from tests.browser import chromium_page, log_in, new_database, served_app
@@ -31,9 +31,16 @@ def server(tmp_path_factory):
     import_file(write_jsonl(folder / "payloads.jsonl", rows), actor=actor, source=SOURCE, engine=engine)
     labels = [{**ROW, "query_id": "x0", "annotator": who, "difficulty": level, "reference_answer": f"{who}: {TEXT}",
                "notes": TEXT, "rewritten_prompt": TEXT} for who, level in (("alice", "easy"), ("bob", "hard"))]
+    labels += [{**ROW, "query_id": "x2", "annotator": who, "reference_answer": TEXT, "notes": TEXT}
+               for who in ("alice", "bob")]  # x2: both agree, so the rule makes it final and releasable
     annotation_io.import_annotations(write_csv(folder / "labels.csv", labels), actor=actor, engine=engine)
     with database.session_scope(engine) as session:
         queue.assign(session, actor=actor, annotators=["alice", "bob"], public_ids=["x1"])
+        adjudicate.apply_rule(session, actor=actor)
+    for version in ("1", "2"):  # two frozen releases, so the list and the comparison have something to show
+        with database.session_scope(engine) as session:
+            release.create_release(session, actor=actor, name="payloads", version=version,
+                                   spec=release.ReleaseSpec(), root=folder / "exports")
     with served_app(url) as base:
         yield base
 
@@ -82,7 +89,18 @@ def test_payloads_stay_text_on_every_page(server):
         page.get_by_role("button", name="Run triage over every query").click()
         page.get_by_text("near-duplicate cluster(s)").wait_for()
         assert_inert(page, "triage")
+        page.goto(f"{server}/assign")
+        page.get_by_role("heading", name="Assign work").wait_for()
+        assert_inert(page, "assign work")
         visit(page, server, "Releases")
         page.get_by_role("button", name="Preview").click()
+        page.get_by_text("source (1)").click()  # the source distribution: the hostile source name, as text
+        page.get_by_text(SOURCE, exact=False).first.wait_for(state="attached")
         assert_inert(page, "release preview")
+        page.get_by_role("tab", name="Frozen releases").click()
+        page.get_by_text("Every file matches its manifest.").wait_for()
+        assert_inert(page, "frozen releases")
+        page.get_by_role("tab", name="Compare").click()
+        page.get_by_text("0 added, 0 removed, 0 changed, 1 unchanged").wait_for()
+        assert_inert(page, "release comparison")
     assert dialogs == []
