@@ -369,3 +369,16 @@ def test_the_drafts_script_has_nothing_the_html_sanitiser_would_take_for_a_tag()
     # st.html runs its content through an HTML sanitiser first: "<" before a letter drops the script.
     script = (REPO_ROOT / "curation_app" / "app_pages" / "drafts.js").read_text()
     assert not re.search(r"<[A-Za-z/!?]", script)
+
+
+def test_annotator_pages_never_show_another_annotators_labels(demo_db):
+    # alice and bob both labelled demo-008; alice's note must reach bob on no page.
+    alices_note = "refers to an earlier conversation we do not have"
+    for page, params in (("my_work", {}), ("annotate", {"item": "demo-008"})):
+        app = open_page(page, "bob", **params)
+        assert not app.exception
+        texts = [*shown(app.markdown), *shown(app.caption), *(t.value for t in app.text),
+                 *(str(a.value) for a in app.text_area), *(d.value.to_csv() for d in app.dataframe)]
+        assert texts and not any(alices_note in text for text in texts), page
+    mine = open_page("annotate", "bob", item="demo-008")
+    assert mine.text_area(key=f"annotate:{mine.session_state['user_id']}:demo-008:notes").value != alices_note

@@ -225,6 +225,17 @@ def test_roles_are_enforced_in_core_and_annotators_are_blind(engine, project):
     assert view.annotation == {} and view.state is None
     assert "ann1's secret note" not in repr(view)
 
+    # Nothing an annotator can call hands them another annotator's labels for the item.
+    with session_scope(engine) as session:
+        seen = [queue.next_item(session, actor=project["ann2"]), queue.queue_status(session, annotator=project["ann2"]),
+                annotate.submitted_items(session, actor=project["ann2"])]
+    seen.append(submit(engine, project["ann2"], "q7", fields={**KEEP, "notes": "ann2's own note"}))
+    with session_scope(engine) as session:
+        seen += [annotate.submitted_items(session, actor=project["ann2"]),
+                 annotate.open_item(session, actor=project["ann2"], public_id="q7")]
+    assert all("ann1's secret note" not in repr(result) for result in seen)
+    assert "ann2's own note" in repr(seen[-1])
+
 
 def test_twenty_annotators_racing_for_slots_never_exceed_k(engine, project, admin):
     with session_scope(engine) as session:
