@@ -94,6 +94,28 @@ def test_bad_rows_refuse_the_whole_file(engine, queries, admin, tmp_path, bad, m
         assert session.exec(select(User).where(User.name.in_(["ann_a", "ann_b"]))).all() == []
 
 
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", b"", "file: no records: the file is empty"),
+    ("unclosed.csv", b'query_id,annotator,decision\nt0,ann_a,"keep\n', "row 1 (line 2): malformed CSV"),
+    ("latin1.csv", "query_id,annotator,decision,notes\nt0,ann_a,keep,caf\u00e9\n".encode("latin-1"),
+     "row 1 (line 2): not valid UTF-8 (byte 0xe9"),
+    ("utf16.csv", "query_id,annotator,decision\nt0,ann_a,keep\n".encode("utf-16"), "line 1: the file is UTF-16"),
+    ("broken.jsonl", b'{"query_id": "t0", "annotator": "ann_a", "decision": "keep"\n', "line 1: invalid JSON"),
+])
+def test_unreadable_annotation_files_are_refused(engine, queries, admin, tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ImportRefused) as refused:
+        annotation_io.import_annotations(tmp_path / name, actor=admin, engine=engine)
+    assert message in str(refused.value)
+    assert stored(engine) == []
+
+
+def test_every_formula_prefix_is_neutralised_on_export():
+    cells = ["=SUM(A1:A3)", "+1+1", "-1+1", "@cmd", "\t=1", "\r=1"]
+    assert [annotation_io.neutralise_formula(cell) for cell in cells] == ["'" + cell for cell in cells]
+    assert annotation_io.neutralise_formula("plain text") == "plain text"
+
+
 def test_jsonl_annotations_with_a_duplicate_pair_are_refused(engine, queries, admin, tmp_path):
     row = {"query_id": "t0", "annotator": "ann_a", **ROW, "languages": ["python"]}
     path = write_jsonl(tmp_path / "dup.jsonl", [row, row])

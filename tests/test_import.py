@@ -223,6 +223,35 @@ def test_bad_rows_refuse_the_whole_file_naming_the_line(case, engine, admin, tmp
     assert counts(engine) == before
 
 
+OTHER_BAD_FILES = {
+    "raw NUL byte in JSONL": ("bad.jsonl", b'{"prompt": "ok one"}\n{"prompt": "a\x00b"}\n',
+                              "line 2: invalid JSON: unexpected control character"),
+    "NUL byte in CSV": ("bad.csv", b"id,prompt\n1,a\x00b\n", "row 1 (line 2): contains a NUL byte"),
+    "Latin-1 CSV": ("bad.csv", "id,prompt\n1,caf\u00e9 cr\u00e8me\n".encode("latin-1"),
+                    "row 1 (line 2): not valid UTF-8 (byte 0xe9 at column 6)"),
+    "UTF-16 CSV": ("bad.csv", "id,prompt\n1,hello\n".encode("utf-16"),
+                   "line 1: the file is UTF-16 (it starts with that byte-order mark); save it as UTF-8"),
+    "UTF-16 JSONL": ("bad.jsonl", '{"prompt": "hello"}\n'.encode("utf-16"), "line 1: the file is UTF-16"),
+    "Latin-1 JSON": ("bad.json", '[{"prompt": "caf\u00e9"}]'.encode("latin-1"), "line 1: not valid UTF-8"),
+    "deeply nested JSON document": ("bad.json", b'[{"prompt": "x", "meta": ' + b"[" * 100_000 + b"]" * 100_000
+                                    + b"}]", "line 1: invalid JSON: nested too deeply"),
+    "truncated JSON document": ("bad.json", b'[{"prompt": "x"},', "line 1: invalid JSON: Expecting value"),
+    "empty JSON document": ("bad.json", b"  \n", "file: no records: the file is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_BAD_FILES))
+def test_bad_files_in_every_format_are_refused_naming_where(case, engine, admin, tmp_path):
+    name, content, expected = OTHER_BAD_FILES[case]
+    import_file(write_jsonl(tmp_path / "existing.jsonl", [{"prompt": "already here"}]), actor=admin, engine=engine)
+    before = counts(engine)
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ImportRefused) as refused:
+        import_file(tmp_path / name, actor=admin, engine=engine)
+    assert expected in str(refused.value)
+    assert counts(engine) == before
+
+
 def test_every_problem_is_listed_and_skip_flag_imports_the_rest(engine, admin, tmp_path):
     path = tmp_path / "mixed.csv"
     path.write_bytes(b"id,prompt\n1,good one\n2,\n3,good three\n4\n5,\"good five\"\n")

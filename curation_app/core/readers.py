@@ -122,6 +122,8 @@ def read_json(path: Path, on_progress: Callable[[int], None] | None = None) -> I
         yield RawRecord(f"line {bad_line}", None, "not valid UTF-8")
         return
     assert text is not None
+    if not text.strip():
+        return  # no records: the caller says the file is empty
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -252,7 +254,22 @@ def read_records(path: Path, file_format: str | None = None,
     file_format = file_format or detect_format(path)
     if file_format not in READERS:
         raise InvalidInput(f"{path}: unknown format {file_format!r}; use one of {', '.join(FORMATS)}")
+    if file_format != "parquet":
+        with _open_binary(path) as handle:
+            start = handle.read(4)
+        encoding = _wide_encoding(start)
+        if encoding:
+            return file_format, iter([RawRecord("line 1", None, f"the file is {encoding} (it starts with that "
+                                                                  "byte-order mark); save it as UTF-8")])
     return file_format, READERS[file_format](path, on_progress)
+
+
+def _wide_encoding(start: bytes) -> str | None:
+    for mark, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                       (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if start.startswith(mark):
+            return name
+    return None
 
 
 def type_name(value: Any) -> str:
