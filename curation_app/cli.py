@@ -295,11 +295,26 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorded_release_files(path: str) -> dict | None:
+    """What this project's database recorded for the release at `path`; None when there is no
+    database here (a release checked on another machine is verified against its manifest alone)."""
+    from curation_app.core import release
+    from curation_app.database import DEFAULT_SQLITE_PATH, read_scope
+
+    if not os.environ.get("CURATION_DATABASE_URL") and not DEFAULT_SQLITE_PATH.exists():
+        return None
+    try:
+        with read_scope(_ready_engine()) as session:
+            return release.recorded_files(session, path)
+    except (CurationError, CommandFailed, SQLAlchemyError):
+        return None
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     from curation_app.core import release
 
     if args.release_command == "verify":
-        problems = release.verify(args.path)
+        problems = release.verify(args.path, recorded=_recorded_release_files(args.path))
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:

@@ -118,6 +118,25 @@ def test_verify_passes_then_names_the_file_with_one_changed_byte(engine, admin, 
     assert f"{folder / 'README.md'}: missing" in problems and f"{folder / 'extra.txt'}: not in the manifest" in problems
 
 
+def test_a_manifest_rewritten_to_match_changed_data_is_caught_against_the_database(engine, admin, finals, cli,
+                                                                                    db_url):
+    make(engine, admin)
+    folder = finals / "bench" / "1.0"
+    rows = (folder / "data.jsonl").read_text().splitlines()
+    (folder / "data.jsonl").write_text("\n".join(rows[1:]) + "\n")  # an item quietly dropped...
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["data.jsonl"] = {"sha256": release.file_sha256(folder / "data.jsonl"),
+                                       "bytes": (folder / "data.jsonl").stat().st_size}
+    (folder / "manifest.json").write_text(json.dumps(manifest))  # ...and the manifest made to agree
+    assert release.verify(folder) == []  # the folder alone cannot tell
+    with Session(engine) as session:
+        recorded = release.recorded_files(session, folder)
+    assert release.verify(folder, recorded=recorded) == [
+        f"{folder / 'manifest.json'}: the entry for data.jsonl differs from the database's record of this release"]
+    result = cli("release", "verify", folder)  # the CLI asks the project's database when there is one
+    assert result.code == 1 and "differs from the database's record" in result.err
+
+
 def test_diff_between_two_real_releases(engine, admin, finals, cli, db_url):
     make(engine, admin, version="1.0", size=30, seed=1)
     item = json.loads((finals / "bench" / "1.0" / "data.jsonl").read_text().splitlines()[0])["id"]

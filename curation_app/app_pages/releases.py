@@ -91,7 +91,9 @@ with list_tab:
         labels = [f"{r['name']} {r['version']}" for r in existing]
         picked = st.selectbox("Release", range(len(existing)), format_func=lambda i: labels[i])
         folder = Path(existing[picked]["path"])
-        problems = release.verify(folder)
+        with read_scope() as session:
+            recorded = release.recorded_files(session, folder)
+        problems = release.verify(folder, recorded=recorded)
         if problems:
             st.error("Changed since it was frozen: " + md("; ".join(problems)))
         else:

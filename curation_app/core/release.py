@@ -534,8 +534,19 @@ def _guideline_versions(session: Session, query_ids: list[int]) -> list[str]:
 
 # Reading back ----------------------------------------------------------------------------------
 
-def verify(path: str | Path) -> list[str]:
-    """Problems with a release folder: each file that is missing, changed, or not in the manifest."""
+def recorded_files(session: Session, path: str | Path) -> dict | None:
+    """The file checksums the database recorded when it froze the release at `path`, if it did."""
+    target = str(Path(path).resolve())
+    for stored_path, manifest in session.execute(select(Release.path, Release.manifest)):
+        if str(Path(stored_path).resolve()) == target:
+            return (manifest or {}).get("files")
+    return None
+
+
+def verify(path: str | Path, recorded: dict | None = None) -> list[str]:
+    """Problems with a release folder: each file that is missing, changed, or not in the manifest.
+    With `recorded` (the database's copy of the manifest's file list), a manifest rewritten to
+    match changed files is caught too."""
     path = Path(path)
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
@@ -546,6 +557,10 @@ def verify(path: str | Path) -> list[str]:
     except (ValueError, KeyError, TypeError) as exc:
         return [f"{manifest_path}: unreadable manifest ({exc})"]
     problems = []
+    for file_name, expected in sorted((recorded or {}).items()):
+        if files.get(file_name) != expected:
+            problems.append(f"{manifest_path}: the entry for {file_name} differs from the database's record "
+                            "of this release")
     for file_name, expected in sorted(files.items()):
         target = path / file_name
         if not target.is_file():
