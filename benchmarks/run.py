@@ -159,6 +159,42 @@ def annotate_page_rerun(n: int, workdir: Path) -> list[dict]:
 
 
 @benchmark
+def import_memory(n: int, workdir: Path) -> list[dict]:
+    """Peak memory of importing n queries from a JSON array and from JSONL, each in a fresh process,
+    vs the peak of json.load of the same JSON file: the importer reads item by item."""
+    rows = synthetic_queries(n, seed=2)
+    jsonl = write_jsonl(rows, workdir / "queries.jsonl")
+    array = workdir / "queries.json"
+    with open(array, "w", encoding="utf-8") as handle:
+        handle.write("[\n")
+        for index, item in enumerate(rows):
+            handle.write(("," if index else "") + json.dumps(item) + "\n")
+        handle.write("]\n")
+    del rows
+
+    def peak_mb_of(code: str, *args: str) -> float:
+        script = f"import resource, sys\n{code}\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        return int(done.stdout.split()[-1]) / 1024
+
+    importing = ("from curation_app import database\n"
+                 "from curation_app.core.auth import command_line_actor\n"
+                 "from curation_app.core.importer import import_file\n"
+                 "url = 'sqlite:///' + sys.argv[2]\n"
+                 "database.upgrade(url)\n"
+                 "import_file(sys.argv[1], actor=command_line_actor(), engine=database.get_engine(url))")
+    from_array = peak_mb_of(importing, str(array), str(workdir / "array.sqlite"))
+    from_jsonl = peak_mb_of(importing, str(jsonl), str(workdir / "jsonl.sqlite"))
+    loading = peak_mb_of("import json\njson.load(open(sys.argv[1], encoding='utf-8'))", str(array))
+    size_mb = array.stat().st_size / 1e6
+    return [row(f"peak memory, import of {n:,} queries from a {size_mb:.0f} MB JSON array vs json.load of the file",
+                from_array, loading, "MB",
+                note=f"the same queries from JSONL: {from_jsonl:.0f} MB; both include the interpreter and "
+                     "the app's libraries")]
+
+
+@benchmark
 def agreement_alpha(n: int, workdir: Path) -> list[dict]:
     """Nominal alpha on n items x 5 annotators vs the krippendorff package; the full report."""
     import krippendorff

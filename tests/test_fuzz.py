@@ -64,3 +64,28 @@ def test_ratings_reader_reads_or_refuses_cleanly(tmp_path_factory, content, leve
         assert str(refusal)
     else:
         assert list(frame.columns)[:3] == ["item", "annotator", "value"]
+
+
+@FUZZ
+@given(items=st.lists(json_values, max_size=6), indent=st.sampled_from([None, 0, 2]), chunk=st.integers(1, 40),
+       cut=st.integers(0, 400), junk=st.binary(max_size=8))
+def test_json_arrays_stream_as_they_parse_whole(tmp_path_factory, items, indent, chunk, cut, junk):
+    """Read element by element in chunks of any size, a JSON array gives what json.loads gives;
+    a cut or garbled file gives a clear problem, never an exception."""
+    from curation_app.core import readers
+
+    text = json.dumps(items, indent=indent, ensure_ascii=False).encode()
+    path = tmp_path_factory.mktemp("array") / "items.json"
+    for content in (text, text[:cut] + junk):
+        path.write_bytes(content)
+        original, readers._JSON_CHUNK_BYTES = readers._JSON_CHUNK_BYTES, chunk
+        try:
+            records = list(readers.read_records(path, "json")[1])
+        finally:
+            readers._JSON_CHUNK_BYTES = original
+        if content == text:
+            assert [r.record for r in records if r.problem is None] == [i for i in items if isinstance(i, dict)]
+            assert len(records) == len(items)
+        for record in records:
+            assert (record.record is None) == (record.problem is not None)
+            assert record.problem is None or "\n" not in record.problem

@@ -235,7 +235,7 @@ OTHER_BAD_FILES = {
     "Latin-1 JSON": ("bad.json", '[{"prompt": "caf\u00e9"}]'.encode("latin-1"), "line 1: not valid UTF-8"),
     "deeply nested JSON document": ("bad.json", b'[{"prompt": "x", "meta": ' + b"[" * 100_000 + b"]" * 100_000
                                     + b"}]", "line 1: invalid JSON: nested too deeply"),
-    "truncated JSON document": ("bad.json", b'[{"prompt": "x"},', "line 1: invalid JSON: Expecting value"),
+    "truncated JSON document": ("bad.json", b'[{"prompt": "x"},', "line 1: invalid JSON: the array is never closed"),
     "empty JSON document": ("bad.json", b"  \n", "file: no records: the file is empty"),
 }
 
@@ -418,4 +418,40 @@ def test_a_10_mb_single_query_is_refused_with_its_size(engine, admin, tmp_path):
     path = write_jsonl(tmp_path / "huge.jsonl", [{"prompt": "short one"}, {"prompt": "x" * 10_000_000}])
     with pytest.raises(ImportRefused, match="line 2: too long: 10,000,000 characters"):
         import_file(path, actor=admin, engine=engine)
+    assert counts(engine)["Query"] == 0
+
+
+def test_a_json_array_is_read_item_by_item_across_any_chunk_boundary(engine, admin, tmp_path, monkeypatch):
+    from curation_app.core import readers
+
+    rows = [{"id": f"j{i}", "prompt": f"Frage {i}: warum ist mein Code langsam? \u00e9\u00e8 \u4e2d\u6587 " + "x" * (i * 37),
+             "meta": {"nested": [1, {"deep": [i, None, True]}], "note": "a ] and a , inside a string"}}
+            for i in range(40)]
+    path = tmp_path / "array.json"
+    path.write_text(" \n" + json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setattr(readers, "_JSON_CHUNK_BYTES", 7)  # every value and multi-byte character split somewhere
+    _, records = readers.read_records(path)
+    streamed = [(r.location, r.record, r.problem) for r in records]
+    assert streamed == [(f"item {i + 1}", row, None) for i, row in enumerate(rows)]
+    summary = import_file(path, actor=admin, engine=engine)
+    assert (summary.read, summary.imported) == (40, 40)
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b'[{"prompt": "one"}, {"prompt": "two"}', "line 1: invalid JSON: the array is never closed"),
+    (b'[{"prompt": "one"}\n {"prompt": "two"}]', "line 2: invalid JSON: expected ',' or ']' after item 1"),
+    (b'[{"prompt": "one"}] trailing', "line 1: invalid JSON: extra data after the array"),
+    (b'[{"prompt": "one"},\n\n {"prompt": "two",}]', "line 3: invalid JSON: Expecting property name"),
+    (b'[{"prompt": "one"}, "just a string"]', "item 2: expected a JSON object, got a string"),
+    (b'[{"prompt": "unterminated}]', "line 1: invalid JSON: Unterminated string"),
+    (b'[{"prompt": "caf\xe9"}]', "line 1: not valid UTF-8"),
+])
+def test_a_broken_json_array_is_refused_naming_where(engine, admin, tmp_path, monkeypatch, content, expected):
+    from curation_app.core import readers
+
+    monkeypatch.setattr(readers, "_JSON_CHUNK_BYTES", 5)
+    (tmp_path / "bad.json").write_bytes(content)
+    with pytest.raises(ImportRefused) as refused:
+        import_file(tmp_path / "bad.json", actor=admin, engine=engine)
+    assert expected in str(refused.value)
     assert counts(engine)["Query"] == 0

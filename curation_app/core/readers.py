@@ -7,6 +7,7 @@ a stray invalid byte names its line instead of failing the whole file with an of
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -112,10 +113,114 @@ def read_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> 
 
 
 def read_json(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[RawRecord]:
+    """A JSON array of objects is read element by element (a file of any size needs little memory);
+    an object holding such a list under a usual key ("data", "rows", ...) is read whole."""
     with _open_binary(path) as handle:
-        raw = handle.read()
+        start = handle.read(_JSON_CHUNK_BYTES)
+        if start.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":
+            yield from _stream_json_array(handle, start, on_progress)
+            return
+        raw = start + handle.read()
     if on_progress:
         on_progress(len(raw))
+    yield from _read_json_document(raw)
+
+
+_JSON_CHUNK_BYTES = 1 << 20
+_JSON_SPACE = " \t\r\n"
+
+
+def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
+                       on_progress: Callable[[int], None] | None) -> Iterator[RawRecord]:
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    parser = json.JSONDecoder()
+    text, position, lines_dropped, at_end = "", 0, 0, False
+    pending: list[bytes] = [first]
+
+    def read_more() -> None:
+        nonlocal text, at_end
+        chunk = pending.pop() if pending else handle.read(_JSON_CHUNK_BYTES)
+        if on_progress and chunk:
+            on_progress(len(chunk))
+        text += decoder.decode(chunk, final=not chunk)
+        at_end = not chunk
+
+    def where(offset: int) -> tuple[str, str]:
+        line = lines_dropped + text.count("\n", 0, offset) + 1
+        return f"line {line}", f"column {offset - text.rfind(chr(10), 0, offset)}"
+
+    def next_token() -> str | None:
+        """The next character that is not white space (None at the end of the file)."""
+        nonlocal position
+        while True:
+            while position < len(text) and text[position] in _JSON_SPACE:
+                position += 1
+            if position < len(text):
+                return text[position]
+            if at_end:
+                return None
+            read_more()
+
+    try:
+        read_more()
+        next_token()
+        position += 1  # the opening bracket
+        number = 0
+        while True:
+            token = next_token()
+            if token == "]" and number == 0:
+                position += 1
+                break
+            if token is None:
+                line, column = where(position)
+                yield RawRecord(line, None, f"invalid JSON: the array is never closed ({column})")
+                return
+            try:
+                value, end = parser.raw_decode(text, position)
+                if len(text) - end < 64 and not at_end:  # a number such as 0 may be 0.5 in the next chunk
+                    raise json.JSONDecodeError("value may go on", text, end)
+            except json.JSONDecodeError as exc:
+                # Near the end of what is read so far (or in a string that runs past it), the value
+                # may simply go on in the next chunk; anywhere else the error is real.
+                cut_short = exc.msg.startswith("Unterminated string") or len(text) - exc.pos < 64
+                if cut_short and not at_end:
+                    read_more()
+                    continue
+                line, column = where(exc.pos)
+                yield RawRecord(line, None, f"invalid JSON: {exc.msg} ({column})")
+                return
+            except RecursionError as exc:
+                yield RawRecord(where(position)[0], None, _json_problem(exc))
+                return
+            number += 1
+            if isinstance(value, dict):
+                yield RawRecord(f"item {number}", value)
+            else:
+                yield RawRecord(f"item {number}", None, f"expected a JSON object, got {type_name(value)}")
+            position = end
+            if position > _JSON_CHUNK_BYTES:  # what is read goes, so memory stays flat
+                lines_dropped += text.count("\n", 0, position)
+                text, position = text[position:], 0
+            token = next_token()
+            if token == ",":
+                position += 1
+            elif token == "]":
+                position += 1
+                break
+            else:
+                line, column = where(position)
+                problem = "the array is never closed" if token is None else \
+                    f"expected ',' or ']' after item {number}, found {token!r}"
+                yield RawRecord(line, None, f"invalid JSON: {problem} ({column})")
+                return
+        if next_token() is not None:
+            line, column = where(position)
+            yield RawRecord(line, None, f"invalid JSON: extra data after the array ({column})")
+    except UnicodeDecodeError:
+        yield RawRecord(where(len(text))[0], None, "not valid UTF-8")
+
+
+def _read_json_document(raw: bytes) -> Iterator[RawRecord]:
     text, problem = _decode(raw, True)
     if problem:
         bad_line = raw[: _first_bad_utf8_offset(raw)].count(b"\n") + 1
