@@ -94,7 +94,7 @@ def test_payloads_stay_text_on_every_page(server):
         assert_inert(page, "assign work")
         visit(page, server, "Releases")
         page.get_by_role("button", name="Preview").click()
-        page.get_by_text("source (1)").click()  # the source distribution: the hostile source name, as text
+        page.get_by_text("source (1)", exact=True).click()  # the source distribution: the hostile source name, as text
         page.get_by_text(SOURCE, exact=False).first.wait_for(state="attached")
         assert_inert(page, "release preview")
         page.get_by_role("tab", name="Frozen releases").click()
