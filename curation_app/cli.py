@@ -415,6 +415,72 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flags(args: argparse.Namespace) -> int:
+    """A lead's triage decisions: list flagged queries, confirm duplicates, clear, redact."""
+    from curation_app.core import triage_db
+    from curation_app.database import session_scope
+
+    with session_scope(_ready_engine()) as session:
+        if args.flags_command == "duplicates":
+            triage_db.mark_duplicates(session, actor=_actor(), canonical=args.canonical, duplicates=args.duplicates)
+            message = f"{', '.join(args.duplicates)} marked as duplicate(s) of {args.canonical}"
+        elif args.flags_command == "clear":
+            triage_db.clear_flags(session, actor=_actor(), public_id=args.id, reason=args.reason)
+            message = f"{args.id} cleared: it may be released"
+        elif args.flags_command == "redact":
+            count = triage_db.redact_secrets(session, actor=_actor(), public_id=args.id)
+            message = f"{args.id}: {count} secret(s) or personal data replaced by [REDACTED]"
+        else:
+            flagged = triage_db.flagged(session, actor=_actor())
+            if args.json:
+                _print_json(flagged)
+                return 0
+            for item in flagged:
+                kinds = [k for k in ("possible_duplicate_of", "duplicate_of", "contamination", "secrets") if item.get(k)]
+                state = "held back" if item.get("blocked") else ("cleared" if item.get("cleared_by") else "noted")
+                print(f"{item['id']:<40} {state:<10} {', '.join(kinds)}")
+            print(f"{len(flagged)} flagged quer(y/ies), {sum(1 for f in flagged if f.get('blocked'))} held back")
+            return 0
+    print(message)
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    """The category model and the language detector: accuracy, and queue order by uncertainty."""
+    from curation_app.core import suggest
+    from curation_app.database import read_scope, session_scope
+
+    engine = _ready_engine()
+    if args.suggest_command == "accuracy":
+        with read_scope(engine) as session:
+            model = suggest.train(session, actor=_actor())
+            result = {"model": {"items": model.n_training, "accuracy": model.accuracy},
+                      "languages": suggest.language_suggestion_accuracy(session)}
+        if args.json:
+            _print_json(result)
+        else:
+            print(f"category model, trained on {model.n_training} final kept items (held-out accuracy):")
+            for target, figures in model.accuracy.items():
+                shown = "n/a (" + figures["reason"] + ")" if figures.get("top1") is None else \
+                    f"top-1 {figures['top1']:.3f}, top-3 {figures['top3']:.3f} on {figures['n_test']} items"
+                print(f"  {target:<12} {shown}")
+            print(f"language detector: {json.dumps(result['languages'])}")
+        return 0
+    with session_scope(engine) as session:
+        if args.suggest_command == "order":
+            result = suggest.order_queue_by_uncertainty(session, actor=_actor(),
+                                                        model=suggest.train(session, actor=_actor(), evaluate=False))
+            message = f"{result['ranked']} open item(s) ordered, most uncertain first"
+        else:
+            suggest.reset_queue_order(session, actor=_actor())
+            result, message = {"ranked": 0}, "the shared pool is back in import order"
+    if args.json:
+        _print_json(result)
+    else:
+        print(message)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from curation_app.core.demo import load_demo
 
@@ -572,6 +638,28 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_argument("--threshold", type=float, help="near-duplicate similarity (default: setting, 0.85)")
     triage.add_argument("--json", action="store_true")
     triage.set_defaults(run=cmd_triage)
+
+    flags = commands.add_parser("flags", help="a lead's triage decisions: list, confirm duplicates, clear, redact")
+    flags_commands = flags.add_subparsers(dest="flags_command", required=True, metavar="ACTION")
+    flag_list = flags_commands.add_parser("list", help="every flagged query and whether it is held back")
+    flag_list.add_argument("--json", action="store_true")
+    duplicates = flags_commands.add_parser("duplicates", help="keep CANONICAL; the others are duplicates of it")
+    duplicates.add_argument("canonical")
+    duplicates.add_argument("duplicates", nargs="+")
+    clear = flags_commands.add_parser("clear", help="clear a query's flags so it may be released")
+    clear.add_argument("id")
+    clear.add_argument("--reason", required=True)
+    redact = flags_commands.add_parser("redact", help="replace a query's secrets and personal data by [REDACTED]")
+    redact.add_argument("id")
+    flags.set_defaults(run=cmd_flags)
+
+    suggest = commands.add_parser("suggest", help="category model and language detector: accuracy, queue order")
+    suggest_commands = suggest.add_subparsers(dest="suggest_command", required=True, metavar="ACTION")
+    for action, text in (("accuracy", "held-out accuracy of the category model and the language detector"),
+                         ("order", "put the most uncertain open items first in the shared pool"),
+                         ("reset-order", "put the shared pool back in import order")):
+        suggest_commands.add_parser(action, help=text).add_argument("--json", action="store_true")
+    suggest.set_defaults(run=cmd_suggest)
 
     demo = commands.add_parser("demo", help="load demo users and queries into a fresh database")
     demo.add_argument("--json", action="store_true")

@@ -111,3 +111,14 @@ def test_language_suggestion_accuracy_against_final_labels(engine, trained_proje
     assert 0 <= figures["precision"] <= 1 and 0 <= figures["recall"] <= 1
     with Session(engine) as session:
         assert session.exec(select(Query).where(Query.public_id == "s000")).one()
+
+
+def test_cli_reports_accuracy_and_orders_the_queue(db_url, engine, trained_project, cli):
+    result = cli("suggest", "accuracy", "--json")
+    assert result.code == 0, result.err
+    report = result.json()
+    assert report["model"]["items"] == 90 and report["model"]["accuracy"]["subcategory"]["top3"] == 1.0
+    assert report["languages"]["items"] == 90 and 0 <= report["languages"]["top1_accuracy"] <= 1
+    assert "category model, trained on 90 final kept items" in cli("suggest", "accuracy").out
+    assert cli("suggest", "order").out.strip() == "4 open item(s) ordered, most uncertain first"
+    assert cli("suggest", "reset-order", "--json").json() == {"ranked": 0}

@@ -133,3 +133,22 @@ def test_lead_confirms_duplicates(engine, admin, flagged_project):
     assert copy["duplicate_of"] == "orig" and copy["blocked"]
     with Session(engine) as session:
         assert session.exec(select(Query.in_pool).where(Query.public_id == "copy")).one() is False
+
+
+def test_cli_flags_list_duplicates_clear_and_redact(db_url, engine, flagged_project, cli):
+    assert cli("triage", "--benchmark", flagged_project, "--ngram", "8").code == 0
+    listing = cli("flags", "list")
+    assert listing.code == 0 and "leak" in listing.out and "3 held back" not in listing.out
+    assert cli("flags", "duplicates", "orig", "copy").out.strip() == "copy marked as duplicate(s) of orig"
+    assert cli("flags", "redact", "leak").out.strip() == "leak: 1 secret(s) or personal data replaced by [REDACTED]"
+    with pytest.raises(SystemExit):
+        cli("flags", "clear", "bench")  # a reason is required
+    assert cli("flags", "clear", "bench", "--reason", "only a paraphrase of the task").code == 0
+    stored = flags(engine)
+    assert stored["copy"]["duplicate_of"] == "orig" and stored["copy"]["blocked"]
+    assert not stored["bench"].get("blocked") and stored["bench"]["cleared_reason"] == "only a paraphrase of the task"
+    assert not stored["leak"].get("blocked") and stored["leak"]["redacted"] == 1
+    with Session(engine) as session:
+        text = session.exec(select(Query.messages).where(Query.public_id == "leak")).one()[0]["content"]
+    assert "[REDACTED]" in text and SECRET not in text
+    assert [f["id"] for f in cli("flags", "list", "--json").json() if f.get("blocked")] == ["copy"]
