@@ -38,5 +38,9 @@ def test_log_in_see_overview_reload_and_log_out(demo_server, tmp_path):
 
         page.reload()
         page.get_by_role("heading", name="Overview").wait_for()  # still logged in
+        page.evaluate("() => localStorage.setItem('curation-draft:annotate-9-x', '{}')")  # typed text kept here
         page.get_by_role("button", name="Log out").click()
         page.get_by_role("heading", name="Log in").wait_for()
+        page.wait_for_function("() => !Object.keys(localStorage).some(k => k.startsWith('curation-draft:'))")
+        assert page.context.cookies() == [] or all(c["name"] != "curation_session" or not c["value"]
+                                                   for c in page.context.cookies())
