@@ -298,16 +298,22 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
 def _recorded_release_files(path: str) -> dict | None:
     """What this project's database recorded for the release at `path`; None when there is no
     database here (a release checked on another machine is verified against its manifest alone)."""
-    from curation_app.core import release
-    from curation_app.database import DEFAULT_SQLITE_PATH, read_scope
+    from sqlalchemy.engine import make_url
 
-    if not os.environ.get("CURATION_DATABASE_URL") and not DEFAULT_SQLITE_PATH.exists():
-        return None
+    from curation_app.core import release
+    from curation_app.database import make_engine, read_scope
+
+    url = make_url(database_url())
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None  # and no empty database file made by asking
+    engine = make_engine(database_url(), single_connection=True)
     try:
-        with read_scope(_ready_engine()) as session:
+        with read_scope(engine) as session:  # reads only: never waits on a writer's lock
             return release.recorded_files(session, path)
-    except (CurationError, CommandFailed, SQLAlchemyError):
-        return None
+    except (CurationError, DatabaseError, SQLAlchemyError):
+        return None  # an old schema, a server that does not answer: the manifest alone decides
+    finally:
+        engine.dispose()
 
 
 def cmd_release(args: argparse.Namespace) -> int:

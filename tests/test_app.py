@@ -382,3 +382,28 @@ def test_annotator_pages_never_show_another_annotators_labels(demo_db):
         assert texts and not any(alices_note in text for text in texts), page
     mine = open_page("annotate", "bob", item="demo-008")
     assert mine.text_area(key=f"annotate:{mine.session_state['user_id']}:demo-008:notes").value != alices_note
+
+
+def test_a_lead_who_reopens_an_item_can_resolve_it_again(demo_db):
+    from curation_app.models import FinalLabel, Query
+
+    app = open_page("adjudicate", "lead", adjudicate="demo-003")
+    first = "adjudicate:demo-003:0"
+    app.selectbox(key=f"{first}:category").set_value(("Development and Programming", "Code Debugging"))
+    app = app.button(key=f"FormSubmitter:{first}-Save final label").click().run()
+    app = app.run()  # the form now starts from revision 1
+    app.text_input(key="adjudicate:demo-003:1:reason").input("second look")
+    app = app.button(key="adjudicate:demo-003:1:reopen").click().run()
+    assert shown(app.success)[-1] == "demo-003 is open again."
+    app = app.run()
+    key = next(k.split(":")[2] for k in app.session_state if str(k).startswith("adjudicate:demo-003:")
+               and str(k).endswith(":rationale"))
+    form = f"adjudicate:demo-003:{key}"
+    app.selectbox(key=f"{form}:category").set_value(("Development and Programming", "Code Debugging"))
+    app.text_area(key=f"{form}:rationale").input("decided again after reopening")
+    app = app.button(key=f"FormSubmitter:{form}-Save final label").click().run()
+    assert not app.error, shown(app.error)
+    with Session(get_engine()) as session:
+        final = session.exec(select(FinalLabel).join(Query, Query.id == FinalLabel.query_id)
+                             .where(Query.public_id == "demo-003")).one()
+    assert final.rationale == "decided again after reopening"

@@ -148,6 +148,8 @@ def none_label(value) -> str:  # noqa: ANN001
 # The revision this lead started from, kept until they save: if another lead saves first, this
 # lead's save is refused with a conflict message instead of quietly starting a fresh form.
 seen_key = f"adjudicate-seen:{view.public_id}"
+for stale in [k for k in st.session_state if str(k).startswith("adjudicate-seen:") and k != seen_key]:
+    del st.session_state[stale]  # another item was open: coming back starts from what is saved then
 seen_revision = st.session_state.setdefault(seen_key, view.final_revision)
 key = f"adjudicate:{view.public_id}:{seen_revision}"
 with st.form(key):
@@ -211,6 +213,7 @@ with st.expander("Reopen or send back"):
         try:
             with session_scope() as session:
                 adjudicate.reopen(session, actor=user, public_id=view.public_id, reason=reason)
+            st.session_state.pop(seen_key, None)
             st.success(f"{md(view.public_id)} is open again.")
         except CurationError as error:
             st.error(md(error))
@@ -219,6 +222,7 @@ with st.expander("Reopen or send back"):
             with session_scope() as session:
                 sent = adjudicate.send_back(session, actor=user, public_id=view.public_id,
                                             annotators=to_whom or None, reason=reason)
+            st.session_state.pop(seen_key, None)
             st.success(f"Sent back to {md(', '.join(sent))}.")
         except CurationError as error:
             st.error(md(error))
