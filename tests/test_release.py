@@ -271,6 +271,16 @@ def test_sigkill_between_the_rename_and_the_commit_then_rerun_completes(db_url, 
         assert [r.path for r in session.exec(select(Release))] == [created["path"]]
 
 
+def test_a_folder_another_database_made_is_never_moved(engine, admin, finals):
+    folder = finals / "bench" / "1.0"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"name": "bench", "version": "1.0", "database": "elsewhere"}))
+    with pytest.raises(Conflict, match="this database has no record of it"):
+        make(engine, admin)
+    assert json.loads((folder / "manifest.json").read_text())["database"] == "elsewhere"  # untouched
+    assert sorted(p.name for p in (finals / "bench").iterdir()) == ["1.0"]  # no partial folder left either
+
+
 def test_cli_release_create_json_and_list(db_url, engine, admin, finals, cli):
     result = cli("release", "create", "cli-bench", "--version", "0.1", "--size", "40", "--seed", "2",
                  "--mix", "easy=1,medium=1,hard=1", "--json")

@@ -8,11 +8,10 @@ that looks complete. The same database state and selection give byte-identical d
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
-
-import orjson
 import random
 import re
 import shutil
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import orjson
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -479,6 +479,7 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
             "rule": {"min_annotations": get_setting(session, "min_annotations"),
                      "keep_quorum": get_setting(session, "keep_quorum")},
             "tool_version": __version__,
+            "database": _database_fingerprint(session),
             "created_at": utcnow().isoformat(timespec="seconds"),
             "created_by": actor.name,
         }
@@ -508,8 +509,11 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
         os.chmod(work, 0o755)  # mkdtemp makes it private; a release is for everyone to read
         moved_aside = None
         if final_path.exists():
-            # No database record: an export that died between the folder's rename and the commit,
-            # or another database's export. Kept under a hidden name, never taken as this release.
+            # No database record. If this database made it, its export died between the folder's
+            # rename and the commit: keep it under a hidden name and write the release again.
+            if _made_by(final_path) != manifest["database"]:
+                raise Conflict(f"{final_path} already exists and this database has no record of it (another "
+                               "database's release?); move it away or choose another version")
             moved_aside = final_path.parent / f".{version}.unrecorded-{utcnow().strftime('%Y%m%dT%H%M%S%f')}"
             os.replace(final_path, moved_aside)
         os.replace(work, final_path)  # the folder appears complete, or not at all
@@ -521,6 +525,19 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
         problems.append(f"a folder already at {final_path} had no database record (an interrupted export?); "
                         f"it was moved to {moved_aside}")
     return {"path": str(final_path), "items": len(result.items), "sha256": digest, "problems": problems}
+
+
+def _database_fingerprint(session: Session) -> str:
+    """Which database made a release (a hash of its address, without the password)."""
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def _made_by(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("database")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _guideline_versions(session: Session, query_ids: list[int]) -> list[str]:
