@@ -95,16 +95,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     bar.close()
     result = summary.as_dict()
     if result["imported"] and not args.no_triage:  # new queries are checked at once, not only on demand
-        report = _triage(engine)
-        result["triage"] = {"duplicate_clusters": len(report["duplicate_clusters"]),
-                            "with_secrets": len({s["id"] for s in report["secrets"]})}
+        try:
+            report = _triage(engine)
+        except CurationError as error:  # the import stands; triage can be run again on its own
+            result["triage"] = {"error": str(error)}
+        else:
+            result["triage"] = {"duplicate_clusters": len(report["duplicate_clusters"]),
+                                "with_secrets": len({s["id"] for s in report["secrets"]})}
     if args.json:
         _print_json(result)
         return 0
     print(f"{path.name} ({result['format']}, {result['shape']} shape) as source {result['source']!r}: "
           f"{result['read']} read, {result['imported']} imported, {result['duplicates']} duplicates, "
           f"{result['errors']} skipped")
-    if "triage" in result:
+    if "error" in result.get("triage", {}):
+        print(f"  triage did not run ({result['triage']['error']}); run `python -m curation_app triage` later")
+    elif "triage" in result:
         print(f"  triage: {result['triage']['duplicate_clusters']} near-duplicate cluster(s), "
               f"{result['triage']['with_secrets']} quer(y/ies) with secrets or personal data "
               "(details: python -m curation_app triage; leads decide on the Triage page)")
@@ -386,7 +392,7 @@ def _triage(engine: Any, **options: Any) -> dict:
     from tqdm import tqdm
 
     from curation_app.core import triage_db
-    from curation_app.database import session_scope
+    from curation_app.database import read_scope, session_scope
 
     bars = []
 
@@ -396,11 +402,13 @@ def _triage(engine: Any, **options: Any) -> dict:
         return bar.update
 
     try:
-        with session_scope(engine) as session:
-            return triage_db.run_triage(session, actor=_actor(), progress=progress, **options)
+        with read_scope(engine) as session:  # the long part reads only, beside annotators' saves
+            findings = triage_db.find_problems(session, actor=_actor(), progress=progress, **options)
     finally:
         for bar in bars:
             bar.close()
+    with session_scope(engine) as session:
+        return triage_db.store_findings(session, actor=_actor(), findings=findings)
 
 
 def cmd_triage(args: argparse.Namespace) -> int:

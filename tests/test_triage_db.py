@@ -152,3 +152,11 @@ def test_cli_flags_list_duplicates_clear_and_redact(db_url, engine, flagged_proj
         text = session.exec(select(Query.messages).where(Query.public_id == "leak")).one()[0]["content"]
     assert "[REDACTED]" in text and SECRET not in text
     assert [f["id"] for f in cli("flags", "list", "--json").json() if f.get("blocked")] == ["copy"]
+
+
+def test_two_benchmark_files_with_one_name_are_refused(engine, admin, flagged_project, tmp_path):
+    other = tmp_path / "elsewhere" / flagged_project.name
+    other.parent.mkdir()
+    other.write_bytes(flagged_project.read_bytes())
+    with session_scope(engine) as session, pytest.raises(InvalidInput, match="the same name"):
+        triage_db.run_triage(session, actor=admin, benchmark_files=[flagged_project, other])

@@ -13,8 +13,9 @@ Flags live in Query.triage_flags:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import select, update
 from sqlmodel import Session
@@ -32,7 +33,20 @@ def _user_text(messages: list[dict]) -> str:
     return "\n".join(m["content"] for m in messages if m["role"] == "user")
 
 
-def run_triage(
+@dataclass
+class Findings:
+    """What triage found over every query, before anything is stored."""
+
+    queries: int
+    clusters: list[list[str]]
+    contaminated: list[dict]
+    secrets: dict[str, list[dict]]
+    benchmarks: list[str]
+    ngram: int
+    threshold: float
+
+
+def find_problems(
     session: Session,
     *,
     actor: User,
@@ -40,23 +54,26 @@ def run_triage(
     ngram: int | None = None,
     threshold: float | None = None,
     progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
-) -> dict:
-    """Near-duplicates, contamination and secrets over every query; flags stored, report returned.
+) -> Findings:
+    """Near-duplicates, contamination and secrets over every query. Only reads: the long part of
+    triage can run in a read-only session, beside annotators' saves.
 
     progress(stage, total) may return a callback that is given the number of items just done.
     """
     require_role(actor, "lead", "admin")
     ngram = ngram or get_setting(session, "ngram")
     threshold = threshold or get_setting(session, "duplicate_threshold")
+    names = [Path(path).name for path in benchmark_files]
+    if len(set(names)) != len(names):
+        raise InvalidInput("two benchmark files have the same name; evidence is kept per file name, so rename one")
     benchmarks = {}
     for path in benchmark_files:
         try:
             benchmarks[Path(path).name] = triage.read_benchmark_file(path)
         except (OSError, ValueError) as error:
             raise InvalidInput(f"benchmark file {path}: {error}") from None
-    rows = session.execute(select(Query.id, Query.public_id, Query.messages, Query.triage_flags)
-                           .order_by(Query.id)).all()
-    texts = [(public_id, _user_text(messages)) for _, public_id, messages, _ in rows]
+    rows = session.execute(select(Query.public_id, Query.messages).order_by(Query.id)).all()
+    texts = [(public_id, _user_text(messages)) for public_id, messages in rows]
 
     def tracker(stage: str) -> Callable[[int], None] | None:
         return progress(stage, len(texts)) if progress else None
@@ -72,29 +89,35 @@ def run_triage(
             found_secrets[public_id] = [{"kind": h["kind"], "span": h["span"]} for h in hits]
         if secrets_progress:
             secrets_progress(1)
+    return Findings(len(texts), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold)
 
-    cluster_of = {member: cluster for cluster in clusters for member in cluster}
+
+def store_findings(session: Session, *, actor: User, findings: Findings) -> dict:
+    """Write what triage found onto the queries (a lead's decisions stay); returns the report."""
+    require_role(actor, "lead", "admin")
+    cluster_of = {member: cluster for cluster in findings.clusters for member in cluster}
     contamination_of: dict[str, list[dict]] = {}
-    for hit in contaminated:
+    for hit in findings.contaminated:
         contamination_of.setdefault(hit["id"], []).append(
             {"benchmark": hit["benchmark"], "item": hit["item"], "evidence": hit["evidence"]})
+    rows = session.execute(select(Query.id, Query.public_id, Query.triage_flags).order_by(Query.id)).all()
     updates = []
-    for query_id, public_id, _, old_flags in rows:
+    for query_id, public_id, old_flags in rows:
         flags = {k: v for k, v in (old_flags or {}).items()
                  if k in ("duplicate_of", "cleared_by", "cleared_reason", "redacted")}
         # Evidence from benchmarks not checked in this run stands until they are checked again.
-        kept_hits = [hit for hit in (old_flags or {}).get("contamination", []) if hit["benchmark"] not in benchmarks]
-        if kept_hits:
-            contamination_of.setdefault(public_id, [])[:0] = kept_hits
+        kept_hits = [hit for hit in (old_flags or {}).get("contamination", [])
+                     if hit["benchmark"] not in findings.benchmarks]
+        hits = kept_hits + contamination_of.get(public_id, [])
         cluster = cluster_of.get(public_id)
         if cluster:
             flags["duplicate_cluster"] = cluster
             if cluster[0] != public_id:
                 flags["possible_duplicate_of"] = cluster[0]
-        if public_id in contamination_of:
-            flags["contamination"] = contamination_of[public_id]
-        if public_id in found_secrets:
-            flags["secrets"] = found_secrets[public_id]
+        if hits:
+            flags["contamination"] = hits
+        if public_id in findings.secrets:
+            flags["secrets"] = findings.secrets[public_id]
         needs_lead = bool(flags.get("contamination") or flags.get("secrets") or flags.get("duplicate_of"))
         flags["blocked"] = needs_lead and not flags.get("cleared_by")
         cleaned = {k: v for k, v in flags.items() if v not in (None, False, [], {})}
@@ -103,17 +126,22 @@ def run_triage(
     for query_id, flags in updates:
         session.execute(update(Query).where(Query.id == query_id).values(triage_flags=flags))
     report = {
-        "duplicate_clusters": clusters,
+        "duplicate_clusters": findings.clusters,
         "contaminated": [{"id": h["id"], "benchmark": h["benchmark"], "item": h["item"], "evidence": h["evidence"]}
-                         for h in contaminated],
+                         for h in findings.contaminated],
         "secrets": [{"id": public_id, "kind": hit["kind"], "span": hit["span"]}
-                    for public_id, hits in found_secrets.items() for hit in hits],
+                    for public_id, hits in findings.secrets.items() for hit in hits],
     }
     audit.record(session, actor=actor, action="triage.run", entity="queue",
-                 new={"queries": len(rows), "duplicate_clusters": len(clusters), "contaminated": len(contaminated),
-                      "with_secrets": len(found_secrets), "ngram": ngram, "threshold": threshold,
-                      "benchmarks": sorted(benchmarks)})
+                 new={"queries": findings.queries, "duplicate_clusters": len(findings.clusters),
+                      "contaminated": len(findings.contaminated), "with_secrets": len(findings.secrets),
+                      "ngram": findings.ngram, "threshold": findings.threshold, "benchmarks": findings.benchmarks})
     return report
+
+
+def run_triage(session: Session, *, actor: User, **options: Any) -> dict:
+    """Find and store in one session (options as for `find_problems`)."""
+    return store_findings(session, actor=actor, findings=find_problems(session, actor=actor, **options))
 
 
 def _query(session: Session, public_id: str) -> Query:
