@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from curation_app import database
-from curation_app.core import queue
+from curation_app.core import annotate, queue
 from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
@@ -131,3 +131,20 @@ def test_text_typed_but_not_yet_saved_survives_a_reload(server):
         wait_for_item(page, item)
         expect(page.get_by_role("textbox", name="Notes")).to_have_value("typed, never left the field")
         assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('curation-draft:')).length") <= 1
+
+        # Typed here but not saved, while another tab saves the field: the other tab's save stands.
+        notes = page.get_by_role("textbox", name="Notes")
+        notes.click()
+        page.keyboard.press("End")
+        page.keyboard.type(" and more from this tab")
+        current = submitted(engine, "bob", item)
+        with database.session_scope(engine) as session:
+            bob = session.exec(select(User).where(User.name == "bob")).one()
+            annotate.save(session, actor=bob, public_id=item, fields={"notes": "saved from another tab"},
+                          submit=False, expected_revision=current.revision)
+        page.reload()
+        wait_for_item(page, item)
+        expect(page.get_by_role("textbox", name="Notes")).to_have_value("saved from another tab")
+        page.wait_for_timeout(1500)  # what would be put back, would be by now
+        assert submitted(engine, "bob", item).notes == "saved from another tab"
+        expect(page.get_by_role("textbox", name="Notes")).to_have_value("saved from another tab")

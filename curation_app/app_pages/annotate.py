@@ -301,6 +301,8 @@ if not editing_submitted:
 with actions[3].popover(f"Guidelines ({guideline_version})", icon=":material/menu_book:"):
     st.markdown(guideline_text(guideline_version))
 if not read_only:
-    keep_typed_text(field_key(public_id, "").rstrip(":"), ["rewritten_prompt", "reference_answer", "notes"])
+    keep_typed_text(key_prefix=field_key(public_id, "").rstrip(":"), user_key_prefix=f"annotate:{user.id}:",
+                    item=public_id, revision=state.get(field_key(public_id, "revision")) or 0,
+                    fields=["rewritten_prompt", "reference_answer", "notes"])
 saved_at = state.get(field_key(public_id, "saved_at"))
 st.caption(f"Draft saved at {saved_at}" if saved_at else "Drafts are saved whenever a field changes.")

@@ -3,76 +3,88 @@
 // Streamlit saves a text area when it loses focus; this covers the keystrokes before that.
 // Never put a '<' right before a letter in this file: the page's HTML sanitiser would take it
 // for a tag and drop the whole script.
+//
+// Each kept value carries the annotation's revision when it was typed. It is put back only on a
+// fresh page load, for the same item, when the saved annotation is still at that revision: if
+// anything was saved since (here or elsewhere), the saved value stands.
 (() => {
   const PREFIX = __PREFIX__;            // "annotate-USER-ITEM", as in the widgets' st-key classes
+  const USER_PREFIX = __USER_PREFIX__;  // "annotate-USER-": entries of anyone else are dropped
+  const ITEM = __ITEM__;                // the item's exact id (two ids can share a class name)
+  const REVISION = __REVISION__;        // the annotation's saved revision, as this page knows it
   const FIELDS = __FIELDS__;            // text fields of the annotation
   const STORE = "curation-draft:";      // localStorage key prefix, one entry per item
   const MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 
-  const read = (key) => { try { return JSON.parse(localStorage.getItem(key) || "{}"); } catch { return {}; } };
-  const write = (key, value) => {
-    if (Object.keys(value).length) localStorage.setItem(key, JSON.stringify(value));
+  const read = (key) => {
+    try { return JSON.parse(localStorage.getItem(key) || "null") || { fields: {} }; } catch { return { fields: {} }; }
+  };
+  const write = (key, entry) => {
+    if (Object.keys(entry.fields || {}).length) localStorage.setItem(key, JSON.stringify(entry));
     else localStorage.removeItem(key);
   };
   const fieldOf = (element) => {
     const box = element.closest("[class*='st-key-annotate-']");
-    if (!box) return null;
-    const name = Array.from(box.classList).find((c) => c.startsWith("st-key-annotate-"));
-    const field = FIELDS.find((f) => name.endsWith("-" + f));
-    return field ? { item: name.slice("st-key-".length, name.length - field.length - 1), field } : null;
+    const name = box && Array.from(box.classList).find((c) => c.startsWith("st-key-annotate-"));
+    const field = name && FIELDS.find((f) => name.endsWith("-" + f));
+    return field ? { prefix: name.slice("st-key-".length, name.length - field.length - 1), field } : null;
   };
 
-  if (!window.__curationDrafts) {
+  const firstRun = !window.__curationDrafts;  // the first run after the page (re)loaded
+  window.__curationDraftItem = { prefix: PREFIX, item: ITEM, revision: REVISION };
+  if (firstRun) {
     window.__curationDrafts = true;
-    const base = new WeakMap();  // the value the app had saved when the annotator started typing
-    document.addEventListener("focusin", (event) => {
-      if (event.target instanceof HTMLTextAreaElement && fieldOf(event.target)) base.set(event.target, event.target.value);
-    });
-    document.addEventListener("keydown", (event) => {  // Ctrl+Enter in a text area saves it too
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target instanceof HTMLTextAreaElement
-          && fieldOf(event.target)) base.set(event.target, event.target.value);
-    });
     document.addEventListener("input", (event) => {
       const where = event.target instanceof HTMLTextAreaElement && fieldOf(event.target);
-      if (!where || event.__curationRestore) return;
-      const key = STORE + where.item;
+      const now = window.__curationDraftItem;
+      if (!where || event.__curationRestore || where.prefix !== now.prefix) return;
+      const key = STORE + now.prefix;
       const entry = read(key);
-      entry[where.field] = { base: base.has(event.target) ? base.get(event.target) : "", value: event.target.value, at: Date.now() };
+      if (entry.item !== now.item) entry.fields = {};
+      entry.item = now.item;
+      entry.fields[where.field] = { value: event.target.value, revision: now.revision, at: Date.now() };
       write(key, entry);
     });
   }
 
-  // Old entries of items done long ago go.
+  // Entries of other users, and old ones, go.
   for (const key of Object.keys(localStorage)) {
     if (!key.startsWith(STORE)) continue;
+    if (!key.startsWith(STORE + USER_PREFIX)) { localStorage.removeItem(key); continue; }
     const entry = read(key);
-    for (const field of Object.keys(entry)) if (!(entry[field].at > Date.now() - MAX_AGE_MS)) delete entry[field];
+    for (const field of Object.keys(entry.fields || {})) {
+      if (!(entry.fields[field].at > Date.now() - MAX_AGE_MS)) delete entry.fields[field];
+    }
     write(key, entry);
   }
 
-  // Put back what was typed but not saved, if the saved value is still the one typing started from.
-  const restore = (attempt) => {
+  const settle = (attempt) => {
     const areas = FIELDS.map((f) => document.querySelector(`.st-key-${PREFIX}-${f} textarea`));
-    if (areas.some((a) => !a) && attempt < 50) { setTimeout(() => restore(attempt + 1), 100); return; }
+    if (areas.some((a) => !a) && attempt < 50) { setTimeout(() => settle(attempt + 1), 100); return; }
     const key = STORE + PREFIX;
     const entry = read(key);
+    if (entry.item !== ITEM) { localStorage.removeItem(key); return; }
     const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
-    const changed = [];
+    const restored = [];
     FIELDS.forEach((field, i) => {
-      const saved = entry[field];
-      if (!saved || !areas[i]) return;
-      if (saved.value !== areas[i].value && saved.base === areas[i].value && !areas[i].disabled) {
-        setValue.call(areas[i], saved.value);
+      const kept = entry.fields[field];
+      const area = areas[i];
+      if (!kept || !area) return;
+      if (kept.value === area.value) {
+        // Shown already: saved (after a load) or still being typed (after a save of another field).
+        if (firstRun) delete entry.fields[field]; else kept.revision = REVISION;
+      } else if (firstRun && kept.revision === REVISION && !area.disabled) {
+        setValue.call(area, kept.value);
         const event = new Event("input", { bubbles: true });
         event.__curationRestore = true;
-        areas[i].dispatchEvent(event);
-        changed.push(areas[i]);
-      } else {
-        delete entry[field];  // saved already, or changed elsewhere since: the app's value stands
+        area.dispatchEvent(event);
+        restored.push(area);
+      } else if (kept.revision !== REVISION) {
+        delete entry.fields[field];  // saved since, here or elsewhere: the saved value stands
       }
     });
     write(key, entry);
-    changed.forEach((area) => { area.focus(); area.blur(); });  // leaving the field saves it
+    restored.forEach((area) => { area.focus(); area.blur(); });  // leaving the field saves it
   };
-  restore(0);
+  settle(0);
 })();

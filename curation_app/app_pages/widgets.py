@@ -31,11 +31,18 @@ def widget_class(key: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
 
 
-def keep_typed_text(key_prefix: str, fields: list[str]) -> None:
+def _script_literal(value: object) -> str:
+    """A JSON literal that is safe inside a script element (no "<", so no tag and no end tag)."""
+    return json.dumps(value).replace("<", "\\u003c")
+
+
+def keep_typed_text(*, key_prefix: str, user_key_prefix: str, item: str, revision: int, fields: list[str]) -> None:
     """Mirror what is typed into these text areas (keys KEY_PREFIX:FIELD) in the browser until the
-    app has it, and put it back after a reload or a crash (drafts.js)."""
-    script = (_DRAFTS_SCRIPT.replace("__PREFIX__", json.dumps(widget_class(key_prefix)))
-              .replace("__FIELDS__", json.dumps(fields)))
+    app has it, and put it back after a reload or a crash if nothing was saved since (drafts.js)."""
+    values = {"__PREFIX__": widget_class(key_prefix), "__USER_PREFIX__": widget_class(user_key_prefix),
+              "__ITEM__": item, "__REVISION__": int(revision), "__FIELDS__": fields}
+    # One pass, so a value that happens to contain a placeholder's name stays as it is.
+    script = re.sub("|".join(values), lambda match: _script_literal(values[match.group(0)]), _DRAFTS_SCRIPT)
     st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
