@@ -455,3 +455,36 @@ def test_a_broken_json_array_is_refused_naming_where(engine, admin, tmp_path, mo
         import_file(tmp_path / "bad.json", actor=admin, engine=engine)
     assert expected in str(refused.value)
     assert counts(engine)["Query"] == 0
+
+
+def test_json_array_problems_name_the_right_line_and_column_after_chunks(tmp_path, monkeypatch):
+    from curation_app.core import readers
+
+    monkeypatch.setattr(readers, "_JSON_CHUNK_BYTES", 64)
+    rows = [{"prompt": f"question {i} " + "x" * 30} for i in range(60)]
+    lines = json.dumps(rows, indent=1).encode().split(b"\n")
+    target = next(i for i in range(150, len(lines)) if b"question" in lines[i])
+    lines[target] = lines[target].replace(b"question", b"qu\xe9stion")  # a Latin-1 byte far into the file
+    (tmp_path / "bytes.json").write_bytes(b"\n".join(lines))
+    *_, bad = readers.read_records(tmp_path / "bytes.json")[1]
+    assert (bad.location, bad.problem) == (f"line {target + 1}", "not valid UTF-8; the rest of the file was not read")
+
+    minified = json.dumps(rows, separators=(",", ":"))  # one long line, as json.dump writes by default
+    cut = minified.index("},{", 2000) + 2  # between two items, where "@" cannot be part of a string
+    broken = minified[:cut] + "@" + minified[cut:]
+    (tmp_path / "minified.json").write_text(broken)
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(broken)
+    *_, bad = readers.read_records(tmp_path / "minified.json")[1]
+    assert bad.location == "line 1" and f"(column {expected.value.colno})" in bad.problem
+
+
+def test_skipping_bad_rows_never_drops_the_rest_of_a_broken_json_array(engine, admin, tmp_path):
+    rows = [{"id": f"s{i}", "prompt": f"question number {i}"} for i in range(30)]
+    (tmp_path / "cut.json").write_text(json.dumps(rows)[:400])
+    with pytest.raises(ImportRefused, match="the rest of the file was not read"):
+        import_file(tmp_path / "cut.json", actor=admin, engine=engine, skip_bad_rows=True)
+    assert counts(engine)["Query"] == 0
+    (tmp_path / "one_bad.json").write_text(json.dumps(rows[:3] + [{"prompt": 5}] + rows[3:6]))
+    summary = import_file(tmp_path / "one_bad.json", actor=admin, engine=engine, skip_bad_rows=True)
+    assert (summary.imported, summary.errors) == (6, 1)  # a bad item is skipped; the reading goes on

@@ -313,12 +313,15 @@ def import_file(
             if len(problems) < MAX_LISTED_PROBLEMS:
                 problems.append((location, problem))
 
+        rest_unread = False
+
         def parsed_rows() -> Iterator[ParsedRow]:
-            nonlocal shape
+            nonlocal shape, rest_unread
             for raw in raw_records:
                 summary.read += 1
                 if raw.problem is not None or raw.record is None:
                     note_problem(raw.location, raw.problem or "unreadable")
+                    rest_unread = rest_unread or raw.rest_unread
                     continue
                 try:
                     if shape is None:
@@ -340,7 +343,7 @@ def import_file(
 
         if summary.read == 0:
             raise ImportRefused(path.name, [("file", "no records: the file is empty")], n_read=0)
-        if problems and not skip_bad_rows:
+        if problems and (rest_unread or not skip_bad_rows):  # skipping a row never means dropping the file's rest
             raise ImportRefused(path.name, problems, summary.errors, n_read=summary.read)
         summary.skipped = [{"location": where, "problem": what} for where, what in problems]
         summary.shape = shape.name if shape else None

@@ -36,6 +36,7 @@ class RawRecord:
     location: str  # "line 12", "row 3 (line 4)", "item 7"
     record: dict | None
     problem: str | None = None
+    rest_unread: bool = False  # the problem stopped reading: nothing after it was read
 
 
 def file_sha256(path: Path) -> str:
@@ -134,7 +135,9 @@ def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
                        on_progress: Callable[[int], None] | None) -> Iterator[RawRecord]:
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     parser = json.JSONDecoder()
-    text, position, lines_dropped, at_end = "", 0, 0, False
+    text, position, at_end = "", 0, False
+    lines_dropped = 0  # newlines in the text already let go
+    line_start_dropped = 0  # characters of the current line already let go
     pending: list[bytes] = [first]
 
     def read_more() -> None:
@@ -142,12 +145,21 @@ def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
         chunk = pending.pop() if pending else handle.read(_JSON_CHUNK_BYTES)
         if on_progress and chunk:
             on_progress(len(chunk))
-        text += decoder.decode(chunk, final=not chunk)
+        try:
+            text += decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            line = lines_dropped + text.count("\n") + chunk[:max(exc.start, 0)].count(b"\n") + 1
+            raise _BadBytes(line) from None
         at_end = not chunk
 
     def where(offset: int) -> tuple[str, str]:
         line = lines_dropped + text.count("\n", 0, offset) + 1
-        return f"line {line}", f"column {offset - text.rfind(chr(10), 0, offset)}"
+        newline = text.rfind("\n", 0, offset)
+        column = offset - newline if newline >= 0 else line_start_dropped + offset + 1
+        return f"line {line}", f"column {column}"
+
+    def stop(location: str, problem: str) -> RawRecord:
+        return RawRecord(location, None, problem + "; the rest of the file was not read", rest_unread=True)
 
     def next_token() -> str | None:
         """The next character that is not white space (None at the end of the file)."""
@@ -173,7 +185,7 @@ def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
                 break
             if token is None:
                 line, column = where(position)
-                yield RawRecord(line, None, f"invalid JSON: the array is never closed ({column})")
+                yield stop(line, f"invalid JSON: the array is never closed ({column})")
                 return
             try:
                 value, end = parser.raw_decode(text, position)
@@ -187,10 +199,10 @@ def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
                     read_more()
                     continue
                 line, column = where(exc.pos)
-                yield RawRecord(line, None, f"invalid JSON: {exc.msg} ({column})")
+                yield stop(line, f"invalid JSON: {exc.msg} ({column})")
                 return
             except RecursionError as exc:
-                yield RawRecord(where(position)[0], None, _json_problem(exc))
+                yield stop(where(position)[0], _json_problem(exc))
                 return
             number += 1
             if isinstance(value, dict):
@@ -199,7 +211,9 @@ def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
                 yield RawRecord(f"item {number}", None, f"expected a JSON object, got {type_name(value)}")
             position = end
             if position > _JSON_CHUNK_BYTES:  # what is read goes, so memory stays flat
+                newline = text.rfind("\n", 0, position)
                 lines_dropped += text.count("\n", 0, position)
+                line_start_dropped = position - newline - 1 if newline >= 0 else line_start_dropped + position
                 text, position = text[position:], 0
             token = next_token()
             if token == ",":
@@ -211,13 +225,19 @@ def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
                 line, column = where(position)
                 problem = "the array is never closed" if token is None else \
                     f"expected ',' or ']' after item {number}, found {token!r}"
-                yield RawRecord(line, None, f"invalid JSON: {problem} ({column})")
+                yield stop(line, f"invalid JSON: {problem} ({column})")
                 return
         if next_token() is not None:
             line, column = where(position)
-            yield RawRecord(line, None, f"invalid JSON: extra data after the array ({column})")
-    except UnicodeDecodeError:
-        yield RawRecord(where(len(text))[0], None, "not valid UTF-8")
+            yield stop(line, f"invalid JSON: extra data after the array ({column})")
+    except _BadBytes as bad:
+        yield stop(f"line {bad.line}", "not valid UTF-8")
+
+
+class _BadBytes(Exception):
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
 
 
 def _read_json_document(raw: bytes) -> Iterator[RawRecord]:
