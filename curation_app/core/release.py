@@ -578,6 +578,8 @@ def verify(path: str | Path, recorded: dict | None = None) -> list[str]:
         if files.get(file_name) != expected:
             problems.append(f"{manifest_path}: the entry for {file_name} differs from the database's record "
                             "of this release")
+    for file_name in sorted(set(files) - set(recorded)) if recorded else ():
+        problems.append(f"{manifest_path}: lists {file_name}, which the database's record of this release does not")
     for file_name, expected in sorted(files.items()):
         target = path / file_name
         if not target.is_file():
