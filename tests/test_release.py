@@ -135,6 +135,11 @@ def test_a_manifest_rewritten_to_match_changed_data_is_caught_against_the_databa
         f"{folder / 'manifest.json'}: the entry for data.jsonl differs from the database's record of this release"]
     result = cli("release", "verify", folder)  # the CLI asks the project's database when there is one
     assert result.code == 1 and "differs from the database's record" in result.err
+    (folder / "extra.jsonl").write_text("{}\n")  # a file slipped in, with a manifest entry to match
+    manifest["files"]["extra.jsonl"] = {"sha256": release.file_sha256(folder / "extra.jsonl"), "bytes": 3}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert f"{folder / 'manifest.json'}: lists extra.jsonl, which the database's record of this release does not" \
+        in release.verify(folder, recorded=recorded)
 
 
 def test_diff_between_two_real_releases(engine, admin, finals, cli, db_url):
