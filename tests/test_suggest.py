@@ -122,3 +122,24 @@ def test_cli_reports_accuracy_and_orders_the_queue(db_url, engine, trained_proje
     assert "category model, trained on 90 final kept items" in cli("suggest", "accuracy").out
     assert cli("suggest", "order").out.strip() == "4 open item(s) ordered, most uncertain first"
     assert cli("suggest", "reset-order", "--json").json() == {"ranked": 0}
+
+
+def test_the_annotate_page_shows_and_records_suggestions_when_asked(db_url, engine, trained_project):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import REPO_ROOT
+
+    with Session(engine) as session:
+        newbie = session.exec(select(User).where(User.name == "newbie")).one()
+    with session_scope(engine) as session:
+        token = auth.start_login_session(session, user=newbie)
+    app = AppTest.from_file(str(REPO_ROOT / "curation_app" / "app_pages" / "annotate.py"), default_timeout=60)
+    app.session_state["token"] = token
+    app = app.run()
+    item = app.query_params["item"]
+    assert not any("Model suggestions (top 3)" in c.value for c in app.caption)  # hidden until asked for
+    app = app.button(key=f"annotate:{newbie.id}:{item}:btn_suggestions").click().run()
+    assert any("Model suggestions (top 3)" in c.value for c in app.caption)
+    with Session(engine) as session:
+        draft = session.exec(select(Annotation).where(Annotation.annotator_id == newbie.id)).one()
+    assert draft.suggestions_opened is True and set(draft.suggested_labels) == {"category", "subcategory", "difficulty"}
