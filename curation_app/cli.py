@@ -392,7 +392,6 @@ def _triage(engine: Any, **options: Any) -> dict:
     from tqdm import tqdm
 
     from curation_app.core import triage_db
-    from curation_app.database import read_scope, session_scope
 
     bars = []
 
@@ -402,13 +401,10 @@ def _triage(engine: Any, **options: Any) -> dict:
         return bar.update
 
     try:
-        with read_scope(engine) as session:  # the long part reads only, beside annotators' saves
-            findings = triage_db.find_problems(session, actor=_actor(), progress=progress, **options)
+        return triage_db.triage_beside_writers(actor=_actor(), engine=engine, progress=progress, **options)
     finally:
         for bar in bars:
             bar.close()
-    with session_scope(engine) as session:
-        return triage_db.store_findings(session, actor=_actor(), findings=findings)
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
@@ -482,8 +478,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         return 0
     with session_scope(engine) as session:
         if args.suggest_command == "order":
-            result = suggest.order_queue_by_uncertainty(session, actor=_actor(),
-                                                        model=suggest.train(session, actor=_actor(), evaluate=False))
+            result = suggest.order_queue_by_uncertainty(session, actor=_actor())
             message = f"{result['ranked']} open item(s) ordered, most uncertain first"
         else:
             suggest.reset_queue_order(session, actor=_actor())

@@ -135,8 +135,7 @@ else:
     columns = st.columns(2)
     if columns[0].button("Order the pool by the model's uncertainty", help="Most uncertain items first"):
         with session_scope() as session:
-            model = suggest.train(session, actor=user, evaluate=False)
-            ranked = suggest.order_queue_by_uncertainty(session, actor=user, model=model)
+            ranked = suggest.order_queue_by_uncertainty(session, actor=user)
         st.success(f"{ranked['ranked']} open items reordered, most uncertain first.")
     if columns[1].button("Back to import order"):
         with session_scope() as session:

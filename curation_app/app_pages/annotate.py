@@ -53,13 +53,14 @@ def elapsed(public_id: str) -> float:
     return now - started
 
 
-def save(public_id: str, *, submit: bool) -> bool:
+def save(public_id: str, *, submit: bool, suggested_labels: dict | None = None) -> bool:
     try:
         with session_scope() as session:
             saved = annotate.save(session, actor=user, public_id=public_id, fields=current_values(public_id),
                                   submit=submit, elapsed_s=elapsed(public_id),
                                   expected_revision=state.get(field_key(public_id, "revision")),
-                                  suggested_languages=state.get(field_key(public_id, "suggested")))
+                                  suggested_languages=state.get(field_key(public_id, "suggested")),
+                                  suggested_labels=suggested_labels)
             state[field_key(public_id, "revision")] = saved.revision
     except Conflict as error:
         flash("error", str(error))
@@ -97,20 +98,13 @@ def use_baseline(public_id: str, baseline: str) -> None:
     autosave(public_id)
 
 
-def open_suggestions(public_id: str, suggestions: dict) -> None:
-    """The annotator chose to see the model's suggestions: show them and record it."""
+def open_suggestions(public_id: str, model, messages: list[dict]) -> None:  # noqa: ANN001 - a SuggestionModel
+    """The annotator chose to see the model's suggestions: compute them (only now, not on every
+    rerun), show them and record it."""
+    suggestions = model.suggest([suggest.query_text(messages)])[0]
     state[field_key(public_id, "suggestions")] = suggestions
     if state.get(field_key(public_id, "state")) != "submitted":
-        try:
-            with session_scope() as session:
-                saved = annotate.save(session, actor=user, public_id=public_id, fields=current_values(public_id),
-                                      submit=False, elapsed_s=elapsed(public_id),
-                                      expected_revision=state.get(field_key(public_id, "revision")),
-                                      suggested_languages=state.get(field_key(public_id, "suggested")),
-                                      suggested_labels=suggestions)
-                state[field_key(public_id, "revision")] = saved.revision
-        except CurationError as error:
-            flash("error", str(error))
+        save(public_id, submit=False, suggested_labels=suggestions)
 
 
 def submit(public_id: str) -> None:
@@ -263,7 +257,7 @@ with right:
             # Hidden until asked for, so they do not anchor the annotator's own judgement.
             st.button("Show model suggestions", key=field_key(public_id, "btn_suggestions"), type="tertiary",
                       icon=":material/lightbulb:", on_click=open_suggestions,
-                      args=(public_id, model.suggest([suggest.query_text(view.messages)])[0]), disabled=read_only)
+                      args=(public_id, model, view.messages), disabled=read_only)
     difficulty = state.get(field_key(public_id, "difficulty"))
     st.caption("Difficulty")
     levels = st.columns(len(taxonomy.difficulties))

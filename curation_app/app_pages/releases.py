@@ -16,6 +16,25 @@ from curation_app.database import read_scope, session_scope
 
 user = require(current_user(), "lead", "admin")
 st.title("Releases")
+
+
+def file_stamps(*folders: str) -> tuple:
+    """Sizes and modification times of the release files: a cache key that changes with them."""
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for folder in folders
+                 for f in sorted(Path(folder).iterdir()) if f.is_file())
+
+
+# Checking and comparing read every data file: done once per state of the files, not on every rerun.
+@st.cache_data(max_entries=16, ttl=300, show_spinner="Checking the files against the manifest...")
+def verification(folder: str, recorded: dict | None, stamps: tuple) -> list[str]:
+    return release.verify(folder, recorded=recorded)
+
+
+@st.cache_data(max_entries=16, show_spinner="Comparing the releases...")
+def comparison(path_a: str, path_b: str, stamps: tuple) -> dict:
+    return release.diff(path_a, path_b)
+
+
 with read_scope() as session:
     existing = release.list_releases(session)
     taxonomy = project_taxonomy(session)
@@ -44,11 +63,11 @@ with build_tab:
     spec = release.ReleaseSpec(size=int(size) or None, seed=int(seed), categories=tuple(categories),
                                languages=tuple(languages), difficulties=tuple(difficulties),
                                batch_ids=tuple(chosen_batches), mix=release.parse_mix(mix, taxonomy))
-    if previewed:
-        st.session_state["release_spec"] = spec
-    if st.session_state.get("release_spec") == spec:
+    if previewed:  # the preview is computed when asked for, not again on every rerun of the page
         with read_scope() as session:
-            result = release.preview(session, actor=user, spec=spec)
+            st.session_state["release_preview"] = (spec, release.preview(session, actor=user, spec=spec))
+    shown_spec, result = st.session_state.get("release_preview", (None, None))
+    if shown_spec == spec:
         report = result.report
         metrics = st.columns(4)
         metrics[0].metric("Items", report["selected"], help=f"of {report['pool']} final, kept items in the pool")
@@ -93,7 +112,8 @@ with list_tab:
         folder = Path(existing[picked]["path"])
         with read_scope() as session:
             recorded = release.recorded_files(session, folder)
-        problems = release.verify(folder, recorded=recorded)
+        problems = verification(str(folder), recorded, file_stamps(folder)) if folder.is_dir() else \
+            release.verify(folder, recorded=recorded)
         if problems:
             st.error("Changed since it was frozen: " + md("; ".join(problems)))
         else:
@@ -101,7 +121,7 @@ with list_tab:
         for file_name in release.ALL_FILES:
             target = folder / file_name
             if target.is_file():
-                st.download_button(f"Download {file_name}", target.read_bytes(), file_name=file_name,
+                st.download_button(f"Download {file_name}", target.read_bytes, file_name=file_name,  # read on click
                                    key=f"download:{picked}:{file_name}")
 
 with diff_tab:
@@ -112,8 +132,9 @@ with diff_tab:
         columns = st.columns(2)
         first = columns[0].selectbox("From", range(len(existing)), index=1, format_func=lambda i: labels[i])
         second = columns[1].selectbox("To", range(len(existing)), index=0, format_func=lambda i: labels[i])
+        paths = [existing[first]["path"], existing[second]["path"]]
         try:
-            changes = release.diff(existing[first]["path"], existing[second]["path"])
+            changes = comparison(*paths, file_stamps(*(p for p in paths if Path(p).is_dir())))
         except CurationError as error:
             st.error(md(error))
         else:

@@ -33,11 +33,8 @@ if run:
             path.write_bytes(upload.getvalue())
             paths.append(path)
         try:
-            with read_scope() as session:  # the long part reads only, beside annotators' saves
-                findings = triage_db.find_problems(session, actor=user, benchmark_files=paths,
-                                                   ngram=int(chosen_ngram), threshold=float(chosen_threshold))
-            with session_scope() as session:
-                report = triage_db.store_findings(session, actor=user, findings=findings)
+            report = triage_db.triage_beside_writers(actor=user, benchmark_files=paths, ngram=int(chosen_ngram),
+                                                     threshold=float(chosen_threshold))
         except CurationError as error:
             st.error(md(error))
         else:

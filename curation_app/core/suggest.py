@@ -131,9 +131,11 @@ def _fit(session: Session, *, seed: int, evaluate: bool) -> SuggestionModel:
     return SuggestionModel(models, len(texts), accuracy)
 
 
-def order_queue_by_uncertainty(session: Session, *, actor: User, model: SuggestionModel) -> dict:
-    """Most uncertain open items first in the shared pool (queue_rank = -uncertainty)."""
+def order_queue_by_uncertainty(session: Session, *, actor: User, model: SuggestionModel | None = None) -> dict:
+    """Most uncertain open items first in the shared pool (queue_rank = -uncertainty); the model is
+    trained on the final labels when none is given."""
     require_role(actor, "lead", "admin")
+    model = model or train(session, actor=actor, evaluate=False)
     if "subcategory" not in model.models:
         raise InvalidInput("the model has no subcategory classifier yet")
     rows = session.execute(select(Query.id, Query.messages).where(Query.in_pool)

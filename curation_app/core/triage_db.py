@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from curation_app.core import audit, triage
@@ -142,6 +143,17 @@ def store_findings(session: Session, *, actor: User, findings: Findings) -> dict
 def run_triage(session: Session, *, actor: User, **options: Any) -> dict:
     """Find and store in one session (options as for `find_problems`)."""
     return store_findings(session, actor=actor, findings=find_problems(session, actor=actor, **options))
+
+
+def triage_beside_writers(*, actor: User, engine: Engine | None = None, **options: Any) -> dict:
+    """Find in a read-only session, so the long part never holds the write lock that annotators'
+    saves wait on; then store the flags in a short transaction. Options as for `find_problems`."""
+    from curation_app.database import read_scope, session_scope
+
+    with read_scope(engine) as session:
+        findings = find_problems(session, actor=actor, **options)
+    with session_scope(engine) as session:
+        return store_findings(session, actor=actor, findings=findings)
 
 
 def _query(session: Session, public_id: str) -> Query:
