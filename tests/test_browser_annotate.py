@@ -40,11 +40,24 @@ def wait_for_item(page, public_id: str) -> None:
     page.wait_for_function(f"() => window.location.search.includes('item={public_id}')")
 
 
-def wait_until(condition, seconds: float = 20) -> None:
+def wait_until(condition, seconds: float = 20, *, page=None) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the app"
+        assert time.monotonic() < deadline, f"timed out waiting for the app{what_the_page_shows(page)}"
         time.sleep(0.1)
+
+
+def what_the_page_shows(page) -> str:
+    """Messages, text areas and kept drafts on the page, so a failure says where it stopped."""
+    if page is None:
+        return ""
+    return "; page shows: " + json.dumps(page.evaluate("""() => ({
+        alerts: Array.from(document.querySelectorAll("[data-testid='stAlert']")).map(a => a.innerText),
+        areas: Array.from(document.querySelectorAll("textarea")).map(a => [a.getAttribute("aria-label"), a.value]),
+        focused: document.activeElement && document.activeElement.tagName,
+        kept: Object.fromEntries(Object.keys(localStorage).filter(k => k.startsWith("curation-draft:"))
+                                 .map(k => [k, localStorage.getItem(k)])),
+        item: window.__curationDraftItem})"""))
 
 
 def submitted(engine, name: str, public_id: str) -> Annotation | None:
@@ -76,7 +89,7 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
         notes = page.get_by_role("textbox", name="Notes")
         notes.fill("XSS question; escape output before echoing it")
         notes.press("Tab")  # commit the field: the draft is saved
-        wait_until(lambda: (submitted(engine, "alice", "demo-014") or Annotation()).notes is not None)
+        wait_until(lambda: (submitted(engine, "alice", "demo-014") or Annotation()).notes is not None, page=page)
 
         language_chip = page.get_by_role("button", name="Remove php")
         expect(language_chip).to_be_visible()  # the detector's confident language, confirmed
@@ -124,7 +137,7 @@ def test_text_typed_but_not_yet_saved_survives_a_reload(server):
         page.reload()  # as a crash or an accidental reload would
         wait_for_item(page, item)
         expect(page.get_by_role("textbox", name="Notes")).to_have_value("typed, never left the field")
-        wait_until(lambda: submitted(engine, "bob", item).notes == "typed, never left the field")
+        wait_until(lambda: submitted(engine, "bob", item).notes == "typed, never left the field", page=page)
 
         # Saved now: another reload shows the saved text and puts nothing back twice.
         page.reload()

@@ -64,8 +64,7 @@
     const key = STORE + PREFIX;
     const entry = read(key);
     if (entry.item !== ITEM) { localStorage.removeItem(key); return; }
-    const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
-    const restored = [];
+    const restored = {};
     FIELDS.forEach((field, i) => {
       const kept = entry.fields[field];
       const area = areas[i];
@@ -74,17 +73,41 @@
         // Shown already: saved (after a load) or still being typed (after a save of another field).
         if (firstRun) delete entry.fields[field]; else kept.revision = REVISION;
       } else if (firstRun && kept.revision === REVISION && !area.disabled) {
-        setValue.call(area, kept.value);
-        const event = new Event("input", { bubbles: true });
-        event.__curationRestore = true;
-        area.dispatchEvent(event);
-        restored.push(area);
+        restored[field] = { value: kept.value, saved: area.value };
       } else if (kept.revision !== REVISION) {
         delete entry.fields[field];  // saved since, here or elsewhere: the saved value stands
       }
     });
     write(key, entry);
-    restored.forEach((area) => { area.focus(); area.blur(); });  // leaving the field saves it
+    if (Object.keys(restored).length) putBack(restored, 0);
   };
+
+  // Streamlit saves a text area when it is left, if its last render saw a change; so the value is
+  // put in, and the field left in a later task, once React has rendered it. Until the app has
+  // saved (its rerun brings a newer revision), this is repeated a few times: a field that could
+  // not take focus yet, or was drawn again with the saved value, gets another chance. While the
+  // annotator is in a field, nothing is touched (no focus is taken from them).
+  const putBack = (values, attempt) => {
+    const now = window.__curationDraftItem;
+    if (now.item !== ITEM || now.revision !== REVISION || attempt >= 20) return;
+    setTimeout(() => putBack(values, attempt + 1), 700);
+    if (document.activeElement && document.activeElement !== document.body) return;
+    for (const [field, { value, saved }] of Object.entries(values)) {
+      const area = document.querySelector(`.st-key-${PREFIX}-${field} textarea`);
+      if (!area || area.disabled || (area.value !== value && area.value !== saved)) continue;  // edited since
+      if (area.value !== value) {
+        setValue.call(area, value);
+        const event = new Event("input", { bubbles: true });
+        event.__curationRestore = true;
+        area.dispatchEvent(event);
+      }
+      setTimeout(() => {
+        if (document.activeElement && document.activeElement !== document.body) return;
+        area.focus();
+        area.blur();
+      }, 100);
+    }
+  };
+  const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
   settle(0);
 })();
