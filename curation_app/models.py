@@ -147,6 +147,8 @@ class Annotation(SQLModel, table=True):
     rewritten_prompt: Optional[str] = _text_column()
     reference_answer: Optional[str] = _text_column()
     notes: Optional[str] = _text_column()
+    # The project's score fields (setting score_fields): {name: number}.
+    scores: Optional[dict] = _json_column()
     # What the language detector suggested when the annotator opened the item.
     suggested_languages: Optional[list] = _json_column()
     # What the category model suggested, and whether the annotator chose to look at it.
@@ -175,6 +177,7 @@ class FinalLabel(SQLModel, table=True):
     difficulty: Optional[str] = Field(default=None, max_length=20)
     rewritten_prompt: Optional[str] = _text_column()
     reference_answer: Optional[str] = _text_column()
+    scores: Optional[dict] = _json_column()
     # unanimous | majority | adjudicated: the weakest source among the fields.
     source: str = Field(max_length=20)
     # Per field: {"source": ..., "by": user name or None}.

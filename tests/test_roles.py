@@ -35,6 +35,7 @@ def actions(tmp_path):
             s, actor=u, name="carol" if u.name != "carol" else "bob", password="password2")),
         "settings.overlap": (STAFF, lambda s, u: settings.set_setting(s, actor=u, key="overlap", value=3)),
         "settings.taxonomy": ({ADMIN}, lambda s, u: settings.set_setting(s, actor=u, key="taxonomy", value=None)),
+        "settings.score_fields": ({ADMIN}, lambda s, u: settings.set_setting(s, actor=u, key="score_fields", value=[])),
         "import queries": ({ADMIN}, lambda s, u: import_file(queries, actor=u, engine=s.get_bind())),
         "import answers": ({ADMIN}, lambda s, u: import_answers(queries, actor=u, engine=s.get_bind())),
         "import annotations": (STAFF, lambda s, u: annotation_io.import_annotations(labels, actor=u,
@@ -83,7 +84,7 @@ def actions(tmp_path):
 
 # Actions that change data and must leave an audit record when they go through.
 AUDITED = {"users.create", "users.set_role", "users.set_password (someone else)", "settings.overlap",
-           "settings.taxonomy", "assign", "skip", "annotate.save", "apply rule", "resolve", "reopen", "send back",
+           "settings.taxonomy", "settings.score_fields", "assign", "skip", "annotate.save", "apply rule", "resolve", "reopen", "send back",
            "release create", "order queue", "settings.rule (pair)", "users.create_imported_annotator",
            "triage run", "triage mark duplicates", "triage clear"}
 

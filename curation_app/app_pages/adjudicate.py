@@ -4,11 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
-from curation_app.app_pages.widgets import md, render_conversation
+from curation_app.app_pages.widgets import md, render_conversation, score_input
 from curation_app.core import adjudicate, settings
 from curation_app.core.annotate import LABEL_FIELDS
 from curation_app.core.errors import Conflict, CurationError
 from curation_app.core.rendering import highlight
+from curation_app.core.scores import project_score_fields
 from curation_app.core.taxonomy import project_taxonomy
 from curation_app.database import read_scope, session_scope
 
@@ -19,6 +20,7 @@ st.title("Adjudicate")
 with read_scope() as session:
     rule = adjudicate.project_rule(session)
     taxonomy = project_taxonomy(session)
+    score_fields = project_score_fields(session)
 
 with st.expander(f"Acceptance rule: at least {rule.min_annotations} annotations; a field is final when all agree "
                  f"or at least {rule.keep_quorum} agree", expanded=False):
@@ -43,7 +45,7 @@ if st.button("Apply the rule now", type="primary", icon=":material/done_all:", k
 queue_tab, feedback_tab = st.tabs(["Conflict queue", "Guideline feedback"])
 with queue_tab:
     filters = st.columns(3)
-    field_filter = filters[0].selectbox("Conflicting field", [None, *LABEL_FIELDS], format_func=lambda v: v or "any")
+    field_filter = filters[0].selectbox("Conflicting field", [None, *LABEL_FIELDS, *(f.name for f in score_fields)], format_func=lambda v: v or "any")
     category_filter = filters[1].selectbox("Category", [None, *taxonomy.categories], format_func=lambda v: v or "any")
     annotator_filter = filters[2].text_input("Annotator")
     with read_scope() as session:
@@ -101,10 +103,12 @@ names = [a["annotator"] for a in view.annotations]
 with right:
     st.caption("Annotations side by side (fields in conflict first)")
     rows = {}
-    order = sorted(LABEL_FIELDS, key=lambda f: view.outcomes.get(f).status != "conflict" if view.outcomes.get(f) else True)
+    flat = [adjudicate.flat_values(a, view.score_fields) for a in view.annotations]
+    fields_shown = LABEL_FIELDS + tuple(f.name for f in view.score_fields)
+    order = sorted(fields_shown, key=lambda f: view.outcomes.get(f).status != "conflict" if view.outcomes.get(f) else True)
     for name in order:
         outcome = view.outcomes.get(name)
-        cells = {a["annotator"]: adjudicate.show_value(a[name]) if a[name] not in (None, []) else "" for a in view.annotations}
+        cells = {a["annotator"]: adjudicate.show_value(a[name]) if a[name] not in (None, []) else "" for a in flat}
         rows[name] = {**cells, "status": outcome.status if outcome else ""}
     rows["time on task"] = {a["annotator"]: (f"{a['time_on_task_s']:.0f}s" if a["time_on_task_s"] else "not measured")
                             + (" (fast!)" if a["annotator"] in view.fast else "") for a in view.annotations}
@@ -132,7 +136,7 @@ if view.reference_diffs:
 
 def proposed(name: str):  # noqa: ANN201 - a value of the field's own type
     if view.final:
-        return view.final.get(name)
+        return adjudicate.flat_values(view.final, view.score_fields).get(name)
     outcome = view.outcomes.get(name)
     return outcome.value if outcome else None
 
@@ -171,6 +175,15 @@ with st.form(key):
     languages_now = proposed("languages") or []
     languages = st.multiselect("Programming languages", list(dict.fromkeys([*taxonomy.languages, *languages_now])),
                                default=languages_now, accept_new_options=True, key=f"{key}:languages")
+    scores = {}
+    if view.score_fields:
+        score_columns = st.columns(min(len(view.score_fields), 3))
+        for number, score in enumerate(view.score_fields):
+            outcome = view.outcomes.get(score.name)
+            votes = ", ".join(f"{value} ×{count}" for value, count in outcome.votes.items()) if outcome else ""
+            scores[score.name] = score_input(
+                score_columns[number % len(score_columns)], score, value=proposed(score.name),
+                key=f"{key}:score:{score.name}", help=f"Annotators gave: {votes}" if votes else "No annotator gave one")
     answers = {a["annotator"]: a["reference_answer"] for a in view.annotations if a["reference_answer"]}
     start_from = st.radio("Start the reference answer from", ["proposed", *answers, "baseline", "empty"],
                           horizontal=True, key=f"{key}:start")
@@ -190,7 +203,8 @@ with st.form(key):
 if save:
     fields = {"decision": decision, "reject_reason": reject_reason, "difficulty": difficulty,
               "category": pair[0] if pair else None, "subcategory": pair[1] if pair else None,
-              "languages": languages, "reference_answer": reference, "rewritten_prompt": rewritten}
+              "languages": languages, "reference_answer": reference, "rewritten_prompt": rewritten,
+              "scores": scores}
     try:
         with session_scope() as session:
             adjudicate.resolve(session, actor=user, public_id=view.public_id, fields=fields, rationale=rationale,

@@ -29,6 +29,7 @@ with read_scope() as session:
     version = agreement_db.data_version(session)
     batches = [b["batch"] for b in overview(session)["batches"]]
     categories = list(project_taxonomy(session).categories)
+    fields = list(agreement_db.field_levels(session))
 
 with st.expander("Filters", expanded=False):
     chosen_batches = st.multiselect("Import batches", batches)
@@ -63,7 +64,7 @@ if table.empty or not any(r["n_items"] for r in reports.values()):
     st.stop()
 st.dataframe(table, hide_index=True, width="stretch")
 
-field = st.selectbox("Field for the details below", list(agreement_db.FIELD_LEVELS), index=2)
+field = st.selectbox("Field for the details below", fields, index=2)
 with read_scope() as session:
     annotations = agreement_db.annotation_table(session, actor=user, filters=filters)
     matrix = agreement_db.pairwise(session, annotations, field)

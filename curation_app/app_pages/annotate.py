@@ -6,10 +6,12 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import (keep_typed_text, md, render_conversation, render_markdown_preview,
-                                           render_text, suggestion_model)
+                                           render_text, score_input, score_number,
+                                           suggestion_model)
 from curation_app.core import annotate, queue, suggest
 from curation_app.core.errors import Conflict, CurationError
 from curation_app.core.guidelines import guideline_text
+from curation_app.core.scores import project_score_fields
 from curation_app.core.settings import get_setting
 from curation_app.core.taxonomy import project_taxonomy
 from curation_app.database import database_url, read_scope, session_scope
@@ -93,6 +95,13 @@ def category_changed(public_id: str, subcategories: dict) -> None:
     autosave(public_id)
 
 
+def score_changed(public_id: str, name: str) -> None:
+    scores = dict(state.get(field_key(public_id, "scores")) or {})
+    scores[name] = state.get(field_key(public_id, f"score:{name}"))
+    state[field_key(public_id, "scores")] = scores
+    autosave(public_id)
+
+
 def use_baseline(public_id: str, baseline: str) -> None:
     state[field_key(public_id, "reference_answer")] = baseline
     autosave(public_id)
@@ -129,6 +138,7 @@ def skip(public_id: str, query_id: int) -> None:
 with session_scope() as session:
     status = queue.queue_status(session, annotator=user)
     taxonomy = project_taxonomy(session)
+    score_fields = project_score_fields(session)
     guideline_version = get_setting(session, "guideline_version")
     view = None
     if st.query_params.get("item"):
@@ -266,6 +276,16 @@ with right:
                       shortcut=SHORTCUTS.get(level), type="primary" if difficulty == level else "secondary",
                       width="stretch", on_click=set_value, args=(public_id, "difficulty", level),
                       disabled=read_only)
+    if score_fields:  # the project's own numeric fields
+        saved_scores = state.get(field_key(public_id, "scores")) or {}
+        score_columns = st.columns(min(len(score_fields), 3))
+        for number, score in enumerate(score_fields):
+            key = field_key(public_id, f"score:{score.name}")
+            if key not in state:
+                state[key] = score_number(score, saved_scores.get(score.name))
+            score_input(score_columns[number % len(score_columns)], score, value=None, key=key,
+                        help=score.help or f"{score.level} scale, {score.minimum:g} to {score.maximum:g}",
+                        on_change=score_changed, args=(public_id, score.name), disabled=read_only)
 
 st.text_area("Rewritten prompt (optional: a clean benchmark prompt with the user's intent)",
              key=field_key(public_id, "rewritten_prompt"), height=120, on_change=autosave, args=(public_id,),

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from curation_app.core.rendering import highlight, split_blocks
+from curation_app.core.scores import ScoreField
 
 _MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
@@ -44,6 +45,27 @@ def keep_typed_text(*, key_prefix: str, user_key_prefix: str, item: str, revisio
     # One pass, so a value that happens to contain a placeholder's name stays as it is.
     script = re.sub("|".join(values), lambda match: _script_literal(values[match.group(0)]), _DRAFTS_SCRIPT)
     st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+def _score_type(score: ScoreField) -> type:
+    whole = score.step is not None and score.step.is_integer() and score.minimum.is_integer()
+    return int if whole else float
+
+
+def score_number(score: ScoreField, value: float | None) -> float | None:
+    """A stored score as the score input holds it (int on a whole-number scale, else float)."""
+    return None if value is None else _score_type(score)(value)
+
+
+def score_input(container, score: ScoreField, *, value: float | None, key: str, **options):  # noqa: ANN001, ANN201
+    """A number input for one of the project's score fields: whole numbers on a whole-number
+    scale, any number in range otherwise; empty until a value is given."""
+    cast = _score_type(score)
+    label = score.label + (" (required to keep)" if score.required else "")
+    return container.number_input(
+        label, min_value=cast(score.minimum), max_value=cast(score.maximum),
+        step=cast(score.step) if score.step is not None else None, value=score_number(score, value),
+        key=key, placeholder=f"{score.minimum:g} to {score.maximum:g}", **options)
 
 
 def show_error(error: Exception) -> None:

@@ -24,6 +24,7 @@ from curation_app.core import audit
 from curation_app.core.annotate import FIELDS, LABEL_FIELDS, clean_fields
 from curation_app.core.auth import require_role
 from curation_app.core.errors import Conflict, InvalidInput, NotFound
+from curation_app.core.scores import ScoreField, project_score_fields
 from curation_app.core.settings import get_setting
 from curation_app.core.taxonomy import project_taxonomy
 from curation_app.models import Annotation, Assignment, FinalLabel, Query, User, utcnow
@@ -81,8 +82,10 @@ def decide_field(values: list[Any], rule: Rule) -> FieldOutcome:
     return FieldOutcome("conflict", value if not tied else None, votes, agreeing, len(given))
 
 
-def decide_item(annotations: list[dict], rule: Rule) -> dict[str, FieldOutcome]:
-    """Outcome per label field for one item's submitted annotations."""
+def decide_item(annotations: list[dict], rule: Rule, score_fields: tuple[ScoreField, ...] = ()) -> dict[str, FieldOutcome]:
+    """Outcome per label field, and per score field of the project, for one item's submitted
+    annotations. Score fields count for kept items, like the category; one nobody scored is not
+    needed unless the project requires it."""
     outcomes = {"decision": decide_field([a["decision"] for a in annotations], rule)}
     decision = outcomes["decision"].value if outcomes["decision"].status != "conflict" else None
     keepers = [a for a in annotations if a["decision"] == "keep"]
@@ -92,6 +95,12 @@ def decide_item(annotations: list[dict], rule: Rule) -> dict[str, FieldOutcome]:
             outcomes[name] = FieldOutcome("not needed", None, {}, 0, 0)
         else:
             outcomes[name] = decide_field([a[name] for a in (keepers or annotations)], rule)
+    for score in score_fields:
+        given = [(a.get("scores") or {}).get(score.name) for a in (keepers or annotations)]
+        if decision == "reject" or (not score.required and all(v is None for v in given)):
+            outcomes[score.name] = FieldOutcome("not needed", None, {}, 0, 0)
+        else:
+            outcomes[score.name] = decide_field(given, rule)
     if decision == "keep":
         outcomes["reject_reason"] = FieldOutcome("not needed", None, {}, 0, 0)
     else:
@@ -144,9 +153,24 @@ def _open_complete_items(session: Session, rule: Rule) -> dict[int, list[dict]]:
     return grouped
 
 
-def _field_sources(outcomes: dict[str, FieldOutcome], chosen: dict[str, Any], lead: str | None) -> dict:
+def flat_values(values: dict[str, Any], score_fields: tuple[ScoreField, ...]) -> dict[str, Any]:
+    """Labels with each score beside them under its own name, as outcomes are keyed."""
+    scores = values.get("scores") or {}
+    return {**{k: v for k, v in values.items() if k != "scores"}, **{f.name: scores.get(f.name) for f in score_fields}}
+
+
+def nested_values(flat: dict[str, Any], score_fields: tuple[ScoreField, ...]) -> dict[str, Any]:
+    """The inverse of flat_values: scores gathered under "scores"."""
+    names = {f.name for f in score_fields}
+    return {**{k: v for k, v in flat.items() if k not in names},
+            "scores": {k: v for k, v in flat.items() if k in names and v is not None}}
+
+
+def _field_sources(outcomes: dict[str, FieldOutcome], chosen: dict[str, Any], lead: str | None,
+                   score_fields: tuple[ScoreField, ...] = ()) -> dict:
+    """Where each field's final value came from; chosen is flat (scores under their own names)."""
     sources = {}
-    for name in LABEL_FIELDS:
+    for name in LABEL_FIELDS + tuple(f.name for f in score_fields):
         outcome = outcomes.get(name)
         if outcome is None or outcome.status == "not needed":
             if chosen.get(name) in (None, []):
@@ -183,26 +207,28 @@ def apply_rule(session: Session, *, actor: User) -> dict:
     require_role(actor, "lead", "admin")
     rule = project_rule(session)
     taxonomy = project_taxonomy(session)
+    score_fields = project_score_fields(session)
     result = {"finalised": 0, "unanimous": 0, "majority": 0, "to_adjudicate": 0}
     for query_id, item_annotations in _open_complete_items(session, rule).items():
-        outcomes = decide_item(item_annotations, rule)
+        outcomes = decide_item(item_annotations, rule, score_fields)
         chosen = {name: o.value for name, o in outcomes.items()}
         try:
             # Decided fields can still disagree with each other (a subcategory of another category).
-            consistent = not any(o.status == "conflict" for o in outcomes.values()) and clean_fields(
-                chosen, taxonomy, complete=True)
+            values = not any(o.status == "conflict" for o in outcomes.values()) and clean_fields(
+                nested_values(chosen, score_fields), taxonomy, complete=True, score_fields=score_fields)
         except InvalidInput:
-            consistent = False
-        if not consistent:
+            values = None
+        if not values:
             result["to_adjudicate"] += 1
             continue
         texts = {name: _pick_text(item_annotations, name) for name in TEXT_CHOICES}
-        sources = _field_sources(outcomes, chosen, None)
+        sources = _field_sources(outcomes, chosen, None, score_fields)
         for name, (_, author) in texts.items():
             if author:
                 sources[name] = {"source": "annotator", "by": author, "votes": None}
-        label = FinalLabel(query_id=query_id, source=_overall_source(sources), field_sources=sources,
-                           **{k: v for k, v in chosen.items()}, **{k: v for k, (v, _) in texts.items()})
+        values.pop("notes", None)
+        values.update({k: v for k, (v, _) in texts.items()})
+        label = FinalLabel(query_id=query_id, source=_overall_source(sources), field_sources=sources, **values)
         session.add(label)
         session.flush()
         _stop_annotating(session, query_id)
@@ -228,6 +254,7 @@ def conflict_queue(session: Session, *, actor: User, field: str | None = None, c
     """Complete items the rule did not settle, lowest agreement first."""
     require_role(actor, "lead", "admin")
     rule = project_rule(session)
+    score_fields = project_score_fields(session)
     grouped = _open_complete_items(session, rule)
     public_ids: dict[int, str] = {}
     query_ids = list(grouped)
@@ -236,7 +263,7 @@ def conflict_queue(session: Session, *, actor: User, field: str | None = None, c
             Query.id.in_(query_ids[start:start + 500]))).all())
     items = []
     for query_id, item_annotations in grouped.items():
-        outcomes = decide_item(item_annotations, rule)
+        outcomes = decide_item(item_annotations, rule, score_fields)
         conflicts = [name for name, o in outcomes.items() if o.status == "conflict"]
         if not conflicts or (field and field not in conflicts):
             continue
@@ -262,6 +289,7 @@ class AdjudicationView:
     fast: list[str]  # annotators whose time on task looks too short
     final: dict | None
     final_revision: int  # 0 when there is no final label yet
+    score_fields: tuple[ScoreField, ...] = ()
     reference_diffs: list[tuple[str, str, str]] = field(default_factory=list)  # (a, b, unified diff)
 
 
@@ -277,7 +305,8 @@ def adjudication_view(session: Session, *, actor: User, public_id: str) -> Adjud
     if query is None:
         raise NotFound(f"no query with id {public_id!r}")
     annotations = _submitted_annotations(session, [query.id]).get(query.id, [])
-    outcomes = decide_item(annotations, project_rule(session)) if annotations else {}
+    score_fields = project_score_fields(session)
+    outcomes = decide_item(annotations, project_rule(session), score_fields) if annotations else {}
     threshold = max(MIN_PLAUSIBLE_SECONDS, FAST_SHARE_OF_MEDIAN * _median_time(session))
     # Labels imported from elsewhere carry no time on task (0): they are not "fast", just unmeasured.
     fast = [a["annotator"] for a in annotations if 0 < a["time_on_task_s"] < threshold]
@@ -290,6 +319,7 @@ def adjudication_view(session: Session, *, actor: User, public_id: str) -> Adjud
     return AdjudicationView(
         query_id=query.id, public_id=query.public_id, messages=query.messages,
         baseline_answer=query.baseline_answer, annotations=annotations, outcomes=outcomes, fast=fast,
+        score_fields=score_fields,
         final=None if final is None else {**{f: getattr(final, f) for f in FIELDS if f != "notes"},
                                           "source": final.source, "field_sources": final.field_sources,
                                           "rationale": final.rationale, "confidence": final.confidence,
@@ -319,9 +349,9 @@ def resolve(
     if error_type is not None and error_type not in ERROR_TYPES:
         raise InvalidInput(f"error type {error_type!r} is not one of {', '.join(ERROR_TYPES)}")
     chosen = clean_fields({k: v for k, v in fields.items() if k != "notes"}, project_taxonomy(session),
-                          complete=True)
+                          complete=True, score_fields=view.score_fields)
     chosen.pop("notes", None)
-    sources = _field_sources(view.outcomes, chosen, actor.name)
+    sources = _field_sources(view.outcomes, flat_values(chosen, view.score_fields), actor.name, view.score_fields)
     for name in TEXT_CHOICES:
         if chosen.get(name):
             authors = [a["annotator"] for a in view.annotations if a[name] == chosen[name]]

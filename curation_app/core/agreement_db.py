@@ -19,8 +19,9 @@ from sqlmodel import Session
 from curation_app.core import agreement
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
+from curation_app.core.scores import project_score_fields
 from curation_app.core.taxonomy import project_taxonomy
-from curation_app.models import Annotation, FinalLabel, Query, User
+from curation_app.models import Annotation, FinalLabel, Query, Setting, User
 
 # Field -> level of measurement. Difficulty is ordinal over the taxonomy's declared scale.
 FIELD_LEVELS = {
@@ -41,19 +42,28 @@ class Filters:
     until: datetime | None = None
 
 
-def check_field(name: str) -> str:
-    if name not in FIELD_LEVELS:
-        raise InvalidInput(f"unknown field {name!r}; fields with agreement: {', '.join(FIELD_LEVELS)}")
-    return name
+def field_levels(session: Session) -> dict[str, str]:
+    """Every field with agreement: the built-in ones, then the project's score fields."""
+    return {**FIELD_LEVELS, **{f.name: f.level for f in project_score_fields(session)}}
+
+
+def _level(session: Session, field: str) -> str:
+    levels = field_levels(session)
+    if field not in levels:
+        raise InvalidInput(f"unknown field {field!r}; fields with agreement: {', '.join(levels)}")
+    return levels[field]
 
 
 def annotation_table(session: Session, *, actor: User, filters: Filters = Filters()) -> pd.DataFrame:
     """Every submitted annotation as one row: item, annotator, batch, and each labelled field."""
     require_role(actor, "lead", "admin")
-    # Languages come back as JSON text and are decoded in one pass below: for 300,000 rows the
-    # per-value JSON processing of the ORM type costs more than the query.
+    # Languages and scores come back as JSON text and are decoded in one pass below: for 300,000
+    # rows the per-value JSON processing of the ORM type costs more than the query.
     columns = [cast(Annotation.languages, Text).label(f) if f == "languages" else getattr(Annotation, f)
                for f in FIELD_LEVELS]
+    score_names = [f.name for f in project_score_fields(session)]
+    if score_names:
+        columns.append(cast(Annotation.scores, Text).label("scores"))
     statement = (
         select(Query.public_id.label("item"), User.name.label("annotator"), Query.batch_id.label("batch"), *columns)
         .join(Annotation, Annotation.query_id == Query.id)
@@ -67,67 +77,80 @@ def annotation_table(session: Session, *, actor: User, filters: Filters = Filter
     if filters.until:
         statement = statement.where(Annotation.submitted_at <= filters.until)
     rows = session.connection().execute(statement).all()  # Core rows: no ORM bookkeeping for 300,000 rows
-    table = pd.DataFrame.from_records([tuple(row) for row in rows], columns=["item", "annotator", "batch",
-                                                                            *FIELD_LEVELS])
+    table = pd.DataFrame.from_records([tuple(row) for row in rows], columns=[
+        "item", "annotator", "batch", *FIELD_LEVELS, *(["scores"] if score_names else [])])
     if not table.empty:
         # Few distinct language lists among many rows: decode each distinct JSON text once, to a set.
         codes, texts = pd.factorize(table["languages"], use_na_sentinel=True)
         sets = [frozenset(orjson.loads(text) or ()) or None for text in texts]
         table["languages"] = np.array([*sets, None], dtype=object)[codes]
+    if score_names:
+        scores = [orjson.loads(text) or {} if isinstance(text, str) else {} for text in table.pop("scores")]
+        for name in score_names:
+            table[name] = pd.Series([s.get(name) for s in scores], index=table.index, dtype=float)
     if filters.categories and not table.empty:
         items = set(table.loc[table["category"].isin(filters.categories), "item"])
         table = table[table["item"].isin(items)]
     return table
 
 
-def ratings_for(table: pd.DataFrame, field: str) -> pd.DataFrame:
+def ratings_for(table: pd.DataFrame, field: str, level: str) -> pd.DataFrame:
     """The long (item, annotator, value) ratings of one field; an empty value is a missing rating."""
-    check_field(field)
+    if field not in table.columns:
+        raise InvalidInput(f"unknown field {field!r}")
     ratings = table[["item", "annotator", field]].rename(columns={field: "value"})
-    if FIELD_LEVELS[field] == "multilabel":
+    if level == "multilabel":
         ratings = ratings.assign(value=[(v if isinstance(v, frozenset) else frozenset(v)) if v else None
                                         for v in ratings["value"]])
     return ratings[ratings["value"].notna()].reset_index(drop=True)
 
 
 def _scale(session: Session, field: str) -> list[str] | None:
-    return list(project_taxonomy(session).difficulties) if FIELD_LEVELS[field] == "ordinal" else None
+    return list(project_taxonomy(session).difficulties) if FIELD_LEVELS.get(field) == "ordinal" else None
+
+
+def _field_ratings(session: Session, table: pd.DataFrame, field: str) -> tuple[pd.DataFrame, str, list | None]:
+    level = _level(session, field)
+    return ratings_for(table, field, level), level, _scale(session, field)
 
 
 def field_report(session: Session, table: pd.DataFrame, field: str, *, n_bootstrap: int = 1000,
                  seed: int = 0) -> dict:
-    return agreement.agreement_report(ratings_for(table, field), level=FIELD_LEVELS[field],
-                                      scale=_scale(session, field), n_bootstrap=n_bootstrap, seed=seed)
+    ratings, level, scale = _field_ratings(session, table, field)
+    return agreement.agreement_report(ratings, level=level, scale=scale, n_bootstrap=n_bootstrap, seed=seed)
 
 
 def database_agreement(session: Session, *, actor: User, fields: list[str] | None = None,
                        filters: Filters = Filters(), n_bootstrap: int = 1000, seed: int = 0) -> dict[str, dict]:
     """The agreement report of each field on the submitted annotations."""
     for name in fields or ():
-        check_field(name)
+        _level(session, name)
     table = annotation_table(session, actor=actor, filters=filters)
     return {name: field_report(session, table, name, n_bootstrap=n_bootstrap, seed=seed)
-            for name in fields or FIELD_LEVELS}
+            for name in fields or field_levels(session)}
 
 
 def pairwise(session: Session, table: pd.DataFrame, field: str) -> pd.DataFrame:
     """Annotator x annotator agreement (Cohen's kappa, or alpha for sets)."""
-    ratings = ratings_for(table, field)
+    ratings, level, scale = _field_ratings(session, table, field)
     if ratings.empty:
         return pd.DataFrame()
-    return agreement.pairwise_matrix(ratings, level=FIELD_LEVELS[field], scale=_scale(session, field))
+    return agreement.pairwise_matrix(ratings, level=level, scale=scale)
 
 
 def confusion(table: pd.DataFrame, field: str) -> pd.DataFrame:
-    ratings = ratings_for(table, field)
-    if ratings.empty or FIELD_LEVELS[field] == "multilabel":
+    """Label x label counts over pairs of annotators, for the nominal and ordinal fields."""
+    if FIELD_LEVELS.get(field) not in ("nominal", "ordinal"):
+        return pd.DataFrame()
+    ratings = ratings_for(table, field, FIELD_LEVELS[field])
+    if ratings.empty:
         return pd.DataFrame()
     return agreement.confusion_matrix(ratings)
 
 
 def by_category(session: Session, table: pd.DataFrame, field: str, *, min_items: int = 2) -> pd.DataFrame:
     """Per main category (the one most annotators chose for the item): items and agreement, lowest first."""
-    ratings = ratings_for(table, field)
+    ratings, level, scale = _field_ratings(session, table, field)
     if ratings.empty:
         return pd.DataFrame(columns=["category", "items", "percent_agreement", "krippendorff_alpha"])
     modal = (table.dropna(subset=["category"]).groupby("item")["category"]
@@ -135,8 +158,8 @@ def by_category(session: Session, table: pd.DataFrame, field: str, *, min_items:
     ratings = ratings.assign(category=ratings["item"].map(modal).fillna("(no category)"))
     rows = []
     for category, group in ratings.groupby("category"):
-        report = agreement.agreement_report(group[["item", "annotator", "value"]], level=FIELD_LEVELS[field],
-                                            scale=_scale(session, field), n_bootstrap=0)
+        report = agreement.agreement_report(group[["item", "annotator", "value"]], level=level, scale=scale,
+                                            n_bootstrap=0)
         if report["n_items"] >= min_items:
             rows.append({"category": category, "items": report["n_items"],
                          "percent_agreement": report["percent_agreement"],
@@ -147,20 +170,25 @@ def by_category(session: Session, table: pd.DataFrame, field: str, *, min_items:
 
 def with_final_labels(session: Session, table: pd.DataFrame, field: str) -> pd.DataFrame:
     """Per annotator: agreement with the final labels, once items have them."""
-    finals = session.execute(select(Query.public_id, getattr(FinalLabel, field))
-                             .join(FinalLabel, FinalLabel.query_id == Query.id)).all()
-    reference: dict[Any, Any] = {item: (frozenset(v) if FIELD_LEVELS[field] == "multilabel" and v else v)
+    ratings, level, scale = _field_ratings(session, table, field)
+    if field in FIELD_LEVELS:
+        finals = session.execute(select(Query.public_id, getattr(FinalLabel, field))
+                                 .join(FinalLabel, FinalLabel.query_id == Query.id)).all()
+    else:  # a score field
+        finals = [(item, (scores or {}).get(field)) for item, scores in session.execute(
+            select(Query.public_id, FinalLabel.scores).join(FinalLabel, FinalLabel.query_id == Query.id))]
+    reference: dict[Any, Any] = {item: (frozenset(v) if level == "multilabel" and v else v)
                                  for item, v in finals if v is not None and v != []}
-    ratings = ratings_for(table, field)
     if not reference or ratings.empty:
         return pd.DataFrame()
-    return agreement.agreement_with_reference(ratings, reference, level=FIELD_LEVELS[field],
-                                              scale=_scale(session, field))
+    return agreement.agreement_with_reference(ratings, reference, level=level, scale=scale)
 
 
 def data_version(session: Session) -> tuple:
-    """Changes whenever an annotation or a final label changes: a cache key for the page."""
+    """Changes whenever an annotation, a final label or a setting (score fields, the taxonomy's
+    scale) changes: a cache key for the page."""
     return tuple(session.execute(select(
         func.count(Annotation.id), func.max(Annotation.updated_at),
         select(func.count(FinalLabel.id)).scalar_subquery(),
-        select(func.max(FinalLabel.updated_at)).scalar_subquery())).one())
+        select(func.max(FinalLabel.updated_at)).scalar_subquery(),
+        select(func.max(Setting.updated_at)).scalar_subquery())).one())

@@ -16,21 +16,25 @@ from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from curation_app.core.rendering import suggest_for_messages
+from curation_app.core.scores import ScoreField, clean_scores, merge_scores, missing_required, project_score_fields
 from curation_app.core.settings import get_setting
 from curation_app.core.taxonomy import Taxonomy, project_taxonomy
 from curation_app.models import Annotation, Assignment, FinalLabel, Query, User, utcnow
 
 LABEL_FIELDS = ("decision", "reject_reason", "category", "subcategory", "languages", "difficulty")
 TEXT_FIELDS = ("rewritten_prompt", "reference_answer", "notes")
-FIELDS = LABEL_FIELDS + TEXT_FIELDS
+# "scores" holds the project's own numeric fields (setting score_fields) as {name: number}.
+FIELDS = LABEL_FIELDS + TEXT_FIELDS + ("scores",)
 MAX_TEXT_CHARS = 200_000
 MAX_LANGUAGE_CHARS = 50
 # Time on task counts at most this much per save, so an item left open overnight does not count.
 MAX_SECONDS_PER_SAVE = 30 * 60
 
 
-def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, where: str = "") -> dict[str, Any]:
-    """Check labels against the taxonomy; with complete=True, also that nothing required is missing."""
+def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, where: str = "",
+                 score_fields: tuple[ScoreField, ...] = ()) -> dict[str, Any]:
+    """Check labels against the taxonomy and scores against the project's score fields; with
+    complete=True, also that nothing required is missing."""
     prefix = f"{where}: " if where else ""
     unknown = set(fields) - set(FIELDS)
     if unknown:
@@ -42,6 +46,8 @@ def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, 
             value = value.strip() or None
         if name == "languages":
             value = _clean_languages(value, prefix)
+        elif name == "scores":
+            value = clean_scores(value, score_fields, prefix=prefix)
         elif value is not None and not isinstance(value, str):
             raise InvalidInput(f"{prefix}{name} must be text")
         elif name in TEXT_FIELDS and value is not None and len(value) > MAX_TEXT_CHARS:
@@ -77,6 +83,7 @@ def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, 
             missing += [label for name, label in (("category", "category"), ("subcategory", "subcategory"),
                                                   ("languages", "programming language"),
                                                   ("difficulty", "difficulty")) if not cleaned[name]]
+            missing += missing_required(cleaned["scores"], score_fields)
         if missing:
             raise InvalidInput(f"{prefix}missing {', '.join(missing)}")
     return cleaned
@@ -187,7 +194,12 @@ def save(
     annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
     # Fields left out keep their saved values: a page that lost track of a field never blanks it.
     saved = {name: getattr(annotation, name) for name in FIELDS} if annotation is not None else {}
-    cleaned = clean_fields({**saved, **fields}, project_taxonomy(session), complete=submit)
+    score_fields = project_score_fields(session)
+    given = {**saved, **fields}
+    given["scores"], retired = merge_scores(saved.get("scores"), fields.get("scores", {}), score_fields)
+    cleaned = clean_fields(given, project_taxonomy(session), complete=submit, score_fields=score_fields)
+    if retired:  # scores of fields the project no longer has stay as they were
+        cleaned["scores"] = {**(cleaned["scores"] or {}), **retired}
     seen = 0 if annotation is None else annotation.revision  # 0: the caller saw no annotation yet
     if expected_revision is not None and seen != expected_revision:
         raise Conflict(f"your annotation of {public_id} was changed elsewhere (another tab?); reload it first")

@@ -8,7 +8,6 @@ file with each row's number. Unknown annotators are created as annotators who ca
 from __future__ import annotations
 
 import csv
-import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,12 +22,14 @@ from curation_app.core.annotate import FIELDS, clean_fields
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.readers import read_records
+from curation_app.core.scores import ScoreField, project_score_fields
 from curation_app.core.settings import get_setting
 from curation_app.core.taxonomy import project_taxonomy
 from curation_app.database import session_scope
 from curation_app.models import Annotation, Query, User, utcnow
 
-COLUMNS = ("query_id", "annotator") + FIELDS
+# The project's score fields follow these columns, one column each (see columns()).
+COLUMNS = ("query_id", "annotator") + tuple(f for f in FIELDS if f != "scores")
 # Spreadsheet programs run a cell that starts with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -57,6 +58,10 @@ class AnnotationImportSummary:
         return asdict(self)
 
 
+def columns(score_fields: tuple[ScoreField, ...]) -> tuple[str, ...]:
+    return COLUMNS + tuple(f.name for f in score_fields)
+
+
 def _rows(path: Path) -> Iterator[tuple[str, dict | None, str | None]]:
     file_format, records = read_records(path)
     if file_format not in ("csv", "jsonl", "json"):
@@ -74,6 +79,9 @@ def import_annotations(path: str | Path, *, actor: User, engine: Engine | None =
     seen: dict[tuple[str, str], str] = {}
     with session_scope(engine) as session:
         taxonomy = project_taxonomy(session)
+        score_fields = project_score_fields(session)
+        expected = columns(score_fields)
+        score_names = [f.name for f in score_fields]
         for location, record, problem in _rows(path):
             summary.read += 1
             if problem or record is None:
@@ -83,9 +91,9 @@ def import_annotations(path: str | Path, *, actor: User, engine: Engine | None =
             if missing:
                 problems.append((location, f"missing {' and '.join(missing)}"))
                 continue
-            unknown = sorted(set(record) - set(COLUMNS))
+            unknown = sorted(set(record) - set(expected))
             if unknown:
-                problems.append((location, f"unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}"))
+                problems.append((location, f"unknown column(s) {', '.join(unknown)}; expected {', '.join(expected)}"))
                 continue
             query_id, annotator = str(record["query_id"]).strip(), str(record["annotator"]).strip()
             pair = (query_id, annotator)
@@ -95,8 +103,9 @@ def import_annotations(path: str | Path, *, actor: User, engine: Engine | None =
             seen[pair] = location
             try:
                 auth.validate_name(annotator)
-                values = clean_fields({k: _restore_formula(record.get(k)) for k in FIELDS}, taxonomy,
-                                      complete=True)
+                given = {k: _restore_formula(record.get(k)) for k in COLUMNS[2:]}
+                given["scores"] = {name: record.get(name) for name in score_names}
+                values = clean_fields(given, taxonomy, complete=True, score_fields=score_fields)
             except InvalidInput as error:
                 problems.append((location, str(error)))
                 continue
@@ -183,20 +192,24 @@ def export_rows(session: Session, *, actor: User) -> Iterator[dict]:
         .where(Annotation.state == "submitted")
         .order_by(Query.public_id, User.name)
         .execution_options(yield_per=2000))
+    score_names = [f.name for f in project_score_fields(session)]
     for public_id, name, annotation in result:
-        yield {"query_id": public_id, "annotator": name, **{f: getattr(annotation, f) for f in FIELDS}}
+        scores = annotation.scores or {}
+        yield {"query_id": public_id, "annotator": name, **{f: getattr(annotation, f) for f in COLUMNS[2:]},
+               **{score: scores.get(score) for score in score_names}}
 
 
 def export_annotations(path: str | Path, *, actor: User, engine: Engine | None = None,
                        file_format: str | None = None) -> int:
     """Write CSV (languages '|'-separated, formulas neutralised) or JSONL; returns the row count."""
+    require_role(actor, "lead", "admin")
     path = Path(path)
     file_format = file_format or ("jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv")
     temporary = path.with_name(path.name + ".partial")
     count = 0
     with session_scope(engine) as session, open(temporary, "w", encoding="utf-8", newline="") as handle:
         if file_format == "csv":
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer = csv.DictWriter(handle, fieldnames=columns(project_score_fields(session)))
             writer.writeheader()
         for row in export_rows(session, actor=actor):
             if file_format == "csv":
@@ -206,16 +219,6 @@ def export_annotations(path: str | Path, *, actor: User, engine: Engine | None =
             count += 1
     temporary.replace(path)  # readers never see a half-written file
     return count
-
-
-def csv_text(rows: list[dict]) -> str:
-    """The CSV export of some rows, for a download button."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(_csv_cells(row))
-    return buffer.getvalue()
 
 
 def _csv_cells(row: dict) -> dict:

@@ -15,6 +15,7 @@ import os
 import random
 import re
 import shutil
+import statistics
 import tempfile
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import Conflict, InvalidInput, NotFound
 from curation_app.core.readers import file_sha256
+from curation_app.core.scores import ScoreField, project_score_fields
 from curation_app.core.settings import get_setting
 from curation_app.core.taxonomy import Taxonomy, project_taxonomy
 from curation_app.models import Annotation, FinalLabel, Query, Release, ReleaseItem, User, utcnow
@@ -41,7 +43,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 ITEM_KEYS = ("id", "messages", "difficulty", "programming_language", "category", "subcategory",
              "reference_answer", "baseline_answer", "source", "original_id", "label_source", "n_annotators",
              "field_sources", "rewritten", "original_messages")
-CHANGE_KEYS = ITEM_KEYS[1:]
+# Items of a project with score fields (setting score_fields) also carry "scores": {name: number}.
+CHANGE_KEYS = ITEM_KEYS[1:] + ("scores",)
 
 
 def exports_dir() -> Path:
@@ -98,7 +101,8 @@ def _pool(session: Session, spec: ReleaseSpec) -> tuple[list[dict], list[str]]:
     statement = (select(Query.id, Query.public_id, Query.messages, Query.source, Query.original_id,
                         Query.baseline_answer, Query.triage_flags, FinalLabel.difficulty, FinalLabel.languages,
                         FinalLabel.category, FinalLabel.subcategory, FinalLabel.reference_answer,
-                        FinalLabel.rewritten_prompt, FinalLabel.source.label("label_source"), FinalLabel.field_sources)
+                        FinalLabel.rewritten_prompt, FinalLabel.source.label("label_source"), FinalLabel.field_sources,
+                        FinalLabel.scores)
                  .join(FinalLabel, FinalLabel.query_id == Query.id)
                  .where(FinalLabel.decision == "keep").order_by(Query.public_id))
     if spec.categories:
@@ -114,6 +118,7 @@ def _pool(session: Session, spec: ReleaseSpec) -> tuple[list[dict], list[str]]:
     counts = dict(session.execute(select(Annotation.query_id, func.count()).where(
         Annotation.state == "submitted").group_by(Annotation.query_id)).all())
     wanted_languages = set(spec.languages)
+    score_names = [f.name for f in project_score_fields(session)]
     rows = []
     held_back = []
     for row in session.connection().execute(statement.execution_options(yield_per=5000)):
@@ -142,6 +147,9 @@ def _pool(session: Session, spec: ReleaseSpec) -> tuple[list[dict], list[str]]:
             "original_messages": json.dumps(row.messages, ensure_ascii=False) if rewritten else None,
             "_query_id": row.id,
         })
+        if score_names:
+            scores = row.scores or {}
+            rows[-1]["scores"] = {name: scores.get(name) for name in score_names}
     return rows, held_back
 
 
@@ -271,7 +279,7 @@ def _agreement_summary(session: Session, actor: User, public_ids: set[str]) -> d
     if not public_ids.issuperset(table["item"].unique()):  # a full release needs no filtering
         table = table[table["item"].isin(public_ids)]
     summary = {}
-    for name in agreement_db.FIELD_LEVELS:
+    for name in agreement_db.field_levels(session):
         report = agreement_db.field_report(session, table, name, n_bootstrap=200, seed=0)
         summary[name] = {k: report.get(k) for k in ("level", "n_items", "n_annotators", "percent_agreement",
                                                      "krippendorff_alpha")}
@@ -301,8 +309,15 @@ def _check_name(kind: str, value: str) -> str:
     return value
 
 
+def item_keys(items: list[dict]) -> tuple[str, ...]:
+    return ITEM_KEYS + (("scores",) if items and "scores" in items[0] else ())
+
+
 def _public(item: dict) -> dict:
-    return {key: item[key] for key in ITEM_KEYS}
+    public = {key: item[key] for key in ITEM_KEYS}
+    if "scores" in item:
+        public["scores"] = item["scores"]
+    return public
 
 
 def write_jsonl(items: Iterable[dict], path: Path) -> None:
@@ -311,16 +326,18 @@ def write_jsonl(items: Iterable[dict], path: Path) -> None:
             handle.write(orjson.dumps(_public(item)) + b"\n")
 
 
-def parquet_schema():  # type: ignore[no-untyped-def]
+def parquet_schema(score_names: list[str] | tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
     import pyarrow as pa
 
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    scores = [("scores", pa.struct([(name, pa.float64()) for name in score_names]))] if score_names else []
     return pa.schema([
         ("id", pa.string()), ("messages", pa.list_(message)), ("difficulty", pa.string()),
         ("programming_language", pa.list_(pa.string())), ("category", pa.string()), ("subcategory", pa.string()),
         ("reference_answer", pa.string()), ("baseline_answer", pa.string()), ("source", pa.string()),
         ("original_id", pa.string()), ("label_source", pa.string()), ("n_annotators", pa.int32()),
         ("field_sources", pa.string()), ("rewritten", pa.bool_()), ("original_messages", pa.string()),
+        *scores,
     ])
 
 
@@ -328,7 +345,7 @@ def write_parquet(items: list[dict], path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = parquet_schema()
+    schema = parquet_schema(list(items[0]["scores"]) if items and "scores" in items[0] else ())
     columns = {name: [item[name] for item in items] for name in schema.names}
     table = pa.Table.from_pydict(columns, schema=schema)
     # No pandas metadata and no timestamps: the same items give the same bytes.
@@ -344,6 +361,31 @@ def _table(counts: dict[str, int], title: str) -> str:
 
 def _md_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def score_summary(items: list[dict], score_fields: tuple[ScoreField, ...]) -> list[dict]:
+    """Per score field: its definition, and how many items have a score, with mean, min and max."""
+    summary = []
+    for score in score_fields:
+        values = [i["scores"][score.name] for i in items if i.get("scores", {}).get(score.name) is not None]
+        summary.append({"name": score.name, "label": score.label, "level": score.level, "scale_min": score.minimum,
+                        "scale_max": score.maximum, "items": len(values),
+                        "mean": round(statistics.fmean(values), 4) if values else None,
+                        "min": min(values) if values else None, "max": max(values) if values else None})
+    return summary
+
+
+def _scores_section(manifest: dict) -> str:
+    if not manifest.get("scores"):
+        return ""
+    rows = ["## Scores", "", "Numeric fields of this project, under `scores` in each item (`null` where no annotator "
+            "gave one).", "", "| score | level | scale | items | mean | min | max |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    for s in manifest["scores"]:
+        rows.append(f"| {_md_cell(s['label'])} (`{s['name']}`) | {s['level']} | {s['scale_min']:g} to {s['scale_max']:g} | "
+                    f"{s['items']} | {'n/a' if s['mean'] is None else format(s['mean'], '.3f')} | "
+                    f"{'n/a' if s['min'] is None else s['min']} | {'n/a' if s['max'] is None else s['max']} |")
+    return "\n".join(rows) + "\n\n"
 
 
 def dataset_card(name: str, version: str, manifest: dict, dists: dict) -> str:
@@ -421,7 +463,7 @@ decided by a lead (`label_source`: {', '.join(f'{k} {v}' for k, v in dists['labe
 
 {chr(10).join(agreement_rows)}
 
-## Distributions
+{_scores_section(manifest)}## Distributions
 
 {_table(dists['difficulty'], 'difficulty')}
 
@@ -458,6 +500,7 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
     if not result.items:
         raise InvalidInput("no final, kept item matches: nothing to release")
     taxonomy = project_taxonomy(session)
+    score_fields = project_score_fields(session)
     final_path.parent.mkdir(parents=True, exist_ok=True)
     for stale in final_path.parent.glob(f".{version}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a crashed earlier attempt
@@ -470,10 +513,11 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
         manifest = {
             "name": name, "version": version, "items": len(result.items),
             "files": {f: {"sha256": file_sha256(work / f), "bytes": (work / f).stat().st_size} for f in DATA_FILES},
-            "keys": list(ITEM_KEYS),
+            "keys": list(item_keys(result.items)),
             "distributions": result.distributions,
             "selection": {"spec": spec.as_dict(), "report": result.report},
             "agreement": result.agreement,
+            **({"scores": score_summary(result.items, score_fields)} if score_fields else {}),
             "guideline_versions": versions,
             "taxonomy": {"name": taxonomy.name, "version": taxonomy.version},
             "rule": {"min_annotations": get_setting(session, "min_annotations"),

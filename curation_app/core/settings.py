@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
+from curation_app.core.scores import parse_score_fields_setting, score_field_problems
 from curation_app.models import Setting, User, utcnow
 
 
@@ -82,7 +83,13 @@ SETTINGS: dict[str, SettingSpec] = {
         _float_between(0.5, 1.0)),
     "taxonomy": SettingSpec(None, "taxonomy JSON (categories, languages...); 'default' for CodeArena's",
                             _parse_taxonomy, _check_taxonomy),
+    "score_fields": SettingSpec(
+        [], "numeric fields annotated beside the built-in labels (JSON file or inline JSON list of "
+        "{name, level: interval|ratio, min, max, step, required, label, help}; 'none' for none)",
+        parse_score_fields_setting, lambda value: "; ".join(score_field_problems(value)) or None),
 }
+# Settings that change what an annotation is: the admin's, not a lead's.
+SCHEMA_SETTINGS = ("taxonomy", "score_fields")
 
 
 def _spec(key: str) -> SettingSpec:
@@ -118,8 +125,8 @@ def set_setting(session: Session, *, actor: User, key: str, value: Any) -> None:
 def set_settings(session: Session, *, actor: User, values: dict[str, Any]) -> None:
     """Check and store several settings at once, e.g. the acceptance rule's two numbers, so a
     rule between them (keep_quorum <= min_annotations) holds for the new pair, not in between."""
-    # Leads run the annotation (overlap, rule, guideline version); the taxonomy is the admin's.
-    require_role(actor, *(("admin",) if "taxonomy" in values else ("admin", "lead")))
+    # Leads run the annotation (overlap, rule, guideline version); what an annotation holds is the admin's.
+    require_role(actor, *(("admin",) if set(SCHEMA_SETTINGS) & set(values) else ("admin", "lead")))
     for key, value in values.items():
         reason = _spec(key).check(value)
         if reason:
