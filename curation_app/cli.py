@@ -312,12 +312,15 @@ def _recorded_release_files(path: str) -> dict | None:
     url = make_url(database_url())
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
         return None  # and no empty database file made by asking
-    engine = make_engine(database_url(), single_connection=True)
+    engine = make_engine(database_url(), single_connection=True, connect_timeout_s=10)
     try:
         with read_scope(engine) as session:  # reads only: never waits on a writer's lock
             return release.recorded_files(session, path)
-    except (CurationError, DatabaseError, SQLAlchemyError):
-        return None  # an old schema, a server that does not answer: the manifest alone decides
+    except (CurationError, DatabaseError, SQLAlchemyError) as error:
+        # An old schema, a server that does not answer: the manifest alone decides.
+        print(f"note: the database could not be read ({type(error).__name__}); "
+              "checking against the manifest alone", file=sys.stderr)
+        return None
     finally:
         engine.dispose()
 

@@ -67,8 +67,10 @@ def _json_loads(value: object) -> object:
     return orjson.loads(value) if isinstance(value, (str, bytes, bytearray, memoryview)) else value
 
 
-def make_engine(url: str | None = None, *, single_connection: bool = False) -> Engine:
-    """An engine with this app's SQLite settings; single_connection for short-lived scripts."""
+def make_engine(url: str | None = None, *, single_connection: bool = False,
+                connect_timeout_s: int | None = None) -> Engine:
+    """An engine with this app's SQLite settings; single_connection for short-lived scripts;
+    connect_timeout_s bounds the wait for a database server that does not answer."""
     url = url or database_url()
     # orjson for the JSON columns: a 100,000-item release decodes several hundred thousand values.
     pooling: dict = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
@@ -89,6 +91,8 @@ def make_engine(url: str | None = None, *, single_connection: bool = False) -> E
         )
         _configure_sqlite(engine)
         return engine
+    if connect_timeout_s is not None:
+        pooling["connect_args"] = {"connect_timeout": connect_timeout_s}
     if single_connection:
         return create_engine(url, **pooling)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **pooling)

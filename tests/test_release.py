@@ -142,6 +142,16 @@ def test_a_manifest_rewritten_to_match_changed_data_is_caught_against_the_databa
         in release.verify(folder, recorded=recorded)
 
 
+def test_verify_with_no_database_answering_checks_the_manifest_alone_and_says_so(engine, admin, finals, cli,
+                                                                                 monkeypatch):
+    make(engine, admin)
+    folder = finals / "bench" / "1.0"
+    monkeypatch.setenv("CURATION_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nothing_listens_here")
+    result = cli("release", "verify", folder)
+    assert result.code == 0 and "every file matches the manifest" in result.out
+    assert "could not be read" in result.err and "checking against the manifest alone" in result.err
+
+
 def test_diff_between_two_real_releases(engine, admin, finals, cli, db_url):
     make(engine, admin, version="1.0", size=30, seed=1)
     item = json.loads((finals / "bench" / "1.0" / "data.jsonl").read_text().splitlines()[0])["id"]
