@@ -46,6 +46,10 @@ def served_app(database_url: str) -> Iterator[str]:
             raise RuntimeError(f"the app did not start: {output[-2000:]}")
     try:
         yield base
+    except BaseException:
+        # What the server printed goes into the failure report (captured stderr).
+        print(f"--- the app's log ({base}), last part ---\n{Path(log_path).read_text()[-4000:]}", file=sys.stderr)
+        raise
     finally:
         _stop(process)
         os.unlink(log_path)
@@ -150,18 +154,38 @@ def press_until(page, keys: str, expected, attempts: int = 3, *, pressed=None) -
     """Press a keyboard shortcut until `expected` (a locator) shows; a key pressed while the app
     is still re-rendering can be dropped. For a shortcut that must not act twice (submit), give
     `pressed`: a check that the first press took effect, and the key is not pressed again then."""
+    _repeat_until(page, lambda: page.keyboard.press(keys), expected, attempts, took=pressed, what=keys)
+
+
+def click_until(page, button, expected, attempts: int = 3, *, clicked=None) -> None:
+    """Click a button until `expected` shows, as press_until does for a shortcut."""
+    _repeat_until(page, button.click, expected, attempts, took=clicked, what="a click")
+
+
+def _repeat_until(page, act, expected, attempts: int, *, took, what: str) -> None:  # noqa: ANN001
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for attempt in range(attempts):
-        page.keyboard.press(keys)
+        act()
         try:
-            expected.wait_for(timeout=7_000 if pressed is None else 30_000)
+            expected.wait_for(timeout=7_000 if took is None else 30_000)
             return
         except PlaywrightTimeout:
-            took_effect = pressed is not None and pressed()
+            took_effect = took is not None and took()
             if attempt == attempts - 1 or took_effect:
-                alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
-                raise AssertionError(f"{keys} did not lead to the expected state; the page says {alerts}") from None
+                raise AssertionError(f"{what} did not lead to the expected state; {page_state(page)}") from None
+
+
+def page_state(page) -> str:
+    """What the page shows and where the focus is, for a failure message."""
+    return "the page shows: " + str(page.evaluate("""() => ({
+        url: window.location.href,
+        alerts: Array.from(document.querySelectorAll("[data-testid='stAlert']")).map(a => a.innerText),
+        exceptions: Array.from(document.querySelectorAll("[data-testid='stException']")).map(e => e.innerText.slice(0, 500)),
+        running: Boolean(document.querySelector("[data-testid='stStatusWidget']")),
+        primary: Array.from(document.querySelectorAll("[data-testid='stBaseButton-primary']")).map(b => b.innerText),
+        focused: document.activeElement ? document.activeElement.tagName + " " + (document.activeElement.getAttribute("aria-label") || "") : null,
+        hasFocus: document.hasFocus()})"""))
 
 
 def log_in(page, base: str, name: str, password: str, landing: str) -> None:

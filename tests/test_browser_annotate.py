@@ -16,7 +16,7 @@ from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import Annotation, Query, User
-from tests.browser import choose, chromium_page, log_in, new_database, press_until, served_app
+from tests.browser import choose, chromium_page, log_in, new_database, page_state, press_until, served_app
 
 pytestmark = pytest.mark.browser
 PAYLOAD_ITEMS = ["demo-014", "demo-026"]  # demo queries that carry <script>, onerror and javascript: links
@@ -48,16 +48,14 @@ def wait_until(condition, seconds: float = 20, *, page=None) -> None:
 
 
 def what_the_page_shows(page) -> str:
-    """Messages, text areas and kept drafts on the page, so a failure says where it stopped."""
+    """The page's state and the drafts kept in the browser, so a failure says where it stopped."""
     if page is None:
         return ""
-    return "; page shows: " + json.dumps(page.evaluate("""() => ({
-        alerts: Array.from(document.querySelectorAll("[data-testid='stAlert']")).map(a => a.innerText),
-        areas: Array.from(document.querySelectorAll("textarea")).map(a => [a.getAttribute("aria-label"), a.value]),
-        focused: document.activeElement && document.activeElement.tagName,
-        kept: Object.fromEntries(Object.keys(localStorage).filter(k => k.startsWith("curation-draft:"))
-                                 .map(k => [k, localStorage.getItem(k)])),
-        item: window.__curationDraftItem})"""))
+    kept = page.evaluate("""() => Object.fromEntries(Object.keys(localStorage)
+        .filter(k => k.startsWith("curation-draft:")).map(k => [k, localStorage.getItem(k)]))""")
+    areas = page.evaluate("""() => Array.from(document.querySelectorAll("textarea"))
+        .map(a => [a.getAttribute("aria-label"), a.value])""")
+    return f"; {page_state(page)}; text areas: {areas}; kept drafts: {kept}"
 
 
 def submitted(engine, name: str, public_id: str) -> Annotation | None:

@@ -13,7 +13,7 @@ from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import Annotation, Query, User
-from tests.browser import log_in, choose, chromium_pages, press_until, served_app
+from tests.browser import choose, chromium_pages, click_until, log_in, served_app
 
 pytestmark = pytest.mark.browser
 ROUNDS = 3
@@ -38,20 +38,18 @@ def annotate_one(page, engine, annotator: str) -> str:
     page.get_by_role("heading", name="Annotate").wait_for()
     item = current_item(page)
     page.get_by_role("button", name="Keep").wait_for()
-    page.get_by_role("heading", name="Annotate").click()
+    # Buttons are clicked, not pressed by shortcut: the shortcuts are test_browser_annotate's subject.
     primary = page.locator("[data-testid='stBaseButton-primary']")
-    press_until(page, "Alt+K", primary.filter(has_text="Keep"))
+    click_until(page, page.get_by_role("button", name="Keep"), primary.filter(has_text="Keep"))
     choose(page, "Main category", "Development and Programming")
     choose(page, "Subcategory", "Programming Fundamentals")
-    page.get_by_role("heading", name="Annotate").click()
-    press_until(page, "Alt+2", primary.filter(has_text="Medi"))
+    click_until(page, page.get_by_role("button", name="Medium"), primary.filter(has_text="Medi"))
     expect(page.get_by_label("Programming languages")).to_have_count(1)
     if page.get_by_placeholder("Pick or type languages").count():  # the placeholder: nothing chosen yet
         choose(page, "Programming languages", "python")  # nothing suggested for this query
         page.keyboard.press("Escape")
-    page.get_by_role("heading", name="Annotate").click()
-    press_until(page, "Control+Enter", page.get_by_text(f"Submitted {item}."),
-                pressed=lambda: submitted_state(engine, annotator, item) == "submitted")
+    click_until(page, page.get_by_role("button", name="Submit and next"), page.get_by_text(f"Submitted {item}."),
+                clicked=lambda: submitted_state(engine, annotator, item) == "submitted")
     return item
 
 
