@@ -384,3 +384,24 @@ def test_the_agreement_page_lists_score_fields(scored_demo, tmp_path):
     per_field = app.dataframe[0].value
     assert set(per_field.loc[per_field["field"] == "quality", "level"]) == {"interval"}
     assert "quality" in app.selectbox[0].options
+
+
+def test_the_releases_page_previews_the_scores(scored_demo, tmp_path):
+    from tests.test_app import open_page
+
+    admin = auth.command_line_actor()
+    with session_scope() as session:
+        settings.set_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})
+        for name in ("ann1", "ann2"):
+            auth.create_user(session, actor=admin, name=name, role="annotator", password="password1")
+    rows = [scored(item, name, 4, minutes=m) for item, m in (("demo-040", 30), ("demo-041", "")) for name in ("ann1", "ann2")]
+    annotation_io.import_annotations(write_labels(tmp_path / "labels.csv", rows), actor=admin)
+    with session_scope() as session:
+        adjudicate.apply_rule(session, actor=admin)
+    app = open_page("releases", "lead")
+    app = app.button[0].click().run()  # Preview
+    assert not app.exception
+    (summary,) = [d.value for d in app.dataframe if "scale_min" in d.value.columns]
+    quality = summary.set_index("name").loc["quality"]
+    minutes = summary.set_index("name").loc["expert_minutes"]
+    assert quality["items"] >= 2 and quality["mean"] == 4 and minutes["max"] == 30

@@ -87,6 +87,9 @@ with build_tab:
                     width="stretch")
                 frame["share"] = (frame["items"] / frame["items"].sum()).map("{:.1%}".format)
                 table.dataframe(frame.sort_values("items", ascending=False), hide_index=True, width="stretch")
+        if result.scores:
+            st.caption("Score fields on these items (null where no annotator gave one)")
+            st.dataframe(pd.DataFrame(result.scores), hide_index=True, width="stretch")
         if result.agreement:
             st.caption("Agreement on these items' annotations")
             st.dataframe(pd.DataFrame(result.agreement).T.drop(columns=["alpha_ci95"], errors="ignore"),

@@ -267,6 +267,7 @@ class Preview:
     report: dict
     distributions: dict
     agreement: dict = field(default_factory=dict)
+    scores: list[dict] = field(default_factory=list)  # per score field of the project (score_summary)
 
 
 def _agreement_summary(session: Session, actor: User, public_ids: set[str]) -> dict:
@@ -297,7 +298,8 @@ def preview(session: Session, *, actor: User, spec: ReleaseSpec, with_agreement:
         report["problems"].append(f"{len(held_back)} final item(s) held back by triage flags (contamination, "
                                   "secrets or duplicates) until a lead clears them")
     agreement = _agreement_summary(session, actor, {i["id"] for i in items}) if with_agreement else {}
-    return Preview(items, report, distributions(items), agreement)
+    return Preview(items, report, distributions(items), agreement,
+                   score_summary(items, project_score_fields(session)))
 
 
 # Writing -------------------------------------------------------------------------------------
@@ -500,7 +502,6 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
     if not result.items:
         raise InvalidInput("no final, kept item matches: nothing to release")
     taxonomy = project_taxonomy(session)
-    score_fields = project_score_fields(session)
     final_path.parent.mkdir(parents=True, exist_ok=True)
     for stale in final_path.parent.glob(f".{version}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a crashed earlier attempt
@@ -517,7 +518,7 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
             "distributions": result.distributions,
             "selection": {"spec": spec.as_dict(), "report": result.report},
             "agreement": result.agreement,
-            **({"scores": score_summary(result.items, score_fields)} if score_fields else {}),
+            **({"scores": result.scores} if result.scores else {}),
             "guideline_versions": versions,
             "taxonomy": {"name": taxonomy.name, "version": taxonomy.version},
             "rule": {"min_annotations": get_setting(session, "min_annotations"),
