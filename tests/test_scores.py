@@ -316,7 +316,7 @@ def scored_demo(sqlite_db):
 
 
 def test_the_annotate_page_shows_score_inputs_and_saves_them(scored_demo):
-    from tests.test_app import annotations, key_for, log_in, open_app, shown
+    from tests.test_app import annotations, key_for, log_in, open_app, open_page, shown
 
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
@@ -339,6 +339,8 @@ def test_the_annotate_page_shows_score_inputs_and_saves_them(scored_demo):
     assert shown(app.success) == [f"Submitted {item}."]
     (done,) = [a for a in annotations("alice") if a.state == "submitted" and a.scores]
     assert done.scores == {"quality": 5, "expert_minutes": 7.5}
+    my_work = open_page("my_work", "alice").dataframe[0].value
+    assert my_work.set_index("query").loc[item, "scores"] == "quality 5, expert_minutes 7.5"
 
 
 def test_the_adjudicate_page_proposes_and_saves_a_score(scored_demo, tmp_path):

@@ -16,6 +16,8 @@ if not items:
     st.info("You have not submitted anything yet.")
     st.stop()
 table = pd.DataFrame(items)
+if not table["scores"].any():
+    table = table.drop(columns="scores")  # the project has no score fields
 st.caption(f"{len(items)} submitted item(s), newest first. Select one to edit it.")
 picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                       key="my_work_table",

@@ -255,6 +255,7 @@ def submitted_items(session: Session, *, actor: User, limit: int = 500) -> list[
     return [{
         "query": public_id, "decision": a.decision, "category": a.category, "subcategory": a.subcategory,
         "languages": ", ".join(a.languages or []), "difficulty": a.difficulty,
+        "scores": ", ".join(f"{name} {value}" for name, value in (a.scores or {}).items()),
         "minutes": round(a.time_on_task_s / 60, 1), "submitted_at": a.submitted_at, "updated_at": a.updated_at,
         "editable": final_id is None,
     } for public_id, a, final_id in rows]
