@@ -89,3 +89,29 @@ def test_json_arrays_stream_as_they_parse_whole(tmp_path_factory, items, indent,
         for record in records:
             assert (record.record is None) == (record.problem is not None)
             assert record.problem is None or "\n" not in record.problem
+
+
+@FUZZ
+@given(value=json_values | st.dictionaries(st.sampled_from(["quality", "minutes", "other"]),
+                                           json_values | st.floats() | st.text(max_size=8), max_size=3),
+       setting=st.lists(st.dictionaries(st.sampled_from(["name", "level", "min", "max", "step", "required"]),
+                                        json_values, max_size=6), max_size=2))
+def test_score_fields_and_scores_are_checked_or_refused_cleanly(value, setting):
+    """Any setting value is refused with reasons or accepted; any scores for an accepted one come
+    back in range and on the scale's steps, or are refused with InvalidInput."""
+    from curation_app.core.errors import InvalidInput
+    from curation_app.core.scores import clean_scores, from_setting, score_field_problems
+
+    fields = from_setting([{"name": "quality", "level": "interval", "min": 1, "max": 5, "step": 1},
+                           {"name": "minutes", "level": "ratio", "min": 0, "max": 600}])
+    problems = score_field_problems(setting)
+    if not problems:
+        assert len(from_setting(setting)) == len(setting)
+    try:
+        cleaned = clean_scores(value, fields)
+    except InvalidInput:
+        return
+    for name, number in (cleaned or {}).items():
+        field = next(f for f in fields if f.name == name)
+        assert field.minimum <= number <= field.maximum
+        assert field.step is None or float(number).is_integer()
