@@ -111,6 +111,8 @@ def test_clean_scores_checks_range_steps_and_names():
                            ({"quality": "good"}, "quality 'good' is not a number"),
                            ({"quality": float("nan")}, "is not a number"),
                            ({"quality": True}, "is not a number"),
+                           ({"quality": 10 ** 400}, "is not a number"),
+                           ({"quality": "1e999"}, "is not a number"),
                            ({"speed": 1}, "unknown score field(s) 'speed'"),
                            ([4], "scores must be an object")]:
         with pytest.raises(InvalidInput, match="row 3: ") as refused:
