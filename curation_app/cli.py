@@ -271,6 +271,9 @@ def cmd_annotations(args: argparse.Namespace) -> int:
         else:
             print(f"{result['read']} rows: {result['created']} new annotations, {result['updated']} updated, "
                   f"{result['unchanged']} unchanged; new annotators: {', '.join(result['new_annotators']) or 'none'}")
+            if result["incomplete"]:
+                print(f"{result['incomplete']} row(s) leave some labels empty: they count as missing ratings, and "
+                      "the acceptance rule decides those fields from the other annotators or leaves them to a lead")
         return 0
     count = annotation_io.export_annotations(args.file, actor=_actor(), engine=engine, file_format=args.format)
     print(f"{count} annotations written to {args.file}")

@@ -48,6 +48,7 @@ def test_import_creates_annotators_and_round_trips_through_export(db_url, engine
     result = cli("annotations", "import", write_csv(tmp_path / "labels.csv", rows), "--json")
     assert result.code == 0, result.err
     assert result.json() | {"file": None} == {"file": None, "read": 6, "created": 6, "updated": 0, "unchanged": 0,
+                                              "incomplete": 0,
                                               "new_annotators": ["ann_a", "ann_b"]}
     with Session(engine) as session:
         accounts = session.exec(select(User).where(User.name.in_(["ann_a", "ann_b"]))).all()
@@ -82,7 +83,7 @@ def test_overwriting_an_annotation_is_audited_with_old_and_new(db_url, engine, q
     ({"subcategory": "Security"}, "row 2 (line 3): subcategory 'Security' belongs to 'Specialized Computing Areas'"),
     ({"difficulty": "trivial"}, "row 2 (line 3): difficulty 'trivial' is not in the taxonomy"),
     ({"annotator": "bad name"}, "row 2 (line 3): user name 'bad name' is not allowed"),
-    ({"decision": ""}, "row 2 (line 3): missing decision"),
+    ({**{k: "" for k in ROW}, "notes": "only a note"}, "row 2 (line 3): no label: decision, reject_reason"),
 ])
 def test_bad_rows_refuse_the_whole_file(engine, queries, admin, tmp_path, bad, message):
     rows = [{"query_id": "t0", "annotator": "ann_a", **ROW}, {"query_id": "t1", "annotator": "ann_b", **ROW, **bad}]
@@ -92,6 +93,32 @@ def test_bad_rows_refuse_the_whole_file(engine, queries, admin, tmp_path, bad, m
     assert stored(engine) == []
     with Session(engine) as session:
         assert session.exec(select(User).where(User.name.in_(["ann_a", "ann_b"]))).all() == []
+
+
+def test_rows_with_empty_cells_are_stored_with_the_labels_they_have(engine, queries, admin, tmp_path, cli):
+    """A tool that labelled only some fields: the row counts for those, and the others are missing
+    ratings, which agreement skips and the acceptance rule leaves to the other annotators or a lead."""
+    blank = {k: "" for k in ROW}
+    rows = [{"query_id": "t0", "annotator": "ann_a", **ROW},
+            {"query_id": "t0", "annotator": "ann_b", **blank, "category": ROW["category"], "difficulty": "hard"},
+            {"query_id": "t1", "annotator": "ann_a", **blank, "decision": "keep", "languages": "python"},
+            {"query_id": "t1", "annotator": "ann_b", **blank, "decision": "keep", "languages": "python"}]
+    result = cli("annotations", "import", write_csv(tmp_path / "partial.csv", rows), "--json")
+    assert result.code == 0 and (result.json()["created"], result.json()["incomplete"]) == (4, 3)
+    assert "3 row(s) leave some labels empty" in cli("annotations", "import", tmp_path / "partial.csv").out
+    with Session(engine) as session:
+        partial = session.exec(select(Annotation).join(User, User.id == Annotation.annotator_id)
+                               .join(Query, Query.id == Annotation.query_id)
+                               .where(User.name == "ann_b", Query.public_id == "t0")).one()
+    assert (partial.state, partial.decision, partial.category, partial.difficulty, partial.languages) == (
+        "submitted", None, ROW["category"], "hard", None)
+    report = cli("agreement", "--json").json()
+    assert report["category"]["n_items"] == 1 and report["category"]["percent_agreement"] == 1.0
+    assert report["decision"]["n_items"] == 1  # t1 only: ann_b gave t0 no decision
+    assert report["difficulty"]["n_items"] == 1 and report["difficulty"]["percent_agreement"] == 0.0
+    exported = tmp_path / "out.csv"
+    assert cli("annotations", "export", exported).code == 0
+    assert cli("annotations", "import", exported, "--json").json()["unchanged"] == 4
 
 
 @pytest.mark.parametrize("name, content, message", [

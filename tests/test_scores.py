@@ -246,14 +246,18 @@ def test_annotation_files_carry_one_column_per_score_and_refuse_bad_ones(project
         ("ann1", "4", "12.5"), ("ann2", "5", "")]
     # The export imports again unchanged.
     assert annotation_io.import_annotations(out, actor=admin, engine=project).unchanged == 2
-    bad = [scored("s1", "ann1", 4), scored("s1", "ann2", 7), scored("s2", "ann1", "")]
+    bad = [scored("s1", "ann1", 4), scored("s1", "ann2", 7), scored("s2", "ann1", "x")]
     with pytest.raises(ImportRefused) as refused:
         annotation_io.import_annotations(write_labels(tmp_path / "bad.csv", bad), actor=admin, engine=project)
     message = str(refused.value)
     assert "row 2 (line 3): quality 7 is outside 1 to 5" in message
-    assert "row 3 (line 4): missing Answer quality" in message
+    assert "row 3 (line 4): quality 'x' is not a number" in message
     with Session(project) as session:  # all or nothing
         assert len(session.exec(select(Annotation)).all()) == 2
+    # A required score left empty is a missing rating, as any empty cell of a file is.
+    partial = annotation_io.import_annotations(write_labels(tmp_path / "partial.csv", [scored("s2", "ann1", "")]),
+                                               actor=admin, engine=project)
+    assert (partial.created, partial.incomplete) == (1, 1)
 
 
 def test_a_release_carries_scores_in_both_files_and_the_card(project, admin, tmp_path):

@@ -3,6 +3,9 @@
 
 An import is all or nothing: an unknown query id or a value outside the taxonomy refuses the
 file with each row's number. Unknown annotators are created as annotators who cannot log in.
+Empty cells are allowed (a tool may label only some fields): a row is stored with the labels it
+has, counted as incomplete, and the acceptance rule leaves its missing fields to the others or a
+lead. A row without a single label is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from curation_app.core import audit, auth, queue
-from curation_app.core.annotate import FIELDS, clean_fields
+from curation_app.core.annotate import FIELDS, LABEL_FIELDS, clean_fields
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.readers import read_records
@@ -52,6 +55,7 @@ class AnnotationImportSummary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    incomplete: int = 0  # rows stored with some label left empty
     new_annotators: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -105,10 +109,17 @@ def import_annotations(path: str | Path, *, actor: User, engine: Engine | None =
                 auth.validate_name(annotator)
                 given = {k: _restore_formula(record.get(k)) for k in COLUMNS[2:]}
                 given["scores"] = {name: record.get(name) for name in score_names}
-                values = clean_fields(given, taxonomy, complete=True, score_fields=score_fields)
+                values = clean_fields(given, taxonomy, complete=False, score_fields=score_fields)
             except InvalidInput as error:
                 problems.append((location, str(error)))
                 continue
+            if not values["scores"] and all(values[name] is None for name in LABEL_FIELDS):
+                problems.append((location, f"no label: {', '.join(LABEL_FIELDS)} and any score fields are all empty"))
+                continue
+            try:
+                clean_fields(values, taxonomy, complete=True, score_fields=score_fields)
+            except InvalidInput:
+                summary.incomplete += 1
             parsed.append((location, query_id, annotator, values))
         if summary.read == 0:
             raise ImportRefused(path.name, [("file", "no records: the file is empty")])
