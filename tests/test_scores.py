@@ -321,6 +321,17 @@ def scored_demo(sqlite_db):
     return sqlite_db
 
 
+def import_by_two_annotators(tmp_path, rows: list[dict]) -> User:
+    """ann1 and ann2's labels into the demo database, with the rule at 2 of 2; returns the actor."""
+    admin = auth.command_line_actor()
+    with session_scope() as session:
+        settings.set_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})
+        for name in ("ann1", "ann2"):
+            auth.create_user(session, actor=admin, name=name, role="annotator", password="password1")
+    annotation_io.import_annotations(write_labels(tmp_path / "labels.csv", rows), actor=admin)
+    return admin
+
+
 def test_the_annotate_page_shows_score_inputs_and_saves_them(scored_demo):
     from tests.test_app import annotations, key_for, log_in, open_app, open_page, shown
 
@@ -352,13 +363,8 @@ def test_the_annotate_page_shows_score_inputs_and_saves_them(scored_demo):
 def test_the_adjudicate_page_proposes_and_saves_a_score(scored_demo, tmp_path):
     from tests.test_app import open_page, shown
 
-    admin = auth.command_line_actor()
-    with session_scope() as session:
-        settings.set_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})
-        for name in ("ann1", "ann2"):
-            auth.create_user(session, actor=admin, name=name, role="annotator", password="password1")
     rows = [scored("demo-040", "ann1", 2, minutes=5), scored("demo-040", "ann2", 4, minutes=5)]
-    annotation_io.import_annotations(write_labels(tmp_path / "labels.csv", rows), actor=admin)
+    import_by_two_annotators(tmp_path, rows)
     app = open_page("adjudicate", "lead", adjudicate="demo-040")
     assert not app.exception
     side_by_side = app.dataframe[-1].value
@@ -381,12 +387,8 @@ def test_the_adjudicate_page_proposes_and_saves_a_score(scored_demo, tmp_path):
 def test_the_agreement_page_lists_score_fields(scored_demo, tmp_path):
     from tests.test_app import open_page
 
-    admin = auth.command_line_actor()
-    with session_scope() as session:
-        for name in ("ann1", "ann2"):
-            auth.create_user(session, actor=admin, name=name, role="annotator", password="password1")
     rows = [scored(f"demo-0{n}", name, q) for n in (30, 31, 32) for name, q in (("ann1", 2), ("ann2", n % 5 + 1))]
-    annotation_io.import_annotations(write_labels(tmp_path / "labels.csv", rows), actor=admin)
+    import_by_two_annotators(tmp_path, rows)
     app = open_page("agreement", "lead")
     assert not app.exception
     per_field = app.dataframe[0].value
@@ -397,13 +399,8 @@ def test_the_agreement_page_lists_score_fields(scored_demo, tmp_path):
 def test_the_releases_page_previews_the_scores(scored_demo, tmp_path):
     from tests.test_app import open_page
 
-    admin = auth.command_line_actor()
-    with session_scope() as session:
-        settings.set_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})
-        for name in ("ann1", "ann2"):
-            auth.create_user(session, actor=admin, name=name, role="annotator", password="password1")
     rows = [scored(item, name, 4, minutes=m) for item, m in (("demo-040", 30), ("demo-041", "")) for name in ("ann1", "ann2")]
-    annotation_io.import_annotations(write_labels(tmp_path / "labels.csv", rows), actor=admin)
+    admin = import_by_two_annotators(tmp_path, rows)
     with session_scope() as session:
         adjudicate.apply_rule(session, actor=admin)
     app = open_page("releases", "lead")

@@ -4,9 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
-from curation_app.app_pages.widgets import md, render_conversation, score_input
+from curation_app.app_pages.widgets import md, render_conversation, score_grid, score_input
 from curation_app.core import adjudicate, settings
-from curation_app.core.annotate import LABEL_FIELDS
 from curation_app.core.errors import Conflict, CurationError
 from curation_app.core.rendering import highlight
 from curation_app.core.scores import project_score_fields
@@ -45,7 +44,7 @@ if st.button("Apply the rule now", type="primary", icon=":material/done_all:", k
 queue_tab, feedback_tab = st.tabs(["Conflict queue", "Guideline feedback"])
 with queue_tab:
     filters = st.columns(3)
-    field_filter = filters[0].selectbox("Conflicting field", [None, *LABEL_FIELDS, *(f.name for f in score_fields)], format_func=lambda v: v or "any")
+    field_filter = filters[0].selectbox("Conflicting field", [None, *adjudicate.decided_fields(score_fields)], format_func=lambda v: v or "any")
     category_filter = filters[1].selectbox("Category", [None, *taxonomy.categories], format_func=lambda v: v or "any")
     annotator_filter = filters[2].text_input("Annotator")
     with read_scope() as session:
@@ -104,8 +103,7 @@ with right:
     st.caption("Annotations side by side (fields in conflict first)")
     rows = {}
     flat = [adjudicate.flat_values(a, view.score_fields) for a in view.annotations]
-    fields_shown = LABEL_FIELDS + tuple(f.name for f in view.score_fields)
-    order = sorted(fields_shown, key=lambda f: view.outcomes.get(f).status != "conflict" if view.outcomes.get(f) else True)
+    order = sorted(adjudicate.decided_fields(view.score_fields), key=lambda f: view.outcomes.get(f).status != "conflict" if view.outcomes.get(f) else True)
     for name in order:
         outcome = view.outcomes.get(name)
         cells = {a["annotator"]: adjudicate.show_value(a[name]) if a[name] not in (None, []) else "" for a in flat}
@@ -134,9 +132,12 @@ if view.reference_diffs:
             st.html(highlight(diff or "(identical)", "diff"))
 
 
+final_values = adjudicate.flat_values(view.final, view.score_fields) if view.final else None
+
+
 def proposed(name: str):  # noqa: ANN201 - a value of the field's own type
-    if view.final:
-        return adjudicate.flat_values(view.final, view.score_fields).get(name)
+    if final_values is not None:
+        return final_values.get(name)
     outcome = view.outcomes.get(name)
     return outcome.value if outcome else None
 
@@ -176,14 +177,12 @@ with st.form(key):
     languages = st.multiselect("Programming languages", list(dict.fromkeys([*taxonomy.languages, *languages_now])),
                                default=languages_now, accept_new_options=True, key=f"{key}:languages")
     scores = {}
-    if view.score_fields:
-        score_columns = st.columns(min(len(view.score_fields), 3))
-        for number, score in enumerate(view.score_fields):
-            outcome = view.outcomes.get(score.name)
-            votes = ", ".join(f"{value} ×{count}" for value, count in outcome.votes.items()) if outcome else ""
-            scores[score.name] = score_input(
-                score_columns[number % len(score_columns)], score, value=proposed(score.name),
-                key=f"{key}:score:{score.name}", help=f"Annotators gave: {votes}" if votes else "No annotator gave one")
+    for column, score in score_grid(view.score_fields):
+        outcome = view.outcomes.get(score.name)
+        votes = ", ".join(f"{value} ×{count}" for value, count in outcome.votes.items()) if outcome else ""
+        scores[score.name] = score_input(
+            column, score, value=proposed(score.name), key=f"{key}:score:{score.name}",
+            help=f"Annotators gave: {votes}" if votes else "No annotator gave one")
     answers = {a["annotator"]: a["reference_answer"] for a in view.annotations if a["reference_answer"]}
     start_from = st.radio("Start the reference answer from", ["proposed", *answers, "baseline", "empty"],
                           horizontal=True, key=f"{key}:start")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import (keep_typed_text, md, render_conversation, render_markdown_preview,
-                                           render_text, score_input, score_number,
+                                           render_text, score_grid, score_input, score_number,
                                            suggestion_model)
 from curation_app.core import annotate, queue, suggest
 from curation_app.core.errors import Conflict, CurationError
@@ -276,16 +276,14 @@ with right:
                       shortcut=SHORTCUTS.get(level), type="primary" if difficulty == level else "secondary",
                       width="stretch", on_click=set_value, args=(public_id, "difficulty", level),
                       disabled=read_only)
-    if score_fields:  # the project's own numeric fields
-        saved_scores = state.get(field_key(public_id, "scores")) or {}
-        score_columns = st.columns(min(len(score_fields), 3))
-        for number, score in enumerate(score_fields):
-            key = field_key(public_id, f"score:{score.name}")
-            if key not in state:
-                state[key] = score_number(score, saved_scores.get(score.name))
-            score_input(score_columns[number % len(score_columns)], score, value=None, key=key,
-                        help=score.help or f"{score.level} scale, {score.minimum:g} to {score.maximum:g}",
-                        on_change=score_changed, args=(public_id, score.name), disabled=read_only)
+    saved_scores = state.get(field_key(public_id, "scores")) or {}
+    for column, score in score_grid(score_fields):  # the project's own numeric fields
+        key = field_key(public_id, f"score:{score.name}")
+        if key not in state:
+            state[key] = score_number(score, saved_scores.get(score.name))
+        score_input(column, score, value=None, key=key,
+                    help=score.help or f"{score.level} scale, {score.minimum:g} to {score.maximum:g}",
+                    on_change=score_changed, args=(public_id, score.name), disabled=read_only)
 
 st.text_area("Rewritten prompt (optional: a clean benchmark prompt with the user's intent)",
              key=field_key(public_id, "rewritten_prompt"), height=120, on_change=autosave, args=(public_id,),

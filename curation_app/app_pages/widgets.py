@@ -48,13 +48,20 @@ def keep_typed_text(*, key_prefix: str, user_key_prefix: str, item: str, revisio
 
 
 def _score_type(score: ScoreField) -> type:
-    whole = score.step is not None and score.step.is_integer() and score.minimum.is_integer()
-    return int if whole else float
+    return int if score.whole_numbers else float
 
 
 def score_number(score: ScoreField, value: float | None) -> float | None:
     """A stored score as the score input holds it (int on a whole-number scale, else float)."""
     return None if value is None else _score_type(score)(value)
+
+
+def score_grid(score_fields: tuple[ScoreField, ...]) -> list:
+    """(column, score field) pairs: the project's score fields laid out up to three per row."""
+    if not score_fields:
+        return []
+    columns = st.columns(min(len(score_fields), 3))
+    return [(columns[number % len(columns)], score) for number, score in enumerate(score_fields)]
 
 
 def score_input(container, score: ScoreField, *, value: float | None, key: str, **options):  # noqa: ANN001, ANN201

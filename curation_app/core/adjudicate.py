@@ -153,6 +153,11 @@ def _open_complete_items(session: Session, rule: Rule) -> dict[int, list[dict]]:
     return grouped
 
 
+def decided_fields(score_fields: tuple[ScoreField, ...]) -> tuple[str, ...]:
+    """The fields an item's final label decides: the labels, then the project's score fields."""
+    return LABEL_FIELDS + tuple(f.name for f in score_fields)
+
+
 def flat_values(values: dict[str, Any], score_fields: tuple[ScoreField, ...]) -> dict[str, Any]:
     """Labels with each score beside them under its own name, as outcomes are keyed."""
     scores = values.get("scores") or {}
@@ -170,7 +175,7 @@ def _field_sources(outcomes: dict[str, FieldOutcome], chosen: dict[str, Any], le
                    score_fields: tuple[ScoreField, ...] = ()) -> dict:
     """Where each field's final value came from; chosen is flat (scores under their own names)."""
     sources = {}
-    for name in LABEL_FIELDS + tuple(f.name for f in score_fields):
+    for name in decided_fields(score_fields):
         outcome = outcomes.get(name)
         if outcome is None or outcome.status == "not needed":
             if chosen.get(name) in (None, []):

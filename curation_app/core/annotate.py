@@ -73,20 +73,23 @@ def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, 
         cleaned["category"] = cleaned["category"] or owner
     if cleaned["decision"] == "keep":
         cleaned["reject_reason"] = None
-    if complete:
-        missing = []
-        if cleaned["decision"] is None:
-            missing.append("decision")
-        elif cleaned["decision"] == "reject" and cleaned["reject_reason"] is None:
-            missing.append("reject reason")
-        elif cleaned["decision"] == "keep":
-            missing += [label for name, label in (("category", "category"), ("subcategory", "subcategory"),
-                                                  ("languages", "programming language"),
-                                                  ("difficulty", "difficulty")) if not cleaned[name]]
-            missing += missing_required(cleaned["scores"], score_fields)
-        if missing:
-            raise InvalidInput(f"{prefix}missing {', '.join(missing)}")
+    missing = missing_labels(cleaned, score_fields) if complete else []
+    if missing:
+        raise InvalidInput(f"{prefix}missing {', '.join(missing)}")
     return cleaned
+
+
+def missing_labels(cleaned: dict[str, Any], score_fields: tuple[ScoreField, ...] = ()) -> list[str]:
+    """What a submission of these (cleaned) fields still needs, by name; empty when complete."""
+    if cleaned["decision"] is None:
+        return ["decision"]
+    if cleaned["decision"] == "reject":
+        return ["reject reason"] if cleaned["reject_reason"] is None else []
+    if cleaned["decision"] != "keep":
+        return []
+    return [label for name, label in (("category", "category"), ("subcategory", "subcategory"),
+                                      ("languages", "programming language"), ("difficulty", "difficulty"))
+            if not cleaned[name]] + missing_required(cleaned["scores"], score_fields)
 
 
 def _clean_languages(value: Any, prefix: str) -> list[str] | None:

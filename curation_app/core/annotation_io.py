@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from curation_app.core import audit, auth, queue
-from curation_app.core.annotate import FIELDS, LABEL_FIELDS, clean_fields
+from curation_app.core.annotate import FIELDS, LABEL_FIELDS, clean_fields, missing_labels
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.readers import read_records
@@ -116,9 +116,7 @@ def import_annotations(path: str | Path, *, actor: User, engine: Engine | None =
             if not values["scores"] and all(values[name] is None for name in LABEL_FIELDS):
                 problems.append((location, f"no label: {', '.join(LABEL_FIELDS)} and any score fields are all empty"))
                 continue
-            try:
-                clean_fields(values, taxonomy, complete=True, score_fields=score_fields)
-            except InvalidInput:
+            if missing_labels(values, score_fields):
                 summary.incomplete += 1
             parsed.append((location, query_id, annotator, values))
         if summary.read == 0:

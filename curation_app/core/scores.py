@@ -41,6 +41,11 @@ class ScoreField:
     required: bool = False  # must be given to submit a kept item
     help: str = ""
 
+    @property
+    def whole_numbers(self) -> bool:
+        """Whole steps from a whole minimum: every value on the scale is a whole number."""
+        return self.step is not None and self.step.is_integer() and self.minimum.is_integer()
+
 
 def _number(value: Any) -> float | None:
     """A finite number as float; None for anything else (text, booleans, NaN, ints beyond float)."""
