@@ -241,7 +241,7 @@ def _annotation_fields(rng, n: int, subcategory_codes, subcategories) -> dict:  
     import numpy as np
     import pandas as pd
 
-    from curation_app.core.agreement_db import FIELD_LEVELS
+    from curation_app.core.agreement.database import FIELD_LEVELS
     from curation_app.core.taxonomy import default_taxonomy
 
     taxonomy = default_taxonomy()
@@ -338,7 +338,7 @@ def _concurrent_annotators(url: str, workdir: Path, n_annotators: int, per_annot
     from sqlalchemy import func, select
 
     from curation_app import database
-    from curation_app.core import annotate, auth, queue, settings
+    from curation_app.core import annotate, auth, configure, queue
     from curation_app.core.importer import import_file
     from curation_app.models import Annotation, Query, User
 
@@ -351,7 +351,7 @@ def _concurrent_annotators(url: str, workdir: Path, n_annotators: int, per_annot
     with database.session_scope(engine) as session:
         for i in range(n_annotators):
             session.add(User(name=f"worker{i}", role="annotator"))
-        settings.set_setting(session, actor=actor, key="overlap", value=2)
+        configure.change_setting(session, actor=actor, key="overlap", value=2)
         queue.assign(session, actor=actor)
     with database.session_scope(engine) as session:
         workers = list(session.execute(select(User).where(User.name.like("worker%"))).scalars())

@@ -63,11 +63,12 @@ def write_jsonl(rows: list[dict], path: Path) -> Path:
 def populate(url: str, *, n_queries: int, n_open: int, workdir: Path, seed: int = 0) -> dict:
     """A database with n_queries queries: all but n_open annotated by 3 of 5 annotators (about
     300,000 annotations at 100,000 queries), the rest open in the pool. Returns the users."""
+    from sqlalchemy import select, update
+
     from curation_app import database
-    from curation_app.core import auth, queue, settings
+    from curation_app.core import auth, configure, queue
     from curation_app.core.importer import import_file
     from curation_app.models import Annotation, Assignment, Query, User, utcnow
-    from sqlalchemy import select, update
 
     database.upgrade(url)
     engine = database.get_engine(url)
@@ -81,7 +82,7 @@ def populate(url: str, *, n_queries: int, n_open: int, workdir: Path, seed: int 
             session.add(User(name=name, role="annotator", password_hash=auth.hash_password("password1")
                              if name == "bench" else None))
         session.add(User(name="benchlead", role="lead", password_hash=None))
-        settings.set_setting(session, actor=actor, key="overlap", value=3)
+        configure.change_setting(session, actor=actor, key="overlap", value=3)
     rng = random.Random(seed)
     with database.session_scope(engine) as session:
         users = {u.name: u.id for u in session.execute(select(User)).scalars()}

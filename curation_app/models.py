@@ -7,19 +7,51 @@ and dicts that have no query of their own (metadata, language sets, audit values
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-ROLES = ("annotator", "lead", "admin")
-# assigned: pushed to this annotator by a lead; reserved: opened, held until reserved_until;
-# expired: a reservation that ran out (the slot went back to the pool, the draft stays);
-# skipped: passed on by the annotator; submitted: done.
-ASSIGNMENT_STATES = ("assigned", "reserved", "expired", "skipped", "submitted")
-CLAIMING_STATES = ("assigned", "reserved", "submitted")
-ANNOTATION_STATES = ("draft", "submitted")
-LABEL_SOURCES = ("unanimous", "majority", "adjudicated")
+
+class Role(StrEnum):
+    ANNOTATOR = "annotator"
+    LEAD = "lead"
+    ADMIN = "admin"
+
+
+class AssignmentState(StrEnum):
+    """One annotator's claim on one query."""
+
+    ASSIGNED = "assigned"  # pushed to this annotator by a lead
+    RESERVED = "reserved"  # opened, held until reserved_until
+    EXPIRED = "expired"  # a reservation that ran out: the slot went back to the pool, the draft stays
+    SKIPPED = "skipped"  # passed on by the annotator, or closed because the item is final or retired
+    SUBMITTED = "submitted"  # done
+
+
+class AnnotationState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class LabelSource(StrEnum):
+    """Where a final label, or one field of it, came from."""
+
+    UNANIMOUS = "unanimous"
+    MAJORITY = "majority"
+    ADJUDICATED = "adjudicated"
+    ANNOTATOR = "annotator"  # a text field taken from the annotator who wrote it
+
+
+ROLES = tuple(Role)
+ASSIGNMENT_STATES = tuple(AssignmentState)
+# The states that hold one of a query's k slots.
+CLAIMING_STATES = (AssignmentState.ASSIGNED, AssignmentState.RESERVED, AssignmentState.SUBMITTED)
+# Assignments of an item still being annotated, closed when the item is final or retired.
+OPEN_STATES = (AssignmentState.ASSIGNED, AssignmentState.RESERVED, AssignmentState.EXPIRED)
+ANNOTATION_STATES = tuple(AnnotationState)
+LABEL_SOURCES = (LabelSource.UNANIMOUS, LabelSource.MAJORITY, LabelSource.ADJUDICATED)
 
 # Names for constraints and indexes, so Alembic autogenerate and hand-written migrations agree.
 SQLModel.metadata.naming_convention = {
@@ -100,11 +132,13 @@ class Query(SQLModel, table=True):
     baseline_answer: Optional[str] = _text_column()
     baseline_model: Optional[str] = Field(default=None, max_length=200)
     triage_flags: Optional[dict] = _json_column()
-    # Queue bookkeeping: released to annotators, how many slots are claimed (assigned, reserved
-    # or submitted), and whether a slot is still free (in_pool and n_claims < overlap).
+    # Queue bookkeeping, written only by core/queue.py: released to annotators (never while final
+    # or retired), how many slots are claimed (assigned, reserved or submitted), whether a slot is
+    # still free (in_pool and n_claims < overlap), and retired: a confirmed duplicate, never offered.
     in_pool: bool = False
     n_claims: int = 0
     pool_open: bool = False
+    retired: bool = False
     # Lower comes first; a lead may order by the category model's uncertainty (most uncertain first).
     queue_rank: float = 0.0
     created_at: datetime = Field(default_factory=utcnow)

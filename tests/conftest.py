@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import sqlite3
 import sys
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import hypothesis
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
 from curation_app import database
+from curation_app.core import auth
+from curation_app.core.demo import load_demo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -32,6 +39,17 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
 if IN_CI:
     hypothesis.settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing():
+    """Argon2 at its lowest cost: a full-cost hash takes about 0.4 s, and fixtures make many users.
+    The app's own hasher is checked in test_auth_hashing.py, in a process of its own."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "_hasher", cheap)
+        patch.setattr(auth, "_DUMMY_HASH", cheap.hash("not-a-real-password"))
+        yield
 
 
 def missing_real_part(reason: str) -> None:
@@ -72,21 +90,33 @@ def _postgres_admin_engine():
     missing_real_part(_postgres_problem)
 
 
+def _create_postgres_database(admin) -> str:
+    name = f"curation_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    return name
+
+
+def _drop_postgres_database(admin, name: str) -> None:
+    database.dispose_engines()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _postgres_database_url(name: str) -> str:
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def postgres_url():
     """The URL of a fresh, empty PostgreSQL database, dropped afterwards."""
     admin = _postgres_admin_engine()
-    name = f"curation_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    name = _create_postgres_database(admin)
     try:
-        yield url
+        yield _postgres_database_url(name)
     finally:
-        database.dispose_engines()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_postgres_database(admin, name)
 
 
 @pytest.fixture
@@ -102,21 +132,95 @@ def any_url(request):
     return request.getfixturevalue("postgres_url")
 
 
+# Migrating a database takes a second or more; tests that need a migrated one get a copy of a
+# database migrated once per run (a copy of a template file on SQLite, one emptied database on PostgreSQL).
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "curation.sqlite"
+    url = f"sqlite:///{path}"
+    database.upgrade(url)
+    database.dispose_engines()
+    with closing(sqlite3.connect(path)) as connection:  # everything into the main file: one copy is whole
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture
-def db_url(any_url, monkeypatch):
+def migrated_sqlite_url(sqlite_template, tmp_path) -> str:
+    path = tmp_path / "curation.sqlite"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def demo_template(sqlite_template, tmp_path_factory) -> Path:
+    """The demo (users, queries, labels), loaded once per run into a copy of the template."""
+    path = tmp_path_factory.mktemp("demo") / "curation.sqlite"
+    shutil.copyfile(sqlite_template, path)
+    load_demo(engine=database.get_engine(f"sqlite:///{path}"))
+    database.dispose_engines()
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def demo_db(demo_template, tmp_path, monkeypatch):
+    """A SQLite database holding the demo, also the app's database."""
+    path = tmp_path / "curation.sqlite"
+    shutil.copyfile(demo_template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("CURATION_DATABASE_URL", url)
+    yield url
+    database.dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated_database():
+    admin = _postgres_admin_engine()
+    name = _create_postgres_database(admin)
+    database.upgrade(_postgres_database_url(name))
+    database.dispose_engines()
+    try:
+        yield name
+    finally:
+        _drop_postgres_database(admin, name)
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_migrated_database):
+    """One migrated PostgreSQL database for the run, emptied before each test: creating and
+    dropping a database costs the server a checkpoint each time (about 2 s here)."""
+    url = _postgres_database_url(postgres_migrated_database)
+    database.dispose_engines()
+    tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            # replica: the append-only triggers of the audit log and frozen releases stand aside
+            connection.execute(text("SET session_replication_role = replica"))
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+    yield url
+    database.dispose_engines()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, monkeypatch):
     """A migrated database on each backend, also the CLI's and the app's database."""
-    database.upgrade(any_url)
-    monkeypatch.setenv("CURATION_DATABASE_URL", any_url)
-    yield any_url
+    url = request.getfixturevalue("migrated_sqlite_url" if request.param == "sqlite" else "migrated_postgres_url")
+    monkeypatch.setenv("CURATION_DATABASE_URL", url)
+    yield url
     database.dispose_engines()
 
 
 @pytest.fixture
-def sqlite_db(sqlite_url, monkeypatch):
+def sqlite_db(migrated_sqlite_url, monkeypatch):
     """A migrated SQLite database only, for tests about the app rather than the backend."""
-    database.upgrade(sqlite_url)
-    monkeypatch.setenv("CURATION_DATABASE_URL", sqlite_url)
-    yield sqlite_url
+    monkeypatch.setenv("CURATION_DATABASE_URL", migrated_sqlite_url)
+    yield migrated_sqlite_url
     database.dispose_engines()
 
 

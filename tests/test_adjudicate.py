@@ -8,25 +8,12 @@ import threading
 import pytest
 from sqlmodel import Session, select
 
-from curation_app.core import adjudicate, annotation_io, auth, queue, settings
-from curation_app.core.adjudicate import Rule, decide_field
+from curation_app.core import adjudicate, annotation_io, auth, configure, queue
 from curation_app.core.errors import Conflict, InvalidInput, PermissionDenied
 from curation_app.core.importer import import_file
 from curation_app.database import session_scope
 from curation_app.models import Annotation, AuditLog, FinalLabel, Query, User
-from tests.test_annotations_agreement_cli import ROW, write_csv
-from tests.test_import import write_jsonl
-
-DEBUG = ("Development and Programming", "Code Debugging")
-SECURITY = ("Specialized Computing Areas", "Security")
-
-
-def label(query_id, annotator, *, decision="keep", category=DEBUG, difficulty="easy", languages="python",
-          reject_reason="", reference_answer="Use a set."):
-    return {**ROW, "query_id": query_id, "annotator": annotator, "decision": decision,
-            "category": category[0] if decision == "keep" else "", "subcategory": category[1] if decision == "keep" else "",
-            "difficulty": difficulty if decision == "keep" else "", "languages": languages if decision == "keep" else "",
-            "reject_reason": reject_reason, "reference_answer": reference_answer, "notes": ""}
+from tests.factories import DEBUG, SECURITY, label, write_csv, write_jsonl
 
 
 @pytest.fixture
@@ -36,8 +23,8 @@ def lead(engine, admin, tmp_path):
     with session_scope(engine) as session:
         auth.create_user(session, actor=admin, name="lead1", role="lead", password="password1")
         auth.create_user(session, actor=admin, name="lead2", role="lead", password="password1")
-        settings.set_setting(session, actor=admin, key="min_annotations", value=4)
-        settings.set_setting(session, actor=admin, key="keep_quorum", value=3)
+        configure.change_setting(session, actor=admin, key="min_annotations", value=4)
+        configure.change_setting(session, actor=admin, key="keep_quorum", value=3)
     with Session(engine) as session:
         return {u.name: u for u in session.exec(select(User).where(User.role == "lead"))}
 
@@ -50,17 +37,6 @@ def finals(engine) -> dict[str, FinalLabel]:
     with Session(engine) as session:
         return {p: f for p, f in session.exec(select(Query.public_id, FinalLabel)
                                                .join(FinalLabel, FinalLabel.query_id == Query.id)).all()}
-
-
-def test_decide_field_unanimous_majority_and_conflict():
-    three_of_four = Rule(min_annotations=4, keep_quorum=3)
-    assert decide_field(["a", "a", "a", "a"], three_of_four).status == "unanimous"
-    outcome = decide_field(["a", "a", "a", "b"], three_of_four)
-    assert (outcome.status, outcome.value, outcome.agreeing, outcome.voters) == ("majority", "a", 3, 4)
-    assert decide_field(["a", "a", "b", "b"], three_of_four).status == "conflict"
-    assert decide_field(["a", "a", "b", "b"], three_of_four).value is None  # a tie has no proposal
-    assert decide_field([["python", "sql"], ["sql", "python"], ["python"]], Rule(3, 2)).value == ["python", "sql"]
-    assert decide_field([None, None], Rule(2, 2)).status == "conflict"
 
 
 def test_codearena_rule_three_of_four(engine, admin, lead, tmp_path):
@@ -92,8 +68,8 @@ def test_codearena_rule_three_of_four(engine, admin, lead, tmp_path):
 
 def test_queue_is_lowest_agreement_first_and_filters(engine, admin, lead, tmp_path):
     with session_scope(engine) as session:
-        settings.set_setting(session, actor=admin, key="keep_quorum", value=2)
-        settings.set_setting(session, actor=admin, key="min_annotations", value=2)
+        configure.change_setting(session, actor=admin, key="keep_quorum", value=2)
+        configure.change_setting(session, actor=admin, key="min_annotations", value=2)
     rows = [label("i0", "w"), label("i0", "x", difficulty="hard"),
             label("i1", "w"), label("i1", "x", category=SECURITY, difficulty="hard", languages="c")]
     load(engine, admin, tmp_path, rows)
@@ -199,7 +175,7 @@ def test_reopen_keeps_the_old_decision_in_the_audit_log_and_send_back(engine, ad
 
 def test_finalising_takes_the_item_out_of_the_pool(engine, admin, lead, tmp_path):
     with session_scope(engine) as session:
-        settings.set_setting(session, actor=admin, key="overlap", value=5)
+        configure.change_setting(session, actor=admin, key="overlap", value=5)
         queue.assign(session, actor=lead["lead1"], public_ids=["i0"])
     load(engine, admin, tmp_path, [label("i0", a) for a in "wxyz"])
     with session_scope(engine) as session:

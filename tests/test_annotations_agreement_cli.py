@@ -12,27 +12,14 @@ from curation_app.core import annotation_io
 from curation_app.core.errors import ImportRefused
 from curation_app.core.importer import import_file
 from curation_app.models import Annotation, AuditLog, Query, User
-from tests.test_import import write_jsonl
+from tests.factories import ROW, write_csv, write_jsonl
 
 CONTRACT_KEYS = {"n_items", "n_annotators", "percent_agreement", "krippendorff_alpha", "fleiss_kappa",
                  "cohen_kappa", "gwet_ac1", "ci95"}
-ROW = {"decision": "keep", "reject_reason": "", "category": "Development and Programming",
-       "subcategory": "Code Debugging", "languages": "python|sql", "difficulty": "easy",
-       "rewritten_prompt": "", "reference_answer": "=SUM(A1:A3) is not code", "notes": "@bob look"}
-
-
 @pytest.fixture
 def queries(engine, admin, tmp_path):
     rows = [{"id": f"t{i}", "prompt": f"question {i} about python and sql"} for i in range(4)]
     import_file(write_jsonl(tmp_path / "q.jsonl", rows), actor=admin, engine=engine)
-
-
-def write_csv(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=annotation_io.COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def stored(engine) -> list[tuple]:

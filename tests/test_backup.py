@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 from curation_app import database
 from curation_app.core.importer import import_file
 from curation_app.models import Query
-from tests.test_import import write_jsonl
+from tests.factories import write_jsonl
 
 
 def test_backup_while_writing_then_restore(sqlite_db, admin, tmp_path, cli, monkeypatch):

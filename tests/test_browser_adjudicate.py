@@ -12,8 +12,7 @@ from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import FinalLabel, Query
 from tests.browser import choose, chromium_page, log_in, new_database, served_app
-from tests.test_adjudicate import label
-from tests.test_annotations_agreement_cli import write_csv
+from tests.factories import label, write_csv
 
 pytestmark = pytest.mark.browser
 

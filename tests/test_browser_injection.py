@@ -11,8 +11,7 @@ from curation_app.core import adjudicate, annotation_io, queue, release
 from curation_app.core.auth import command_line_actor
 from curation_app.core.importer import import_file
 from tests.browser import chromium_page, log_in, new_database, served_app
-from tests.test_annotations_agreement_cli import ROW, write_csv
-from tests.test_import import write_jsonl
+from tests.factories import ROW, write_csv, write_jsonl
 
 pytestmark = pytest.mark.browser
 PAYLOADS = ["<script>window.__owned = 1; alert('script')</script>", "<img src=x onerror=\"alert('img')\">",

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session, func, select
 
 from curation_app import database
-from curation_app.core import auth, queue, settings
+from curation_app.core import auth, configure, queue
 from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
@@ -60,7 +60,7 @@ def test_two_servers_on_postgresql_with_an_annotator_on_each(postgres_url):
     with database.session_scope(engine) as session:
         for name in ("alice", "bob"):
             auth.create_user(session, actor=actor, name=name, role="annotator", password=f"{name}-demo")
-        settings.set_setting(session, actor=actor, key="overlap", value=1)  # each query to one annotator only
+        configure.change_setting(session, actor=actor, key="overlap", value=1)  # each query to one annotator only
     import_file(DEMO_QUERIES, actor=actor, source="demo", engine=engine)
     with database.session_scope(engine) as session:
         queue.assign(session, actor=actor)

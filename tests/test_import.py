@@ -15,6 +15,7 @@ from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.importer import content_hash, import_answers, import_file
 from curation_app.models import AuditLog, ImportBatch, Query
 from tests.conftest import run_until_marker_then_kill, shared_file
+from tests.factories import write_jsonl
 
 PY_CODE = "def add(a, b):\n    return a + b\n"
 CODEARENA_ROWS = [
@@ -24,11 +25,6 @@ CODEARENA_ROWS = [
                                 {"role": "assistant", "content": "A closure is..."},
                                 {"role": "user", "content": "And in Python?"}]},
 ]
-
-
-def write_jsonl(path: Path, rows: list) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:

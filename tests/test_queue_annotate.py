@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, func, select, update
 
-from curation_app.core import annotate, auth, queue, settings
+from curation_app.core import annotate, auth, configure, queue
 from curation_app.core.errors import Conflict, InvalidInput, PermissionDenied
 from curation_app.core.importer import import_file
 from curation_app.database import session_scope
 from curation_app.models import Annotation, Assignment, AuditLog, FinalLabel, Query, User, utcnow
-from tests.test_import import write_jsonl
+from tests.factories import make_team, write_jsonl
 
 KEEP = {"decision": "keep", "category": "Development and Programming", "subcategory": "Code Debugging",
         "languages": ["python"], "difficulty": "medium", "reference_answer": "Use a set.", "notes": None}
@@ -22,13 +22,7 @@ KEEP = {"decision": "keep", "category": "Development and Programming", "subcateg
 @pytest.fixture
 def project(engine, admin, tmp_path):
     """Ten queries and three annotators plus a lead; returns their users by name."""
-    rows = [{"id": f"q{i}", "prompt": f"Question {i}: why is my python loop slow?"} for i in range(10)]
-    import_file(write_jsonl(tmp_path / "q.jsonl", rows), actor=admin, engine=engine)
-    with session_scope(engine) as session:
-        for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("ann3", "annotator"), ("boss", "lead")):
-            auth.create_user(session, actor=admin, name=name, role=role, password="password1")
-    with Session(engine) as session:
-        return {u.name: u for u in session.exec(select(User))}
+    return make_team(engine, admin, tmp_path, queries=10)
 
 
 def claims(engine) -> dict[str, int]:
@@ -85,13 +79,13 @@ def test_named_assignment_balances_load_and_respects_overlap(engine, project):
     assert again["assigned"] == 0
     assert set(claims(engine).values()) == {2}
     with session_scope(engine) as session, pytest.raises(InvalidInput, match="only 1 annotator"):
-        settings.set_setting(session, actor=project["boss"], key="overlap", value=2)
+        configure.change_setting(session, actor=project["boss"], key="overlap", value=2)
         queue.assign(session, actor=project["boss"], annotators=["ann1"], public_ids=["q0"])
 
 
 def test_expired_reservation_returns_to_the_pool_and_the_draft_is_kept(engine, project):
     with session_scope(engine) as session:
-        settings.set_setting(session, actor=project["boss"], key="overlap", value=1)
+        configure.change_setting(session, actor=project["boss"], key="overlap", value=1)
         queue.assign(session, actor=project["boss"], public_ids=["q0"])
     item = next_for(engine, project["ann1"])
     with session_scope(engine) as session:
@@ -119,7 +113,7 @@ def test_expired_reservation_returns_to_the_pool_and_the_draft_is_kept(engine, p
 
 def test_skipped_items_cannot_be_opened_or_submitted_again(engine, project):
     with session_scope(engine) as session:
-        settings.set_setting(session, actor=project["boss"], key="overlap", value=1)
+        configure.change_setting(session, actor=project["boss"], key="overlap", value=1)
         queue.assign(session, actor=project["boss"], public_ids=["q0"])
     item = next_for(engine, project["ann1"])
     with session_scope(engine) as session:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
+import jinja2
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json
@@ -15,16 +17,16 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from curation_app.core import adjudicate, annotation_io, release
-from curation_app.core.annotate import FIELDS
 from curation_app.core.errors import Conflict
 from curation_app.core.importer import import_file
-from curation_app.core.release import ReleaseSpec
+from curation_app.core.labels import FIELDS
+from curation_app.core.project import load_project
+from curation_app.core.release import ReleaseSpec, card, freeze
 from curation_app.core.taxonomy import default_taxonomy
 from curation_app.database import session_scope
 from curation_app.models import Release
 from tests.conftest import run_until_marker_then_kill, shared_file
-from tests.test_annotations_agreement_cli import ROW, write_csv
-from tests.test_import import write_jsonl
+from tests.factories import ROW, write_csv, write_jsonl
 
 TAXONOMY = default_taxonomy()
 PAIRS = [(main, sub) for main, subs in TAXONOMY.categories.items() for sub in subs]
@@ -91,6 +93,33 @@ def test_release_folder_keys_types_and_card(engine, admin, finals):
     assert "configs:" in front and "path: data.jsonl" in front and "path: data.parquet" in front
     assert "task_categories:" in front
     assert "## How the items were selected" in card and "Krippendorff's alpha" in card and "| difficulty |" in card
+
+
+def test_the_card_renders_from_its_template_and_escapes_table_cells():
+    assert (Path(card.__file__).parent / "card.md.j2").is_file()  # shipped next to the module
+    manifest = {
+        "items": 3, "files": {"data.jsonl": {"sha256": "ab" * 32, "bytes": 1234567}},
+        "selection": {"spec": {"size": None, "seed": 0, "categories": ["a|b"], "mix": {}},
+                      "report": {"pool": 3, "problems": []}},
+        "agreement": {"category": {"level": "nominal", "n_items": 3, "n_annotators": 2, "percent_agreement": 0.5,
+                                   "krippendorff_alpha": None, "alpha_ci95": {"low": 0.25, "high": 0.75}}},
+        "scores": [{"name": "quality", "label": "Quality | <1-5>", "level": "interval", "scale_min": 1,
+                    "scale_max": 5, "items": 2, "mean": 3.5, "min": 3, "max": 4}],
+        "guideline_versions": ["v1"], "taxonomy": {"name": "CodeArena", "version": "1"},
+        "rule": {"min_annotations": 2, "keep_quorum": 2}, "tool_version": "0.1", "created_at": "2024-01-01T00:00:00"}
+    dists = {"category": {"pipes | and\nnew lines": 2, "<html> & `code`": 1}, "subcategory": {}, "difficulty": {},
+             "programming_language": {}, "source": {"import": 3}, "label_source": {"unanimous": 3}}
+    rendered = release.dataset_card("bench", "1.0", manifest, dists)
+    assert rendered.startswith('---\npretty_name: "bench 1.0"\n') and rendered.endswith("on 2024-01-01T00:00:00.\n")
+    assert "| pipes \\| and new lines | 2 | 66.7% |\n| <html> & `code` | 1 | 33.3% |\n\n" in rendered  # no HTML escapes
+    assert "| Quality \\| <1-5> (`quality`) | interval | 1 to 5 | 2 | 3.500 | 3 | 4 |\n\n## Distributions" in rendered
+    assert "| category | nominal | 3 | 0.500 | n/a | 0.250 to 0.750 |\n" in rendered
+    assert '`keep`, filtered by {"categories": ["a|b"]}: 3 items.' in rendered
+    assert "| subcategory | items | share |\n| --- | ---: | ---: |\n\n" in rendered  # an empty table keeps its header
+    assert "| data.jsonl | 1,234,567 | `" in rendered and "(`label_source`: unanimous 3)" in rendered
+    del manifest["tool_version"]
+    with pytest.raises(jinja2.UndefinedError):  # a missing value fails instead of leaving a gap in the card
+        release.dataset_card("bench", "1.0", manifest, dists)
 
 
 def test_recreating_from_the_same_state_gives_identical_data_files(engine, admin, finals):
@@ -203,7 +232,7 @@ def test_stratified_selection_meets_quotas_and_covers_subcategories(engine, admi
 
 def test_selection_reports_what_the_pool_cannot_meet(engine, admin, finals):
     with session_scope(engine) as session:
-        pool, _ = release._pool(session, ReleaseSpec())
+        pool, _ = release._pool(session, ReleaseSpec(), load_project(session).score_fields)
     hard = sum(1 for i in pool if i["difficulty"] == "hard")
     spec = ReleaseSpec(size=100, mix=(("easy", 0.0), ("medium", 0.0), ("hard", 1.0)))
     chosen, report = release.select_items(pool, spec, TAXONOMY)
@@ -219,7 +248,7 @@ def test_a_failure_mid_write_leaves_no_release_and_no_partial_folder(engine, adm
         path.write_bytes(b"half a parquet file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(release, "write_parquet", broken)
+    monkeypatch.setattr(freeze, "write_parquet", broken)
     with pytest.raises(OSError, match="disk full"):
         make(engine, admin)
     assert not (finals / "bench" / "1.0").exists()
@@ -233,13 +262,14 @@ import sys, time
 from pathlib import Path
 from curation_app.core import release
 from curation_app.core.auth import command_line_actor
+from curation_app.core.release import freeze
 from curation_app.database import get_engine, session_scope
-real = release.write_parquet
+real = freeze.write_parquet
 def slow(items, path):
     real(items, path)
     Path(sys.argv[1]).write_text("writing")
     time.sleep(600)  # killed here: data files written, manifest not yet, nothing renamed
-release.write_parquet = slow
+freeze.write_parquet = slow  # where create_release looks it up
 with session_scope(get_engine()) as session:
     release.create_release(session, actor=command_line_actor(), name="bench", version="1.0",
                            spec=release.ReleaseSpec())

@@ -11,14 +11,27 @@ import pandas as pd
 import pytest
 from sqlmodel import Session, select
 
-from curation_app.core import adjudicate, agreement, agreement_db, annotate, annotation_io, auth, queue, release, settings
+from curation_app.core import (
+    adjudicate,
+    agreement,
+    annotate,
+    annotation_io,
+    auth,
+    configure,
+    labels,
+    queue,
+    release,
+    settings,
+)
+from curation_app.core.agreement import database as agreement_db
 from curation_app.core.errors import ImportRefused, InvalidInput, PermissionDenied
 from curation_app.core.importer import import_file
+from curation_app.core.project import load_project
 from curation_app.core.scores import RESERVED_NAMES, clean_scores, from_setting
 from curation_app.database import get_engine, session_scope
 from curation_app.models import Annotation, AuditLog, FinalLabel, Query, User
-from tests.test_adjudicate import label
-from tests.test_import import write_jsonl
+from tests.apptest import annotations, key_for, log_in, open_app, open_page, shown
+from tests.factories import label, write_jsonl
 
 QUALITY = {"name": "quality", "label": "Answer quality", "level": "interval", "min": 1, "max": 5, "step": 1,
            "required": True}
@@ -30,7 +43,7 @@ def project(engine, admin, tmp_path):
     rows = [{"id": f"s{i}", "prompt": f"item {i}: fix my python loop"} for i in range(6)]
     import_file(write_jsonl(tmp_path / "q.jsonl", rows), actor=admin, engine=engine)
     with session_scope(engine) as session:
-        settings.set_setting(session, actor=admin, key="score_fields", value=[QUALITY, MINUTES])
+        configure.change_setting(session, actor=admin, key="score_fields", value=[QUALITY, MINUTES])
         for name in ("ann1", "ann2", "ann3"):
             auth.create_user(session, actor=admin, name=name, role="annotator", password="password1")
         auth.create_user(session, actor=admin, name="lead1", role="lead", password="password1")
@@ -69,7 +82,7 @@ def scored(query_id: str, annotator: str, quality, minutes="", **changes) -> dic
 def test_a_wrong_score_field_is_refused_with_what_and_where(sqlite_db, admin, spec, message):
     with session_scope() as session:
         with pytest.raises(InvalidInput, match="setting score_fields: score field 1") as refused:
-            settings.set_setting(session, actor=admin, key="score_fields", value=[spec])
+            configure.change_setting(session, actor=admin, key="score_fields", value=[spec])
     assert message in str(refused.value)
     with session_scope() as session:
         assert settings.get_setting(session, "score_fields") == []  # nothing half-set
@@ -77,11 +90,11 @@ def test_a_wrong_score_field_is_refused_with_what_and_where(sqlite_db, admin, sp
 
 def test_two_fields_with_one_name_are_refused(sqlite_db, admin):
     with session_scope() as session, pytest.raises(InvalidInput, match="score field 2 .'quality'.: name is used twice"):
-        settings.set_setting(session, actor=admin, key="score_fields", value=[QUALITY, QUALITY])
+        configure.change_setting(session, actor=admin, key="score_fields", value=[QUALITY, QUALITY])
 
 
 def test_reserved_names_cover_every_built_in_field_and_column():
-    assert set(annotate.FIELDS) <= RESERVED_NAMES
+    assert set(labels.FIELDS) <= RESERVED_NAMES
     assert set(annotation_io.COLUMNS) <= RESERVED_NAMES
     assert set(release.ITEM_KEYS) <= RESERVED_NAMES
     assert set(agreement_db.FIELD_LEVELS) <= RESERVED_NAMES
@@ -95,7 +108,7 @@ def test_score_fields_are_the_admins_to_set_from_a_file_inline_or_none(sqlite_db
         assert [f.name for f in from_setting(settings.get_setting(session, "score_fields"))] == ["quality"]
         lead = auth.create_user(session, actor=admin, name="lead9", role="lead", password="password1")
         with pytest.raises(PermissionDenied):
-            settings.set_setting(session, actor=lead, key="score_fields", value=[])
+            configure.change_setting(session, actor=lead, key="score_fields", value=[])
     assert cli("settings", "set", "score_fields", json.dumps([MINUTES])).code == 0
     assert cli("settings", "set", "score_fields", "none").code == 0
     broken = cli("settings", "set", "score_fields", "[{")
@@ -154,7 +167,7 @@ def test_a_reject_needs_no_score_and_a_retired_field_keeps_its_value(project, ad
     with session_scope(project) as session:
         queue.assign(session, actor=admin, annotators=["ann1", "ann2"], public_ids=["s1"])
         annotate.save(session, actor=ann1, public_id="s1", fields={"scores": {"expert_minutes": 5}}, submit=False)
-        settings.set_setting(session, actor=admin, key="score_fields", value=[QUALITY])  # minutes retired
+        configure.change_setting(session, actor=admin, key="score_fields", value=[QUALITY])  # minutes retired
     with session_scope(project) as session:
         annotate.save(session, actor=ann1, public_id="s1", fields={"decision": "reject", "reject_reason": "too trivial"},
                       submit=True)
@@ -188,7 +201,7 @@ def test_agreement_on_a_score_field_is_alpha_at_its_level(project, admin, tmp_pa
     assert from_database["level"] == "interval"
     with session_scope(project) as session:
         table = agreement_db.annotation_table(session, actor=admin)
-        assert not agreement_db.pairwise(session, table, "quality").empty
+        assert not agreement_db.pairwise(load_project(session), table, "quality").empty
         assert agreement_db.confusion(table, "quality").empty  # no confusion table for numbers
 
 
@@ -196,7 +209,7 @@ def test_agreement_on_a_score_field_is_alpha_at_its_level(project, admin, tmp_pa
 
 def test_the_rule_decides_scores_and_a_lead_resolves_a_disagreement(project, admin, tmp_path):
     with session_scope(project) as session:
-        settings.set_settings(session, actor=admin, values={"min_annotations": 3, "keep_quorum": 2})
+        configure.change_settings(session, actor=admin, values={"min_annotations": 3, "keep_quorum": 2})
     rows = ([scored("s0", n, 4) for n in ("ann1", "ann2", "ann3")]                        # unanimous
             + [scored("s1", n, q) for n, q in (("ann1", 4), ("ann2", 4), ("ann3", 2))]   # 2 of 3
             + [scored("s2", n, q) for n, q in (("ann1", 1), ("ann2", 3), ("ann3", 5))]   # all differ
@@ -262,7 +275,7 @@ def test_annotation_files_carry_one_column_per_score_and_refuse_bad_ones(project
 
 def test_a_release_carries_scores_in_both_files_and_the_card(project, admin, tmp_path):
     with session_scope(project) as session:
-        settings.set_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})
+        configure.change_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})
     rows = [scored(f"s{i}", n, 1 + i % 5, minutes=10 if i % 2 else "") for i in range(4) for n in ("ann1", "ann2")]
     annotation_io.import_annotations(write_labels(tmp_path / "labels.csv", rows), actor=admin, engine=project)
     with session_scope(project) as session:
@@ -312,20 +325,17 @@ def test_without_score_fields_a_release_is_as_before(sqlite_db, admin, tmp_path)
 # Pages (AppTest) -------------------------------------------------------------------------------
 
 @pytest.fixture
-def scored_demo(sqlite_db):
-    from curation_app.core.demo import load_demo
-
-    load_demo()
+def scored_demo(demo_db):
     with session_scope() as session:
-        settings.set_setting(session, actor=auth.command_line_actor(), key="score_fields", value=[QUALITY, MINUTES])
-    return sqlite_db
+        configure.change_setting(session, actor=auth.command_line_actor(), key="score_fields", value=[QUALITY, MINUTES])
+    return demo_db
 
 
 def import_by_two_annotators(tmp_path, rows: list[dict]) -> User:
     """ann1 and ann2's labels into the demo database, with the rule at 2 of 2; returns the actor."""
     admin = auth.command_line_actor()
     with session_scope() as session:
-        settings.set_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})
+        configure.change_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})
         for name in ("ann1", "ann2"):
             auth.create_user(session, actor=admin, name=name, role="annotator", password="password1")
     annotation_io.import_annotations(write_labels(tmp_path / "labels.csv", rows), actor=admin)
@@ -333,8 +343,6 @@ def import_by_two_annotators(tmp_path, rows: list[dict]) -> User:
 
 
 def test_the_annotate_page_shows_score_inputs_and_saves_them(scored_demo):
-    from tests.test_app import annotations, key_for, log_in, open_app, open_page, shown
-
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
     quality = app.number_input(key=key_for(app, item, "score:quality"))
@@ -361,8 +369,6 @@ def test_the_annotate_page_shows_score_inputs_and_saves_them(scored_demo):
 
 
 def test_the_adjudicate_page_proposes_and_saves_a_score(scored_demo, tmp_path):
-    from tests.test_app import open_page, shown
-
     rows = [scored("demo-040", "ann1", 2, minutes=5), scored("demo-040", "ann2", 4, minutes=5)]
     import_by_two_annotators(tmp_path, rows)
     app = open_page("adjudicate", "lead", adjudicate="demo-040")
@@ -385,8 +391,6 @@ def test_the_adjudicate_page_proposes_and_saves_a_score(scored_demo, tmp_path):
 
 
 def test_the_agreement_page_lists_score_fields(scored_demo, tmp_path):
-    from tests.test_app import open_page
-
     rows = [scored(f"demo-0{n}", name, q) for n in (30, 31, 32) for name, q in (("ann1", 2), ("ann2", n % 5 + 1))]
     import_by_two_annotators(tmp_path, rows)
     app = open_page("agreement", "lead")
@@ -397,8 +401,6 @@ def test_the_agreement_page_lists_score_fields(scored_demo, tmp_path):
 
 
 def test_the_releases_page_previews_the_scores(scored_demo, tmp_path):
-    from tests.test_app import open_page
-
     rows = [scored(item, name, 4, minutes=m) for item, m in (("demo-040", 30), ("demo-041", "")) for name in ("ann1", "ann2")]
     admin = import_by_two_annotators(tmp_path, rows)
     with session_scope() as session:

@@ -13,8 +13,7 @@ from curation_app.core.errors import InvalidInput, PermissionDenied
 from curation_app.core.importer import import_file
 from curation_app.database import session_scope
 from curation_app.models import Annotation, Query, User
-from tests.test_annotations_agreement_cli import ROW, write_csv
-from tests.test_import import write_jsonl
+from tests.factories import ROW, write_csv, write_jsonl
 
 TOPICS = {
     ("Development and Programming", "Code Debugging", "python"):

@@ -22,8 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curation_app.core.triage import (
+    LSH_MAX_CANDIDATE_RATE_AT_HALF,
+    LSH_MAX_PERMUTATIONS,
+    LSH_TARGET_RECALL,
     NgramIndex,
-    _minhash,
     contamination,
     duplicate_signature_text,
     find_secrets,
@@ -32,6 +34,7 @@ from curation_app.core.triage import (
     read_benchmark_file,
     similarity,
 )
+from curation_app.core.triage.near_duplicates import _minhash
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -286,8 +289,9 @@ def test_near_duplicates_found_after_rewording_reformatting_and_renaming_real_qu
 def test_identical_texts_and_whitespace_case_fence_changes_cluster():
     text = "How do I read a CSV file with pandas and skip the first two rows?"
     items = [("a", text), ("b", "noise about something else entirely, nothing shared"),
-             ("c", text), ("d", "  HOW do i read a csv file  with pandas\nand skip the first two rows ??")]
-    assert near_duplicate_clusters(items) == [["a", "c", "d"]]
+             ("c", text), ("d", "  HOW do i read a csv file  with pandas\nand skip the first two rows ??"),
+             ("e", f"```text\n{text}\n```")]
+    assert near_duplicate_clusters(items) == [["a", "c", "d", "e"]]
 
 
 def test_renamed_variables_cluster_and_a_different_question_with_the_same_boilerplate_does_not():
@@ -321,6 +325,26 @@ def test_signature_text_canonicalises_code_and_ignores_formatting():
     assert similarity("Sort the list. Then print it.", "Then print it. Sort the list.") == 1.0
     # API names (obj.method) survive; the author's own names do not
     assert duplicate_signature_text("df = pd.read_csv(path)") == "v v read_csv v"
+    assert duplicate_signature_text("self.total = obj.compute(count)") == "self v v compute v"
+
+
+def test_signature_text_drops_politeness_and_merges_request_verbs():
+    assert (duplicate_signature_text("Hi there! Could you please write a function that sorts a list? "
+                                     "Thanks in advance.")
+            == duplicate_signature_text("create a function that sorts a list")
+            == "write a function that sorts a list")
+    assert duplicate_signature_text("Utilize numpy") == duplicate_signature_text("use numpy") == "use numpy"
+    # a general synonym is not merged: that would start joining different questions
+    assert duplicate_signature_text("compose a function") == "compose a function"
+
+
+def test_signature_text_treats_short_runs_between_code_lines_as_code_and_fenced_logs_as_prose():
+    three = "x = foo(1,\nbar baz\nqux one\nfour five\n)"
+    assert duplicate_signature_text(three) == "v v 0\nv v\nv v\nv v"
+    four = "x = foo(1,\nbar baz\nqux one\nfour five\nsix seven\n)"
+    assert duplicate_signature_text(four) == "v v 0\nbar baz qux one four five six seven"
+    log = "```\nERROR disk full at 10:32\nretrying now\n```"
+    assert duplicate_signature_text(log) == "error disk full at 10 32 retrying now"
 
 
 def test_clusters_keep_input_order_and_are_ordered_by_first_member():
@@ -335,8 +359,18 @@ def test_near_duplicate_clusters_deterministic_for_a_seed_and_reports_progress()
     items, _ = build_near_duplicate_set(arena_queries(), seed=3)
     calls: list[int] = []
     first = near_duplicate_clusters(items, seed=5, on_progress=calls.append)
-    assert first == near_duplicate_clusters(items, seed=5)
-    assert calls and calls[-1] == len(items) and calls == sorted(calls)
+    assert first and first == near_duplicate_clusters(items, seed=5)
+    assert calls == [len(items)]  # fewer than 1000 items: only the final report
+
+
+def test_progress_is_reported_every_thousand_items_and_at_the_end():
+    items = [(f"q{k}", f"question number {k} about topic {k % 7}") for k in range(2500)]
+    calls: list[int] = []
+    near_duplicate_clusters(items, on_progress=calls.append)
+    assert calls == [1000, 2000, 2500]
+    calls.clear()
+    contamination(items, {"bench": [("b1", "question number 5 about topic")]}, n=3, on_progress=calls.append)
+    assert calls == [1000, 2000, 2500]
 
 
 def random_texts_with_planted_variants(seed: int) -> list[tuple[str, str]]:
@@ -390,15 +424,30 @@ def test_lsh_finds_every_pair_clearly_above_the_threshold_and_links_nothing_belo
         assert len({root(member) for member in cluster}) == 1
 
 
+def candidate_rate(similarity_value: float, bands: int, rows: int) -> float:
+    return 1 - (1 - similarity_value ** rows) ** bands
+
+
 def test_lsh_parameters_give_high_recall_at_the_threshold():
-    for threshold in (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0):
+    for threshold in (0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0):
         bands, rows = lsh_parameters(threshold)
-        assert bands * rows <= 128
-        assert 1 - (1 - threshold ** rows) ** bands >= 0.95
-    with pytest.raises(ValueError):
+        assert bands * rows <= LSH_MAX_PERMUTATIONS
+        assert candidate_rate(threshold, bands, rows) >= LSH_TARGET_RECALL, threshold
+    for threshold in (0.8, 0.85, 0.9, 0.95, 1.0):  # high enough for both goals
+        bands, rows = lsh_parameters(threshold)
+        assert candidate_rate(threshold / 2, bands, rows) <= LSH_MAX_CANDIDATE_RATE_AT_HALF, threshold
+        # and no smaller budget would do both
+        for other_rows in range(1, LSH_MAX_PERMUTATIONS + 1):
+            other_bands = next((b for b in range(1, LSH_MAX_PERMUTATIONS // other_rows + 1)
+                                if candidate_rate(threshold, b, other_rows) >= LSH_TARGET_RECALL), None)
+            if other_bands is not None and other_bands * other_rows < bands * rows:
+                assert candidate_rate(threshold / 2, other_bands, other_rows) > LSH_MAX_CANDIDATE_RATE_AT_HALF
+    assert lsh_parameters(0.01) == (LSH_MAX_PERMUTATIONS, 1)  # no budget reaches the recall
+    for bad in (0, -0.5, 1.5):
+        with pytest.raises(ValueError, match=re.escape(f"threshold must be in (0, 1], got {bad}")):
+            lsh_parameters(bad)
+    with pytest.raises(ValueError, match="threshold must be in"):
         near_duplicate_clusters([("a", "x")], threshold=0)
-    with pytest.raises(ValueError):
-        lsh_parameters(1.5)
 
 
 def test_minhash_estimates_jaccard_without_bias_and_with_binomial_spread():
@@ -422,6 +471,11 @@ def test_minhash_estimates_jaccard_without_bias_and_with_binomial_spread():
         binomial_spread = (jaccard * (1 - jaccard) / permutations) ** 0.5
         assert abs(np.mean(estimates) - jaccard) < 0.01
         assert 0.75 * binomial_spread < np.std(estimates) < 1.3 * binomial_spread
+    # a signature without shingles keeps the all-ones row, which no band of real shingles matches
+    signatures = _minhash(np.array([5, 9], dtype=np.uint32), np.array([0, 2, 0]), multipliers, increments)
+    assert signatures.shape == (3, permutations) and signatures.dtype == np.uint32
+    assert (signatures[[0, 2]] == np.iinfo(np.uint32).max).all()
+    assert (signatures[1] < np.iinfo(np.uint32).max).any()
 
 
 def test_empty_and_punctuation_only_texts_are_duplicates_of_each_other_only():
@@ -498,6 +552,33 @@ def test_ngram_length_is_a_parameter():
     assert len(with_5) > len(with_10)  # measured: 0 at n=10, 20 at n=5 (phrases like "be in the range of")
 
 
+def test_contamination_lists_every_matching_item_per_query_in_input_order():
+    benchmarks = {
+        "bench-b": [("b1", "return the index of the largest element in the list"),
+                    ("b2", "unrelated text about parsing dates from strings")],
+        "bench-a": [("a1", "the largest element in the list")],
+    }
+    queries = [("q1", "Please return the index of the LARGEST element in the list, thanks"),
+               ("q2", "nothing to see here at all"),
+               ("q3", "How do I go parsing dates from strings?")]
+    flagged = contamination(queries, benchmarks, n=4)
+    assert [(row["id"], row["benchmark"], row["item"], row["overlap"]) for row in flagged] == [
+        ("q1", "bench-b", "b1", 7), ("q1", "bench-a", "a1", 3), ("q3", "bench-b", "b2", 1)]
+    assert flagged[0]["evidence"] == "return the index of the LARGEST element in the list"
+    assert flagged[2]["evidence"] == "parsing dates from strings"
+    assert contamination(queries, {}, n=4) == []
+    # equal overlaps are ordered by benchmark name, then item id
+    index = NgramIndex(n=2)
+    for benchmark, item in (("z", "2"), ("z", "1"), ("a", "9")):
+        index.add(benchmark, item, "merge two dicts")
+    assert len(index) == 3
+    assert [(m["benchmark"], m["item"], m["overlap"]) for m in index.matches("merge two dicts")] == [
+        ("a", "9", 2), ("z", "1", 2), ("z", "2", 2)]
+    with pytest.raises(ValueError, match="n must be at least 1, got 0"):
+        NgramIndex(n=0)
+    assert NgramIndex(n=3).matches("an empty index matches nothing") == []
+
+
 def test_ngram_index_reports_overlap_and_original_spelling_of_the_query():
     index = NgramIndex(n=3)
     index.add("bench", "item-1", "def add_numbers(a, b): return the sum of a and b")
@@ -544,8 +625,39 @@ def test_read_benchmark_file_ids_fields_and_errors(tmp_path):
         read_benchmark_file(bad_bytes)
     fake_gz = tmp_path / "fake.jsonl.gz"
     fake_gz.write_bytes(b"\x1f\x8b" + b"not really gzip")
-    with pytest.raises(ValueError, match=r"fake\.jsonl\.gz"):
+    with pytest.raises(ValueError, match=r"fake\.jsonl\.gz: cannot read the file"):
         read_benchmark_file(fake_gz)
+
+
+def test_read_benchmark_file_trusts_content_over_suffix_and_reports_more_errors(tmp_path):
+    gzipped_without_suffix = tmp_path / "bench.jsonl"
+    gzipped_without_suffix.write_bytes(gzip.compress(b'{"task_id": "T/1", "prompt": "def f():"}\n'))
+    assert read_benchmark_file(gzipped_without_suffix) == [("T/1", "def f():")]
+    plain_with_suffix = tmp_path / "plain.jsonl.gz"
+    plain_with_suffix.write_text('{"task_id": "T/2", "prompt": "def g():"}\n', encoding="utf-8")
+    assert read_benchmark_file(str(plain_with_suffix)) == [("T/2", "def g():")]
+    # a byte-order mark on the first line is not part of the JSON; a boolean is not an id
+    marked = tmp_path / "bom.jsonl"
+    marked.write_bytes('\ufeff{"task_id": true, "id": "x", "text": "hi"}\n{"id": false, "text": "yo"}\n'
+                       .encode("utf-8"))
+    assert read_benchmark_file(marked) == [("x", "hi"), ("2", "yo")]
+    with pytest.raises(FileNotFoundError):
+        read_benchmark_file(tmp_path / "missing.jsonl")
+    not_text = tmp_path / "number.jsonl"
+    not_text.write_text('{"id": 1, "prompt": 42}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 1: field 'prompt' is int, not text"):
+        read_benchmark_file(not_text, text_field="prompt")
+    with pytest.raises(ValueError, match=r"line 1: no text field \(looked for prompt, question, problem, "
+                                         r"text, content, instruction; pass text_field to name another\)"):
+        read_benchmark_file(not_text)
+    bad_byte = tmp_path / "byte.jsonl"
+    bad_byte.write_bytes(b'{"text": "\xff"}\n')
+    with pytest.raises(ValueError, match=r"line 1: not valid UTF-8 \(byte 11\)"):
+        read_benchmark_file(bad_byte)
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"deep\.jsonl, line 1: invalid JSON: nested too deeply"):
+        read_benchmark_file(deep)
 
 
 # =============================================================================================
@@ -616,8 +728,35 @@ def test_more_formats_are_flagged():
     }
     for kind, text in samples.items():
         assert [finding["kind"] for finding in find_secrets(f"see: {text}.")] == [kind], text
-    assert find_secrets("call 415-555-2671 or 030 12345678")[0]["kind"] == "phone"
-    assert [f["kind"] for f in find_secrets("call 415-555-2671 or 030 12345678")] == ["phone", "phone"]
+    assert find_secrets("call 415-555-2671 or 030 12345678") == [
+        {"kind": "phone", "span": [5, 17], "text": "415-555-2671"},
+        {"kind": "phone", "span": [21, 33], "text": "030 12345678"}]
+    anthropic = "s" + "k-ant-api03-" + fake(rng, 40)
+    # an Anthropic key also has the shape of an OpenAI key; only the more specific kind is reported
+    assert find_secrets(f"key: {anthropic}") == [{"kind": "anthropic_key", "span": [5, 5 + len(anthropic)],
+                                                  "text": anthropic}]
+
+
+def test_overlapping_findings_keep_the_more_specific_kind_and_come_sorted_by_start():
+    rng = random.Random(8)
+    token = "gh" + "p_" + fake(rng, 36)
+    assert find_secrets(f'token = "{token}"') == [{"kind": "github_token", "span": [9, 49], "text": token}]
+    password = fake(rng, 12)
+    text = f'mail jane.doe@corp.io, password = "{password}", call +44 20 7946 0123'
+    assert [(f["kind"], f["text"]) for f in find_secrets(text)] == [
+        ("email", "jane.doe@corp.io"), ("password_assignment", password), ("phone", "+44 20 7946 0123")]
+    assert find_secrets("write to noreply@github.com") == []
+
+
+def test_private_keys_count_with_or_without_their_end_line_but_not_as_placeholders():
+    rng = random.Random(9)
+    header = "-----BEGIN " + "PRIVATE KEY-----"
+    body = "\n".join(fake(rng, 64, string.ascii_letters + string.digits + "/+") for _ in range(2))
+    truncated = f"{header}\n{body}"
+    assert find_secrets(f"pasted:\n{truncated}") == [
+        {"kind": "private_key", "span": [8, 8 + len(truncated)], "text": truncated}]
+    assert find_secrets(f"{header}\n...\n-----END " + "PRIVATE KEY-----") == []
+    assert find_secrets(f"{header}\n<your key here>\n-----END " + "PRIVATE KEY-----") == []
 
 
 @pytest.mark.parametrize("text", [
@@ -646,17 +785,27 @@ def test_few_real_queries_are_flagged():
     assert len(flagged) <= 3
 
 
+SECRET_KINDS = {"private_key", "aws_access_key_id", "aws_secret_access_key", "github_token", "slack_token",
+                "stripe_key", "anthropic_key", "openai_key", "google_api_key", "jwt", "password_in_url",
+                "password_assignment", "email", "phone"}
+
+
+def assert_well_formed(text: str, findings: list[dict]) -> None:
+    """Known kinds, spans that index the text exactly, sorted and never overlapping."""
+    previous_end = 0
+    for finding in findings:
+        assert set(finding) == {"kind", "span", "text"} and finding["kind"] in SECRET_KINDS
+        start, end = finding["span"]
+        assert previous_end <= start < end <= len(text)
+        assert text[start:end] == finding["text"]
+        previous_end = end
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8")
                | st.sampled_from(list("@:/.-_=+ \"'\n0123456789eyJAKIAsk")), max_size=400))
 def test_find_secrets_never_crashes_and_spans_index_the_text(text):
-    findings = find_secrets(text)
-    starts = [finding["span"][0] for finding in findings]
-    assert starts == sorted(starts)
-    for finding in findings:
-        start, end = finding["span"]
-        assert 0 <= start < end <= len(text)
-        assert text[start:end] == finding["text"]
+    assert_well_formed(text, find_secrets(text))
 
 
 @settings(max_examples=100, deadline=None)
@@ -664,6 +813,4 @@ def test_find_secrets_never_crashes_and_spans_index_the_text(text):
                                  "a:b@c.de", '"', "x" * 20, "Z9" * 10, "\n", " "]), max_size=40))
 def test_find_secrets_on_key_like_fragments(parts):
     text = "".join(parts)
-    for finding in find_secrets(text):
-        start, end = finding["span"]
-        assert text[start:end] == finding["text"]
+    assert_well_formed(text, find_secrets(text))

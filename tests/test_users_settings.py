@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from curation_app.core import auth, settings
+from curation_app.core import auth, configure, settings
 from curation_app.core.errors import AuthenticationFailed, InvalidInput, PermissionDenied
+from curation_app.core.project import load_project
 from curation_app.models import AuditLog, User
 
 
@@ -83,7 +84,7 @@ def test_settings_defaults_set_show_and_rules(db_url, engine, cli):
         assert [(c.entity_id, c.old, c.new) for c in changes] == [
             ("min_annotations", {"value": 2}, {"value": 4}), ("keep_quorum", {"value": 2}, {"value": 3})]
         with pytest.raises(PermissionDenied):
-            settings.set_setting(session, actor=User(id=5, name="a", role="annotator"), key="overlap", value=3)
+            configure.change_setting(session, actor=User(id=5, name="a", role="annotator"), key="overlap", value=3)
 
 
 def test_taxonomy_setting_checks_the_file(db_url, cli, tmp_path, engine):
@@ -95,10 +96,8 @@ def test_taxonomy_setting_checks_the_file(db_url, cli, tmp_path, engine):
     good.write_text('{"name": "mine", "main_categories": [{"name": "Web", "subcategories": ["CSS"]}], '
                     '"languages": ["css"], "difficulties": ["easy", "hard"]}')
     assert cli("settings", "set", "taxonomy", good).code == 0
-    from curation_app.core.taxonomy import project_taxonomy
-
     with Session(engine) as session:
-        taxonomy = project_taxonomy(session)
+        taxonomy = load_project(session).taxonomy
     assert taxonomy.categories == {"Web": ("CSS",)} and taxonomy.difficulties == ("easy", "hard")
     assert cli("settings", "set", "taxonomy", "default").code == 0
 
@@ -122,9 +121,9 @@ def test_invalid_input_has_one_line_messages():
 
 def test_the_acceptance_rule_is_set_as_a_pair(engine, admin):
     with Session(engine) as session:
-        settings.set_settings(session, actor=admin, values={"min_annotations": 4, "keep_quorum": 3})
-        settings.set_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})  # both lower
+        configure.change_settings(session, actor=admin, values={"min_annotations": 4, "keep_quorum": 3})
+        configure.change_settings(session, actor=admin, values={"min_annotations": 2, "keep_quorum": 2})  # both lower
         assert (settings.get_setting(session, "min_annotations"), settings.get_setting(session, "keep_quorum")) == (2, 2)
         with pytest.raises(InvalidInput, match="keep_quorum \\(4\\) cannot exceed min_annotations \\(3\\)"):
-            settings.set_settings(session, actor=admin, values={"min_annotations": 3, "keep_quorum": 4})
+            configure.change_settings(session, actor=admin, values={"min_annotations": 3, "keep_quorum": 4})
         session.rollback()

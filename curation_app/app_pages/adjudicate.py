@@ -5,21 +5,21 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md, render_conversation, score_grid, score_input
-from curation_app.core import adjudicate, settings
-from curation_app.core.errors import Conflict, CurationError
+from curation_app.core import adjudicate, configure, labels
+from curation_app.core.errors import CurationError, ResolvedElsewhere
+from curation_app.core.project import load_project
 from curation_app.core.rendering import highlight
-from curation_app.core.scores import project_score_fields
-from curation_app.core.taxonomy import project_taxonomy
+from curation_app.core.rule import show_value
 from curation_app.database import read_scope, session_scope
+from curation_app.models import Role
 
-user = require(current_user(), "lead", "admin")
+user = require(current_user(), Role.LEAD, Role.ADMIN)
 state = st.session_state
 st.title("Adjudicate")
 
 with read_scope() as session:
-    rule = adjudicate.project_rule(session)
-    taxonomy = project_taxonomy(session)
-    score_fields = project_score_fields(session)
+    project = load_project(session)
+    rule, taxonomy, score_fields = project.rule, project.taxonomy, project.score_fields
 
 with st.expander(f"Acceptance rule: at least {rule.min_annotations} annotations; a field is final when all agree "
                  f"or at least {rule.keep_quorum} agree", expanded=False):
@@ -30,7 +30,7 @@ with st.expander(f"Acceptance rule: at least {rule.min_annotations} annotations;
         if st.form_submit_button("Save rule"):
             try:
                 with session_scope() as session:
-                    settings.set_settings(session, actor=user, values={"min_annotations": int(minimum),
+                    configure.change_settings(session, actor=user, values={"min_annotations": int(minimum),
                                                                        "keep_quorum": int(quorum)})
                 st.rerun()
             except CurationError as error:
@@ -44,7 +44,7 @@ if st.button("Apply the rule now", type="primary", icon=":material/done_all:", k
 queue_tab, feedback_tab = st.tabs(["Conflict queue", "Guideline feedback"])
 with queue_tab:
     filters = st.columns(3)
-    field_filter = filters[0].selectbox("Conflicting field", [None, *adjudicate.decided_fields(score_fields)], format_func=lambda v: v or "any")
+    field_filter = filters[0].selectbox("Conflicting field", [None, *labels.decided_fields(score_fields)], format_func=lambda v: v or "any")
     category_filter = filters[1].selectbox("Category", [None, *taxonomy.categories], format_func=lambda v: v or "any")
     annotator_filter = filters[2].text_input("Annotator")
     with read_scope() as session:
@@ -102,11 +102,11 @@ names = [a["annotator"] for a in view.annotations]
 with right:
     st.caption("Annotations side by side (fields in conflict first)")
     rows = {}
-    flat = [adjudicate.flat_values(a, view.score_fields) for a in view.annotations]
-    order = sorted(adjudicate.decided_fields(view.score_fields), key=lambda f: view.outcomes.get(f).status != "conflict" if view.outcomes.get(f) else True)
+    flat = [labels.flat_values(a, view.score_fields) for a in view.annotations]
+    order = sorted(labels.decided_fields(view.score_fields), key=lambda f: view.outcomes.get(f).status != "conflict" if view.outcomes.get(f) else True)
     for name in order:
         outcome = view.outcomes.get(name)
-        cells = {a["annotator"]: adjudicate.show_value(a[name]) if a[name] not in (None, []) else "" for a in flat}
+        cells = {a["annotator"]: show_value(a[name]) if a[name] not in (None, []) else "" for a in flat}
         rows[name] = {**cells, "status": outcome.status if outcome else ""}
     rows["time on task"] = {a["annotator"]: (f"{a['time_on_task_s']:.0f}s" if a["time_on_task_s"] else "not measured")
                             + (" (fast!)" if a["annotator"] in view.fast else "") for a in view.annotations}
@@ -132,7 +132,7 @@ if view.reference_diffs:
             st.html(highlight(diff or "(identical)", "diff"))
 
 
-final_values = adjudicate.flat_values(view.final, view.score_fields) if view.final else None
+final_values = labels.flat_values(view.final, view.score_fields) if view.final else None
 
 
 def proposed(name: str):  # noqa: ANN201 - a value of the field's own type
@@ -209,7 +209,7 @@ if save:
             adjudicate.resolve(session, actor=user, public_id=view.public_id, fields=fields, rationale=rationale,
                                confidence=confidence, error_type=error_type, guidelines_need_update=flag,
                                expected_revision=seen_revision)
-    except Conflict as error:
+    except ResolvedElsewhere as error:
         st.session_state.pop(seen_key, None)  # the next look shows what the other lead saved
         st.error(md(error))
     except CurationError as error:

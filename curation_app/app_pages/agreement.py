@@ -8,13 +8,15 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md
-from curation_app.core import agreement, agreement_db, suggest
+from curation_app.core import agreement, suggest
+from curation_app.core.agreement import database as agreement_db
 from curation_app.core.errors import CurationError
-from curation_app.core.overview import overview
-from curation_app.core.taxonomy import project_taxonomy
+from curation_app.core.overview import batch_ids
+from curation_app.core.project import load_project
 from curation_app.database import database_url, read_scope, session_scope
+from curation_app.models import Role
 
-user = require(current_user(), "lead", "admin")
+user = require(current_user(), Role.LEAD, Role.ADMIN)
 st.title("Agreement")
 
 
@@ -27,9 +29,10 @@ def cached_reports(version: tuple, filters: agreement_db.Filters, n_bootstrap: i
 
 with read_scope() as session:
     version = agreement_db.data_version(session)
-    batches = [b["batch"] for b in overview(session)["batches"]]
-    categories = list(project_taxonomy(session).categories)
-    fields = list(agreement_db.field_levels(session))
+    batches = batch_ids(session)
+    project = load_project(session)
+    categories = list(project.taxonomy.categories)
+    fields = list(agreement_db.field_levels(project))
 
 with st.expander("Filters", expanded=False):
     chosen_batches = st.multiselect("Import batches", batches)
@@ -66,10 +69,10 @@ st.dataframe(table, hide_index=True, width="stretch")
 
 field = st.selectbox("Field for the details below", fields, index=2)
 with read_scope() as session:
-    annotations = agreement_db.annotation_table(session, actor=user, filters=filters)
-    matrix = agreement_db.pairwise(session, annotations, field)
-    per_category = agreement_db.by_category(session, annotations, field)
-    versus_final = agreement_db.with_final_labels(session, annotations, field)
+    annotations = agreement_db.annotation_table(session, actor=user, filters=filters, project=project)
+    matrix = agreement_db.pairwise(project, annotations, field)
+    per_category = agreement_db.by_category(project, annotations, field)
+    versus_final = agreement_db.with_final_labels(session, project, annotations, field)
 confusion = agreement_db.confusion(annotations, field)
 
 left, right = st.columns(2)

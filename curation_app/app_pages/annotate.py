@@ -6,22 +6,21 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import (keep_typed_text, md, render_conversation, render_markdown_preview,
-                                           render_text, score_grid, score_input, score_number,
-                                           suggestion_model)
+                                            render_text, score_grid, score_input, score_number, suggestion_model)
 from curation_app.core import annotate, queue, suggest
-from curation_app.core.errors import Conflict, CurationError
+from curation_app.core.errors import CurationError, EditedElsewhere
 from curation_app.core.guidelines import guideline_text
-from curation_app.core.scores import project_score_fields
-from curation_app.core.settings import get_setting
-from curation_app.core.taxonomy import project_taxonomy
+from curation_app.core.labels import FIELDS
+from curation_app.core.project import load_project
 from curation_app.database import database_url, read_scope, session_scope
+from curation_app.models import Role
 
 SHORTCUTS = {
     "keep": "Alt+K", "reject": "Alt+X", "easy": "Alt+1", "medium": "Alt+2", "hard": "Alt+3",
     "baseline": "Alt+B", "save": "Alt+S", "skip": "Alt+N", "submit": "Ctrl+Enter",
 }
 
-user = require(current_user(), "annotator")
+user = require(current_user(), Role.ANNOTATOR)
 state = st.session_state
 
 
@@ -44,7 +43,7 @@ def forget_item(public_id: str, *, leave: bool = True) -> None:
 def current_values(public_id: str) -> dict:
     """The fields this browser session knows; a field whose widget state was dropped is left out
     (and keeps its saved value) rather than sent as empty."""
-    return {name: state[field_key(public_id, name)] for name in annotate.FIELDS if field_key(public_id, name) in state}
+    return {name: state[field_key(public_id, name)] for name in FIELDS if field_key(public_id, name) in state}
 
 
 def elapsed(public_id: str) -> float:
@@ -64,10 +63,9 @@ def save(public_id: str, *, submit: bool, suggested_labels: dict | None = None) 
                                   suggested_languages=state.get(field_key(public_id, "suggested")),
                                   suggested_labels=suggested_labels)
             state[field_key(public_id, "revision")] = saved.revision
-    except Conflict as error:
+    except EditedElsewhere as error:
         flash("error", str(error))
-        if "changed elsewhere" in str(error):
-            forget_item(public_id, leave=False)  # show what the other tab saved
+        forget_item(public_id, leave=False)  # show what the other tab saved
         return False
     except CurationError as error:
         flash("error", str(error))
@@ -137,27 +135,19 @@ def skip(public_id: str, query_id: int) -> None:
 # Which item: the one in the URL (a reload, or an edit from My work), else the next in the queue.
 with session_scope() as session:
     status = queue.queue_status(session, annotator=user)
-    taxonomy = project_taxonomy(session)
-    score_fields = project_score_fields(session)
-    guideline_version = get_setting(session, "guideline_version")
+    project = load_project(session)
+    taxonomy, score_fields, guideline_version = project.taxonomy, project.score_fields, project.guideline_version
     view = None
     if st.query_params.get("item"):
         try:
-            view = annotate.open_item(session, actor=user, public_id=st.query_params["item"])
+            view = annotate.start_item(session, actor=user, public_id=st.query_params["item"])
         except CurationError as error:
             st.query_params.pop("item", None)
             st.error(md(error))
     if view is None:
         reservation = queue.next_item(session, actor=user)
         if reservation is not None:
-            view = annotate.open_item(session, actor=user, public_id=reservation.public_id)
-    if view is not None and view.state is None and not view.finalised:
-        # Opening an item starts its draft with the detector's confident languages, so the
-        # suggestion is on record and every later save starts from the same saved state.
-        confident = [s["language"] for s in view.suggested_languages if s["confidence"] >= 0.5]
-        annotate.save(session, actor=user, public_id=view.public_id, fields={"languages": confident},
-                      submit=False, suggested_languages=view.suggested_languages)
-        view = annotate.open_item(session, actor=user, public_id=view.public_id)
+            view = annotate.start_item(session, actor=user, public_id=reservation.public_id)
 
 title, progress = st.columns([3, 2])
 title.title("Annotate")
@@ -180,7 +170,7 @@ if public_id != st.query_params.get("item"):
     st.query_params["item"] = public_id
 # Streamlit drops the state of widgets it did not draw (another page, a field hidden for now): such
 # a field is filled in again from the database, which has every change already.
-for name in annotate.FIELDS:
+for name in FIELDS:
     if field_key(public_id, name) not in state:
         state[field_key(public_id, name)] = view.annotation.get(name)
 if field_key(public_id, "loaded") not in state:  # first look at this item in this browser session

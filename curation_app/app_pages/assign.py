@@ -5,18 +5,20 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md
-from curation_app.core import auth, queue, settings
+from curation_app.core import auth, configure, queue
 from curation_app.core.errors import CurationError
 from curation_app.core.overview import overview
+from curation_app.core.project import load_project
 from curation_app.database import read_scope, session_scope
+from curation_app.models import Role
 
-user = require(current_user(), "lead", "admin")
+user = require(current_user(), Role.LEAD, Role.ADMIN)
 st.title("Assign work")
 with read_scope() as session:
     summary = queue.pool_summary(session)
     annotators = [u.name for u in auth.list_users(session) if u.role == "annotator" and u.active]
     sources = [s["source"] for s in overview(session)["sources"]]
-    minutes = settings.get_setting(session, "reservation_minutes")
+    minutes = load_project(session).reservation_minutes
 
 columns = st.columns(4)
 columns[0].metric("Queries", f"{summary['queries']:,}")
@@ -38,9 +40,9 @@ if submitted:
     try:
         with session_scope() as session:
             if overlap != summary["overlap"]:
-                settings.set_setting(session, actor=user, key="overlap", value=int(overlap))
+                configure.change_setting(session, actor=user, key="overlap", value=int(overlap))
             if reservation != minutes:
-                settings.set_setting(session, actor=user, key="reservation_minutes", value=int(reservation))
+                configure.change_setting(session, actor=user, key="reservation_minutes", value=int(reservation))
             result = queue.assign(session, actor=user, annotators=named or None, sources=chosen_sources or None)
     except CurationError as error:
         st.error(md(error))

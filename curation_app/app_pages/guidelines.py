@@ -4,12 +4,13 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.core.guidelines import available_versions, guideline_text
-from curation_app.core.settings import get_setting
+from curation_app.core.project import load_project
 from curation_app.database import read_scope
+from curation_app.models import Role
 
-require(current_user(), "annotator", "lead", "admin")
+require(current_user(), Role.ANNOTATOR, Role.LEAD, Role.ADMIN)
 with read_scope() as session:
-    current = get_setting(session, "guideline_version")
+    current = load_project(session).guideline_version
 versions = available_versions()
 choices = [current] + [v for v in reversed(versions) if v != current]
 version = st.selectbox("Version", choices, format_func=lambda v: f"{v} (current)" if v == current else v)

@@ -7,8 +7,9 @@ from curation_app.app_pages.session import current_user, require, switch_to
 from curation_app.app_pages.widgets import md
 from curation_app.core import annotate
 from curation_app.database import read_scope
+from curation_app.models import Role
 
-user = require(current_user(), "annotator")
+user = require(current_user(), Role.ANNOTATOR)
 st.title("My work")
 with read_scope() as session:
     items = annotate.submitted_items(session, actor=user)

@@ -4,8 +4,9 @@ import streamlit as st
 from curation_app.app_pages.session import current_user, require
 from curation_app.core.overview import overview
 from curation_app.database import read_scope
+from curation_app.models import Role
 
-require(current_user(), "annotator", "lead", "admin")
+require(current_user(), Role.ANNOTATOR, Role.LEAD, Role.ADMIN)
 st.title("Overview")
 with read_scope() as session:
     stats = overview(session)

@@ -10,11 +10,12 @@ from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md
 from curation_app.core import release
 from curation_app.core.errors import CurationError
-from curation_app.core.overview import overview
-from curation_app.core.taxonomy import project_taxonomy
+from curation_app.core.overview import batch_ids
+from curation_app.core.project import load_project
 from curation_app.database import read_scope, session_scope
+from curation_app.models import Role
 
-user = require(current_user(), "lead", "admin")
+user = require(current_user(), Role.LEAD, Role.ADMIN)
 st.title("Releases")
 
 
@@ -37,8 +38,8 @@ def comparison(path_a: str, path_b: str, stamps: tuple) -> dict:
 
 with read_scope() as session:
     existing = release.list_releases(session)
-    taxonomy = project_taxonomy(session)
-    batches = [b["batch"] for b in overview(session)["batches"]]
+    taxonomy = load_project(session).taxonomy
+    batches = batch_ids(session)
 
 build_tab, list_tab, diff_tab = st.tabs(["Build a release", "Frozen releases", "Compare"])
 

@@ -8,15 +8,17 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md
-from curation_app.core import settings, triage_db
 from curation_app.core.errors import CurationError
+from curation_app.core.project import load_project
+from curation_app.core.triage import database as triage_db
 from curation_app.database import read_scope, session_scope
+from curation_app.models import Role
 
-user = require(current_user(), "lead", "admin")
+user = require(current_user(), Role.LEAD, Role.ADMIN)
 st.title("Triage")
 with read_scope() as session:
-    ngram = settings.get_setting(session, "ngram")
-    threshold = settings.get_setting(session, "duplicate_threshold")
+    project = load_project(session)
+    ngram, threshold = project.ngram, project.duplicate_threshold
 
 with st.form("run"):
     columns = st.columns(2)

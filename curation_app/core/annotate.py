@@ -14,96 +14,17 @@ from sqlmodel import Session
 
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
-from curation_app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from curation_app.core.errors import EditedElsewhere, FinalisedMeanwhile, InvalidInput, NotFound, PermissionDenied
+from curation_app.core.labels import FIELDS, clean_fields
+from curation_app.core.languages import confident_languages
+from curation_app.core.project import load_project
 from curation_app.core.rendering import suggest_for_messages
-from curation_app.core.scores import ScoreField, clean_scores, merge_scores, missing_required, project_score_fields
-from curation_app.core.settings import get_setting
-from curation_app.core.taxonomy import Taxonomy, project_taxonomy
-from curation_app.models import Annotation, Assignment, FinalLabel, Query, User, utcnow
+from curation_app.core.scores import merge_scores
+from curation_app.models import (Annotation, AnnotationState, Assignment, AssignmentState, FinalLabel, Query, Role,
+                                 User, utcnow)
 
-LABEL_FIELDS = ("decision", "reject_reason", "category", "subcategory", "languages", "difficulty")
-TEXT_FIELDS = ("rewritten_prompt", "reference_answer", "notes")
-# "scores" holds the project's own numeric fields (setting score_fields) as {name: number}.
-FIELDS = LABEL_FIELDS + TEXT_FIELDS + ("scores",)
-MAX_TEXT_CHARS = 200_000
-MAX_LANGUAGE_CHARS = 50
 # Time on task counts at most this much per save, so an item left open overnight does not count.
 MAX_SECONDS_PER_SAVE = 30 * 60
-
-
-def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, where: str = "",
-                 score_fields: tuple[ScoreField, ...] = ()) -> dict[str, Any]:
-    """Check labels against the taxonomy and scores against the project's score fields; with
-    complete=True, also that nothing required is missing."""
-    prefix = f"{where}: " if where else ""
-    unknown = set(fields) - set(FIELDS)
-    if unknown:
-        raise InvalidInput(f"{prefix}unknown field(s): {', '.join(sorted(unknown))}")
-    cleaned: dict[str, Any] = {}
-    for name in FIELDS:
-        value = fields.get(name)
-        if isinstance(value, str):
-            value = value.strip() or None
-        if name == "languages":
-            value = _clean_languages(value, prefix)
-        elif name == "scores":
-            value = clean_scores(value, score_fields, prefix=prefix)
-        elif value is not None and not isinstance(value, str):
-            raise InvalidInput(f"{prefix}{name} must be text")
-        elif name in TEXT_FIELDS and value is not None and len(value) > MAX_TEXT_CHARS:
-            raise InvalidInput(f"{prefix}{name} is longer than {MAX_TEXT_CHARS:,} characters")
-        cleaned[name] = value
-
-    def check(name: str, allowed: tuple[str, ...]) -> None:
-        if cleaned[name] is not None and cleaned[name] not in allowed:
-            raise InvalidInput(f"{prefix}{name} {cleaned[name]!r} is not in the taxonomy "
-                               f"({', '.join(allowed[:8])}{', ...' if len(allowed) > 8 else ''})")
-
-    check("decision", taxonomy.decisions)
-    check("reject_reason", taxonomy.reject_reasons)
-    check("category", tuple(taxonomy.categories))
-    check("difficulty", taxonomy.difficulties)
-    if cleaned["subcategory"] is not None:
-        owner = taxonomy.subcategory_to_category.get(cleaned["subcategory"])
-        if owner is None:
-            raise InvalidInput(f"{prefix}subcategory {cleaned['subcategory']!r} is not in the taxonomy")
-        if cleaned["category"] is not None and owner != cleaned["category"]:
-            raise InvalidInput(f"{prefix}subcategory {cleaned['subcategory']!r} belongs to {owner!r}, "
-                               f"not to {cleaned['category']!r}")
-        cleaned["category"] = cleaned["category"] or owner
-    if cleaned["decision"] == "keep":
-        cleaned["reject_reason"] = None
-    missing = missing_labels(cleaned, score_fields) if complete else []
-    if missing:
-        raise InvalidInput(f"{prefix}missing {', '.join(missing)}")
-    return cleaned
-
-
-def missing_labels(cleaned: dict[str, Any], score_fields: tuple[ScoreField, ...] = ()) -> list[str]:
-    """What a submission of these (cleaned) fields still needs, by name; empty when complete."""
-    if cleaned["decision"] is None:
-        return ["decision"]
-    if cleaned["decision"] == "reject":
-        return ["reject reason"] if cleaned["reject_reason"] is None else []
-    if cleaned["decision"] != "keep":
-        return []
-    return [label for name, label in (("category", "category"), ("subcategory", "subcategory"),
-                                      ("languages", "programming language"), ("difficulty", "difficulty"))
-            if not cleaned[name]] + missing_required(cleaned["scores"], score_fields)
-
-
-def _clean_languages(value: Any, prefix: str) -> list[str] | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = [part for part in value.split("|")]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise InvalidInput(f"{prefix}languages must be a list of names")
-    languages = list(dict.fromkeys(v.strip() for v in value if v.strip()))
-    too_long = [v for v in languages if len(v) > MAX_LANGUAGE_CHARS]
-    if too_long:
-        raise InvalidInput(f"{prefix}language name {too_long[0][:60]!r} is longer than {MAX_LANGUAGE_CHARS} characters")
-    return languages or None
 
 
 @dataclass
@@ -145,12 +66,12 @@ def _is_final(session: Session, query_id: int) -> bool:
 
 
 def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
-    require_role(actor, "annotator")
+    require_role(actor, Role.ANNOTATOR)
     query = _query(session, public_id)
     assignment = _own(session, Assignment, query.id, actor.id)
     if assignment is None:
         raise PermissionDenied(f"query {public_id} is not assigned to {actor.name}")
-    if assignment.state == "skipped":
+    if assignment.state == AssignmentState.SKIPPED:
         raise InvalidInput(f"you skipped {public_id} (or a lead closed it); it is no longer in your queue")
     annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
     suggestions = (annotation.suggested_languages if annotation and annotation.suggested_languages is not None
@@ -167,6 +88,17 @@ def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
         suggested_labels=annotation.suggested_labels if annotation else None,
         triage_flags=query.triage_flags,
     )
+
+
+def start_item(session: Session, *, actor: User, public_id: str) -> ItemView:
+    """Open an item; the first time, start its draft with the detector's confident languages, so
+    the suggestion is on record and every later save starts from the same saved state."""
+    view = open_item(session, actor=actor, public_id=public_id)
+    if view.state is not None or view.finalised:
+        return view
+    save(session, actor=actor, public_id=public_id, fields={"languages": confident_languages(view.suggested_languages)},
+         submit=False, suggested_languages=view.suggested_languages)
+    return open_item(session, actor=actor, public_id=public_id)
 
 
 def save(
@@ -189,55 +121,57 @@ def save(
     caller last saw (0: no annotation yet); another one means the annotation changed elsewhere
     (another tab) and the save is refused.
     """
-    require_role(actor, "annotator")
+    require_role(actor, Role.ANNOTATOR)
     query = _query(session, public_id)
     if _is_final(session, query.id):
-        raise Conflict(f"query {public_id} has been finalised by a lead; ask a lead to reopen it to change it")
-    queue.hold_for_save(session, annotator=actor, query_id=query.id, public_id=public_id, submit=submit)
+        raise FinalisedMeanwhile(f"query {public_id} has been finalised by a lead; ask a lead to reopen it to change it")
+    project = load_project(session)
+    queue.hold_for_save(session, annotator=actor, query_id=query.id, public_id=public_id, submit=submit,
+                        overlap=project.overlap, reservation_minutes=project.reservation_minutes)
     annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
     # Fields left out keep their saved values: a page that lost track of a field never blanks it.
     saved = {name: getattr(annotation, name) for name in FIELDS} if annotation is not None else {}
-    score_fields = project_score_fields(session)
+    score_fields = project.score_fields
     given = {**saved, **fields}
     given["scores"], retired = merge_scores(saved.get("scores"), fields.get("scores", {}), score_fields)
-    cleaned = clean_fields(given, project_taxonomy(session), complete=submit, score_fields=score_fields)
+    cleaned = clean_fields(given, project.taxonomy, complete=submit, score_fields=score_fields)
     if retired:  # scores of fields the project no longer has stay as they were
         cleaned["scores"] = {**(cleaned["scores"] or {}), **retired}
     seen = 0 if annotation is None else annotation.revision  # 0: the caller saw no annotation yet
     if expected_revision is not None and seen != expected_revision:
-        raise Conflict(f"your annotation of {public_id} was changed elsewhere (another tab?); reload it first")
-    if annotation is not None and annotation.state == "submitted" and not submit:
+        raise EditedElsewhere(f"your annotation of {public_id} was changed elsewhere (another tab?); reload it first")
+    if annotation is not None and annotation.state == AnnotationState.SUBMITTED and not submit:
         raise InvalidInput(f"query {public_id} is already submitted: save changes by submitting them")
     now = utcnow()
     seconds = max(0.0, min(float(elapsed_s), MAX_SECONDS_PER_SAVE))
     if annotation is None:
         annotation = Annotation(
-            query_id=query.id, annotator_id=actor.id, state="draft", created_at=now,
+            query_id=query.id, annotator_id=actor.id, state=AnnotationState.DRAFT, created_at=now,
             suggested_languages=suggested_languages if suggested_languages is not None
             else [s.as_dict() for s in suggest_for_messages(query.messages)])
         old_values = None
     else:
         old_values = {name: getattr(annotation, name) for name in FIELDS}
-        if submit and annotation.state == "submitted" and old_values == cleaned and suggested_labels is None:
+        if submit and annotation.state == AnnotationState.SUBMITTED and old_values == cleaned and suggested_labels is None:
             return annotation  # the same submission again: nothing to do
-    was_submitted = annotation.state == "submitted"
+    was_submitted = annotation.state == AnnotationState.SUBMITTED
     for name, value in cleaned.items():
         setattr(annotation, name, value)
     if suggested_labels is not None and not annotation.suggestions_opened:
         # The model's suggestions were shown: record what they were, once, before any submission.
         annotation.suggested_labels, annotation.suggestions_opened = suggested_labels, True
     annotation.time_on_task_s = (annotation.time_on_task_s or 0.0) + seconds
-    annotation.guideline_version = get_setting(session, "guideline_version")
+    annotation.guideline_version = project.guideline_version
     annotation.updated_at = now
     annotation.revision = (annotation.revision or 0) + (1 if annotation.id else 0)
     if submit:
-        annotation.state = "submitted"
+        annotation.state = AnnotationState.SUBMITTED
         annotation.submitted_at = annotation.submitted_at or now
     session.add(annotation)
     session.flush()
     if submit:
         if not was_submitted:
-            queue.mark_submitted(session, annotator=actor, query_id=query.id)
+            queue.mark_submitted(session, annotator=actor, query_id=query.id, overlap=project.overlap)
         audit.record(session, actor=actor, action="annotation.edit" if was_submitted else "annotation.submit",
                      entity="annotation", entity_id=f"{public_id}/{actor.name}",
                      old=old_values if was_submitted else None, new=cleaned)
@@ -246,12 +180,12 @@ def save(
 
 def submitted_items(session: Session, *, actor: User, limit: int = 500) -> list[dict]:
     """The annotator's own submitted work, newest first, with whether each can still be edited."""
-    require_role(actor, "annotator")
+    require_role(actor, Role.ANNOTATOR)
     rows = session.execute(
         select(Query.public_id, Annotation, FinalLabel.id)
         .join(Query, Query.id == Annotation.query_id)
         .outerjoin(FinalLabel, FinalLabel.query_id == Annotation.query_id)
-        .where(Annotation.annotator_id == actor.id, Annotation.state == "submitted")
+        .where(Annotation.annotator_id == actor.id, Annotation.state == AnnotationState.SUBMITTED)
         .order_by(Annotation.submitted_at.desc(), Annotation.id.desc())
         .limit(limit)
     ).all()

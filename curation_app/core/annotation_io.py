@@ -21,15 +21,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from curation_app.core import audit, auth, queue
-from curation_app.core.annotate import FIELDS, LABEL_FIELDS, clean_fields, missing_labels
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
+from curation_app.core.labels import FIELDS, LABEL_FIELDS, clean_fields, missing_labels
+from curation_app.core.project import Project, load_project
 from curation_app.core.readers import read_records
-from curation_app.core.scores import ScoreField, project_score_fields
-from curation_app.core.settings import get_setting
-from curation_app.core.taxonomy import project_taxonomy
+from curation_app.core.scores import ScoreField
 from curation_app.database import session_scope
-from curation_app.models import Annotation, Query, User, utcnow
+from curation_app.models import Annotation, AnnotationState, Query, Role, User, utcnow
 
 # The project's score fields follow these columns, one column each (see columns()).
 COLUMNS = ("query_id", "annotator") + tuple(f for f in FIELDS if f != "scores")
@@ -75,15 +74,15 @@ def _rows(path: Path) -> Iterator[tuple[str, dict | None, str | None]]:
 
 
 def import_annotations(path: str | Path, *, actor: User, engine: Engine | None = None) -> AnnotationImportSummary:
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     path = Path(path)
     summary = AnnotationImportSummary(file=str(path))
     problems: list[tuple[str, str]] = []
     parsed: list[tuple[str, str, str, dict]] = []
     seen: dict[tuple[str, str], str] = {}
     with session_scope(engine) as session:
-        taxonomy = project_taxonomy(session)
-        score_fields = project_score_fields(session)
+        project = load_project(session)
+        taxonomy, score_fields = project.taxonomy, project.score_fields
         expected = columns(score_fields)
         score_names = [f.name for f in score_fields]
         for location, record, problem in _rows(path):
@@ -137,7 +136,7 @@ def import_annotations(path: str | Path, *, actor: User, engine: Engine | None =
         for name in sorted({p[2] for p in parsed} - set(users)):
             users[name] = auth.create_imported_annotator(session, actor=actor, name=name)
             summary.new_annotators.append(name)
-        _store(session, actor, parsed, query_ids, users, summary)
+        _store(session, actor, parsed, query_ids, users, summary, project)
         audit.record(session, actor=actor, action="import.annotations", entity="file", entity_id=path.name,
                      new={k: v for k, v in summary.as_dict().items() if k != "new_annotators"})
     return summary
@@ -158,16 +157,16 @@ def _lookup(session: Session, key_column, value_column, keys: set) -> dict:  # t
 
 
 def _store(session: Session, actor: User, parsed: list, query_ids: dict, users: dict,
-           summary: AnnotationImportSummary) -> None:
+           summary: AnnotationImportSummary, project: Project) -> None:
     now = utcnow()
-    version = get_setting(session, "guideline_version")
+    version = project.guideline_version
     for location, query_id, annotator, values in parsed:
         user, target = users[annotator], query_ids[query_id]
         existing = session.execute(select(Annotation).where(
             Annotation.query_id == target, Annotation.annotator_id == user.id)).scalar_one_or_none()
         if existing is not None:
             old = {name: getattr(existing, name) for name in FIELDS}
-            if old == values and existing.state == "submitted":
+            if old == values and existing.state == AnnotationState.SUBMITTED:
                 summary.unchanged += 1
                 continue
             audit.record(session, actor=actor, action="annotation.import_overwrite", entity="annotation",
@@ -178,30 +177,30 @@ def _store(session: Session, actor: User, parsed: list, query_ids: dict, users: 
             annotation = Annotation(query_id=target, annotator_id=user.id, created_at=now,
                                     guideline_version=version)
             summary.created += 1
-        was_submitted = annotation.state == "submitted"
+        was_submitted = annotation.state == AnnotationState.SUBMITTED
         for name, value in values.items():
             setattr(annotation, name, value)
-        annotation.state = "submitted"
+        annotation.state = AnnotationState.SUBMITTED
         annotation.submitted_at = annotation.submitted_at or now
         annotation.updated_at = now
         annotation.revision = (annotation.revision or 0) + (1 if annotation.id else 0)
         session.add(annotation)
         session.flush()
         if not was_submitted:
-            queue.mark_submitted(session, annotator=user, query_id=target)
+            queue.mark_submitted(session, annotator=user, query_id=target, overlap=project.overlap)
 
 
 def export_rows(session: Session, *, actor: User) -> Iterator[dict]:
     """Every submitted annotation in the import format, ordered by query then annotator."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     result = session.execute(
         select(Query.public_id, User.name, Annotation)
         .join(Annotation, Annotation.query_id == Query.id)
         .join(User, User.id == Annotation.annotator_id)
-        .where(Annotation.state == "submitted")
+        .where(Annotation.state == AnnotationState.SUBMITTED)
         .order_by(Query.public_id, User.name)
         .execution_options(yield_per=2000))
-    score_names = [f.name for f in project_score_fields(session)]
+    score_names = [f.name for f in load_project(session).score_fields]
     for public_id, name, annotation in result:
         scores = annotation.scores or {}
         yield {"query_id": public_id, "annotator": name, **{f: getattr(annotation, f) for f in COLUMNS[2:]},
@@ -211,14 +210,14 @@ def export_rows(session: Session, *, actor: User) -> Iterator[dict]:
 def export_annotations(path: str | Path, *, actor: User, engine: Engine | None = None,
                        file_format: str | None = None) -> int:
     """Write CSV (languages '|'-separated, formulas neutralised) or JSONL; returns the row count."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     path = Path(path)
     file_format = file_format or ("jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv")
     temporary = path.with_name(path.name + ".partial")
     count = 0
     with session_scope(engine) as session, open(temporary, "w", encoding="utf-8", newline="") as handle:
         if file_format == "csv":
-            writer = csv.DictWriter(handle, fieldnames=columns(project_score_fields(session)))
+            writer = csv.DictWriter(handle, fieldnames=columns(load_project(session).score_fields))
             writer.writeheader()
         for row in export_rows(session, actor=actor):
             if file_format == "csv":

@@ -13,7 +13,7 @@ from sqlmodel import Session, delete, select
 
 from curation_app.core import audit
 from curation_app.core.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
-from curation_app.models import ROLES, AuditLog, LoginSession, User, utcnow
+from curation_app.models import ROLES, AuditLog, LoginSession, Role, User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 LOGIN_SESSION_LIFETIME = timedelta(hours=12)
@@ -67,7 +67,7 @@ def create_user(
     session: Session, *, actor: User, name: str, role: str, password: str | None
 ) -> User:
     """A new user; password None makes an account that cannot log in (labels imported from elsewhere)."""
-    require_role(actor, "admin")
+    require_role(actor, Role.ADMIN)
     validate_name(name)
     validate_role(role)
     if get_user(session, name) is not None:
@@ -82,7 +82,7 @@ def create_user(
 
 def create_imported_annotator(session: Session, *, actor: User, name: str) -> User:
     """An annotator named in imported labels: an account without a password, made by a lead."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     validate_name(name)
     user = User(name=name, role="annotator", password_hash=None)
     session.add(user)
@@ -97,14 +97,14 @@ def set_password(session: Session, *, actor: User, name: str, password: str) -> 
     if user is None:
         raise NotFound(f"no user named {name!r}")
     if actor.id != user.id:
-        require_role(actor, "admin")
+        require_role(actor, Role.ADMIN)
     user.password_hash = hash_password(password)
     session.add(user)
     audit.record(session, actor=actor, action="user.set_password", entity="user", entity_id=name)
 
 
 def set_role(session: Session, *, actor: User, name: str, role: str) -> None:
-    require_role(actor, "admin")
+    require_role(actor, Role.ADMIN)
     validate_role(role)
     user = get_user(session, name)
     if user is None:

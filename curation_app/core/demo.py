@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
-from curation_app.core import auth, queue, settings
+from curation_app.core import auth, configure, queue
 from curation_app.core.annotation_io import import_annotations
 from curation_app.core.importer import import_file
 from curation_app.database import session_scope
@@ -41,7 +41,7 @@ def load_demo(*, engine: Engine | None = None) -> dict:
     with session_scope(engine) as session:
         # Three annotators per item, final only when all three agree: the lead has conflicts to resolve.
         for key, value in (("overlap", 3), ("min_annotations", 3), ("keep_quorum", 3)):
-            settings.set_setting(session, actor=actor, key=key, value=value)
+            configure.change_setting(session, actor=actor, key=key, value=value)
     with session_scope(engine) as session:
         queue.assign(session, actor=actor)  # open the rest of the demo queries to the annotators
     return {"loaded": True, "queries": summary.imported, "annotations": labels.created, "users": users}

@@ -25,6 +25,18 @@ class Conflict(CurationError):
     """Someone else changed the record since it was read (optimistic locking)."""
 
 
+class EditedElsewhere(Conflict):
+    """The annotator's annotation changed since it was read (another tab saved it): reload it."""
+
+
+class FinalisedMeanwhile(Conflict):
+    """A lead finalised the item: annotators can no longer change it."""
+
+
+class ResolvedElsewhere(Conflict):
+    """Another lead saved a final label for the item since this lead opened it."""
+
+
 class Busy(CurationError):
     """The database stayed locked by another writer past the wait limit; nothing was written."""
 

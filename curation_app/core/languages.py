@@ -110,6 +110,15 @@ class LanguageSuggestion:
         return asdict(self)
 
 
+# A suggestion this sure starts an annotator's draft and counts as the detector's answer.
+CONFIDENT = 0.5
+
+
+def confident_languages(suggestions: list[dict]) -> list[str]:
+    """The languages the detector is sure of, from suggestions stored as dicts, best first."""
+    return [s["language"] for s in suggestions if s["confidence"] >= CONFIDENT]
+
+
 def label_for(name: str) -> str | None:
     """The vocabulary label for a fence tag or a Pygments alias; None for plain text."""
     name = name.strip().lower()

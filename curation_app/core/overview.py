@@ -6,15 +6,22 @@ from sqlmodel import Session, func, select
 
 from curation_app.models import Annotation, FinalLabel, ImportBatch, Query, User
 
+RECENT_BATCHES = 50
+
+
+def batch_ids(session: Session) -> list[int]:
+    """Every import batch, newest first: the choices of a batch filter."""
+    return list(session.exec(select(ImportBatch.id).order_by(ImportBatch.id.desc())).all())
+
 
 def overview(session: Session) -> dict:
-    """Totals, per-source counts and the import batches, newest first."""
+    """Totals, per-source counts and the most recent import batches, newest first."""
     count = lambda model: session.exec(select(func.count()).select_from(model)).one()  # noqa: E731
     by_source = session.exec(
         select(Query.source, func.count(), func.count(Query.baseline_answer), func.avg(Query.n_chars))
         .group_by(Query.source).order_by(func.count().desc())
     ).all()
-    batches = session.exec(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(50)).all()
+    batches = session.exec(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(RECENT_BATCHES)).all()
     roles = dict(session.exec(select(User.role, func.count()).group_by(User.role)).all())
     return {
         "queries": count(Query),

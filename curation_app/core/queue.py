@@ -1,10 +1,21 @@
 """Who annotates what: assignment with overlap k, reservations that expire, the next item.
 
+This module is the only writer of the queue's bookkeeping (Query.in_pool, n_claims, pool_open,
+retired, and every Assignment state); other modules call its named operations: close an item
+that became final, reopen it, retire confirmed duplicates, send an item back, count a
+submission, and the columns new queries start with.
+
 Each query has `overlap` slots. A slot is claimed by an assignment that is assigned (pushed by a
-lead), reserved (opened by an annotator, until it expires) or submitted. Queries released to the
-shared pool keep `pool_open` true while a slot is free, so finding an annotator's next item is an
-index lookup whatever the number of queries. Slots are taken with a conditional UPDATE
-(`n_claims < k`), so two annotators can never push a query past k, on SQLite or PostgreSQL.
+lead), reserved (opened by an annotator, until it expires) or submitted. The invariant, after
+every operation:
+
+    n_claims = the query's assignments in a claiming state (assigned, reserved, submitted)
+    in_pool  => released by a lead, not final and not retired
+    pool_open = in_pool and n_claims < k
+
+so finding an annotator's next item is an index lookup whatever the number of queries. Slots are
+taken with a conditional UPDATE (`n_claims < k`), so two annotators can never push a query past
+k, on SQLite or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,62 +32,126 @@ from sqlmodel import Session
 from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from curation_app.core.settings import get_setting
-from curation_app.models import Assignment, FinalLabel, Query, User, utcnow
+from curation_app.core.project import load_project
+from curation_app.models import (OPEN_STATES, Annotation, AnnotationState, Assignment, AssignmentState, FinalLabel,
+                                 Query, Role, User, utcnow)
+
+ASSIGNED, RESERVED, EXPIRED, SKIPPED, SUBMITTED = (
+    AssignmentState.ASSIGNED, AssignmentState.RESERVED, AssignmentState.EXPIRED, AssignmentState.SKIPPED,
+    AssignmentState.SUBMITTED)
+HOLDING_STATES = (ASSIGNED, RESERVED)  # open assignments that hold a slot
 
 CANDIDATES_PER_TRY = 20
 MAX_CANDIDATE_ROUNDS = 50
 STATUS_COUNT_CAP = 1000
 
 
-def refresh_pool(session: Session) -> None:
+def _pool_open(claims, k: int):  # type: ignore[no-untyped-def]
+    """pool_open as the invariant defines it, for a query whose claims become `claims`."""
+    return and_(Query.in_pool, claims < k)
+
+
+def _is_final():  # type: ignore[no-untyped-def]
+    return select(FinalLabel.query_id).where(FinalLabel.query_id == Query.id).exists()
+
+
+def initial_bookkeeping() -> dict:
+    """The queue columns of a newly imported query: not released, no claims."""
+    return {"in_pool": False, "n_claims": 0, "pool_open": False, "retired": False, "queue_rank": 0.0}
+
+
+def refresh_pool(session: Session, *, overlap: int) -> None:
     """Recompute which queries have a free slot, e.g. after the overlap setting changed."""
-    k = get_setting(session, "overlap")
-    finalised = select(FinalLabel.query_id).where(FinalLabel.query_id == Query.id).exists()
-    session.execute(update(Query).values(pool_open=and_(Query.in_pool, Query.n_claims < k, not_(finalised))))
+    session.execute(update(Query).values(
+        pool_open=and_(Query.in_pool, not_(Query.retired), Query.n_claims < overlap, not_(_is_final()))))
 
 
-def _release_slot(session: Session, query_id: int, k: int) -> None:
+def _release_slot(session: Session, query_id: int, k: int, slots: int = 1) -> None:
     session.execute(update(Query).where(Query.id == query_id).values(
-        n_claims=Query.n_claims - 1, pool_open=and_(Query.in_pool, Query.n_claims - 1 < k)))
+        n_claims=Query.n_claims - slots, pool_open=_pool_open(Query.n_claims - slots, k)))
 
 
 def _take_slot(session: Session, query_id: int, k: int) -> bool:
     """Claim one slot of a query if one is free; atomic on both databases."""
     result = session.execute(
         update(Query).where(Query.id == query_id, Query.n_claims < k).values(
-            n_claims=Query.n_claims + 1, pool_open=and_(Query.in_pool, Query.n_claims + 1 < k)))
+            n_claims=Query.n_claims + 1, pool_open=_pool_open(Query.n_claims + 1, k)))
     return result.rowcount == 1
 
 
 def _add_claim(session: Session, query_id: int, k: int) -> None:
     """Count a claim that must not be refused (work someone already did)."""
     session.execute(update(Query).where(Query.id == query_id).values(
-        n_claims=Query.n_claims + 1, pool_open=and_(Query.in_pool, Query.n_claims + 1 < k)))
+        n_claims=Query.n_claims + 1, pool_open=_pool_open(Query.n_claims + 1, k)))
 
 
-def expire_reservations(session: Session) -> int:
+def close_item(session: Session, *, query_id: int) -> None:
+    """An item became final: it leaves the pool, its open assignments are closed and their slots
+    released (submitted work keeps its slot)."""
+    _close(session, query_id)
+    session.execute(update(Query).where(Query.id == query_id).values(in_pool=False, pool_open=False))
+
+
+def reopen_item(session: Session, *, query_id: int, overlap: int) -> None:
+    """A final label was removed: the item is back in the pool, unless it is retired."""
+    session.execute(update(Query).where(Query.id == query_id, not_(Query.retired)).values(
+        in_pool=True, pool_open=Query.n_claims < overlap))
+
+
+def retire_duplicates(session: Session, *, query_ids: list[int]) -> None:
+    """Confirmed duplicates: out of the pool and out of every annotator's queue, for good."""
+    for query_id in query_ids:
+        _close(session, query_id)
+        session.execute(update(Query).where(Query.id == query_id).values(
+            retired=True, in_pool=False, pool_open=False))
+
+
+def unretire(session: Session, *, query_id: int) -> None:
+    """A lead cleared a duplicate: it may be assigned again (it is not put back by itself)."""
+    session.execute(update(Query).where(Query.id == query_id).values(retired=False))
+
+
+def _close(session: Session, query_id: int) -> None:
+    held = session.execute(select(func.count()).select_from(Assignment).where(
+        Assignment.query_id == query_id, Assignment.state.in_(HOLDING_STATES))).scalar_one()
+    session.execute(update(Assignment).where(
+        Assignment.query_id == query_id, Assignment.state.in_(OPEN_STATES)).values(
+        state=SKIPPED, reserved_until=None, updated_at=utcnow()))
+    if held:
+        session.execute(update(Query).where(Query.id == query_id).values(n_claims=Query.n_claims - held))
+
+
+def send_back_to(session: Session, *, query_id: int, annotator_ids: list[int]) -> None:
+    """Annotators asked to look again get the item back in their queue. Their submitted
+    assignment already holds its slot, so the claims do not change."""
+    if annotator_ids:
+        session.execute(update(Assignment).where(
+            Assignment.query_id == query_id, Assignment.annotator_id.in_(annotator_ids)).values(
+            state=ASSIGNED, reserved_until=None, updated_at=utcnow()))
+
+
+def expire_reservations(session: Session, *, overlap: int | None = None) -> int:
     """Give the slots of reservations that ran out back to the pool; drafts stay."""
     now = utcnow()
     expired = session.execute(
         select(Assignment.id, Assignment.query_id)
-        .where(Assignment.state == "reserved", Assignment.reserved_until < now)
+        .where(Assignment.state == RESERVED, Assignment.reserved_until < now)
         .limit(1000)
     ).all()
     if not expired:
         return 0
-    k = get_setting(session, "overlap")
+    k = overlap if overlap is not None else load_project(session).overlap
     for assignment_id, query_id in expired:
         changed = session.execute(update(Assignment).where(
-            Assignment.id == assignment_id, Assignment.state == "reserved").values(
-            state="expired", updated_at=now)).rowcount
+            Assignment.id == assignment_id, Assignment.state == RESERVED).values(
+            state=EXPIRED, updated_at=now)).rowcount
         if changed:
             _release_slot(session, query_id, k)
     return len(expired)
 
 
 def _annotators(session: Session, names: list[str] | None) -> list[User]:
-    query = select(User).where(User.role == "annotator", User.active)
+    query = select(User).where(User.role == Role.ANNOTATOR, User.active)
     if names:
         query = query.where(User.name.in_(names))
     found = list(session.execute(query.order_by(User.name)).scalars())
@@ -90,8 +165,7 @@ def _annotators(session: Session, names: list[str] | None) -> list[User]:
 
 def _selected_queries(session: Session, public_ids: list[str] | None, sources: list[str] | None,
                       batch_ids: list[int] | None):  # type: ignore[no-untyped-def]
-    finalised = select(FinalLabel.query_id).where(FinalLabel.query_id == Query.id).exists()
-    condition = [not_(finalised)]
+    condition = [not_(_is_final()), not_(Query.retired)]
     if public_ids:
         found = set(session.execute(select(Query.public_id).where(Query.public_id.in_(public_ids))).scalars())
         missing = [p for p in public_ids if p not in found]
@@ -119,8 +193,8 @@ def assign(
     Without names, the queries join the shared pool: any annotator may take a free slot. With
     names, each query gets assignments to the least-loaded named annotators until it has k.
     """
-    require_role(actor, "lead", "admin")
-    k = get_setting(session, "overlap")
+    require_role(actor, Role.LEAD, Role.ADMIN)
+    k = load_project(session).overlap
     condition = _selected_queries(session, public_ids, sources, batch_ids)
     if not annotators:
         opened = session.execute(update(Query).where(condition, not_(Query.in_pool)).values(
@@ -137,7 +211,7 @@ def assign(
                            "name more annotators or lower the overlap")
     load = Counter(dict(session.execute(
         select(Assignment.annotator_id, func.count())
-        .where(Assignment.state.in_(("assigned", "reserved")))
+        .where(Assignment.state.in_(HOLDING_STATES))
         .group_by(Assignment.annotator_id)).all()))
     heap = [(load[u.id], u.name, u.id) for u in people]
     heapq.heapify(heap)
@@ -163,7 +237,7 @@ def assign(
             if annotator_id in already:
                 passed_over.append((count, name, annotator_id))
                 continue
-            new_rows.append({"query_id": query_id, "annotator_id": annotator_id, "state": "assigned",
+            new_rows.append({"query_id": query_id, "annotator_id": annotator_id, "state": ASSIGNED,
                              "reserved_until": None, "assigned_by_id": actor.id,
                              "created_at": now, "updated_at": now})
             claims[query_id] += 1
@@ -199,9 +273,9 @@ class Reservation:
 
 def _reserve_row(session: Session, assignment: Assignment, minutes: int, k: int) -> bool:
     """Make an annotator's own assignment a live reservation; False when its slot is gone."""
-    if assignment.state in ("expired", "skipped") and not _take_slot(session, assignment.query_id, k):
+    if assignment.state in (EXPIRED, SKIPPED) and not _take_slot(session, assignment.query_id, k):
         return False
-    assignment.state = "reserved"
+    assignment.state = RESERVED
     assignment.reserved_until = utcnow() + timedelta(minutes=minutes)
     assignment.updated_at = utcnow()
     session.add(assignment)
@@ -212,12 +286,12 @@ def _reserve_row(session: Session, assignment: Assignment, minutes: int, k: int)
 def next_item(session: Session, *, actor: User) -> Reservation | None:
     """The annotator's next query, reserved for them: their live reservation, then their
     assigned items, then an expired item of theirs with a slot still free, then the pool."""
-    require_role(actor, "annotator")
-    expire_reservations(session)
-    minutes = get_setting(session, "reservation_minutes")
-    k = get_setting(session, "overlap")
+    require_role(actor, Role.ANNOTATOR)
+    project = load_project(session)
+    minutes, k = project.reservation_minutes, project.overlap
+    expire_reservations(session, overlap=k)
     own = select(Assignment).where(Assignment.annotator_id == actor.id)
-    for states in (("reserved",), ("assigned",), ("expired",)):
+    for states in ((RESERVED,), (ASSIGNED,), (EXPIRED,)):
         for assignment in session.execute(
                 own.where(Assignment.state.in_(states)).order_by(Assignment.id).limit(CANDIDATES_PER_TRY)).scalars():
             if _reserve_row(session, assignment, minutes, k):
@@ -250,7 +324,7 @@ def _reserve_from_pool(session: Session, actor: User, candidates: list[int], min
             with session.begin_nested():
                 if not _take_slot(session, query_id, k):
                     continue
-                assignment = Assignment(query_id=query_id, annotator_id=actor.id, state="reserved",
+                assignment = Assignment(query_id=query_id, annotator_id=actor.id, state=RESERVED,
                                         reserved_until=now + timedelta(minutes=minutes), created_at=now,
                                         updated_at=now)
                 session.add(assignment)
@@ -273,7 +347,8 @@ def _locked_assignment(session: Session, query_id: int, annotator_id: int | None
         .with_for_update()).scalar_one_or_none()
 
 
-def hold_for_save(session: Session, *, annotator: User, query_id: int, public_id: str, submit: bool) -> None:
+def hold_for_save(session: Session, *, annotator: User, query_id: int, public_id: str, submit: bool,
+                  overlap: int, reservation_minutes: int) -> None:
     """Before an annotator's save: check the item is still theirs and keep its reservation alive.
 
     A reservation that ran out is taken back if a slot is still free. If other annotators took
@@ -283,67 +358,63 @@ def hold_for_save(session: Session, *, annotator: User, query_id: int, public_id
     assignment = _locked_assignment(session, query_id, annotator.id)
     if assignment is None:
         raise PermissionDenied(f"query {public_id} is not assigned to {annotator.name}")
-    if assignment.state == "skipped":
+    if assignment.state == SKIPPED:
         raise InvalidInput(f"you skipped {public_id} (or a lead closed it); it is no longer in your queue")
-    k = get_setting(session, "overlap")
-    if assignment.state == "expired":
-        if not _take_slot(session, query_id, k):
+    if assignment.state == EXPIRED:
+        if not _take_slot(session, query_id, overlap):
             if submit:
                 raise Conflict(f"your reservation of {public_id} ran out and other annotators took every slot; "
                                "your draft is kept, but it cannot be submitted")
             return
-        assignment.state = "reserved"
-    if assignment.state == "reserved":
-        assignment.reserved_until = utcnow() + timedelta(minutes=get_setting(session, "reservation_minutes"))
+        assignment.state = RESERVED
+    if assignment.state == RESERVED:
+        assignment.reserved_until = utcnow() + timedelta(minutes=reservation_minutes)
     assignment.updated_at = utcnow()
     session.add(assignment)
 
 
 def skip(session: Session, *, actor: User, query_id: int) -> None:
     """Pass an item on: its slot goes back to the pool and this annotator will not get it again."""
-    require_role(actor, "annotator")
+    require_role(actor, Role.ANNOTATOR)
     assignment = _locked_assignment(session, query_id, actor.id)
-    if assignment is None or assignment.state in ("submitted", "skipped"):
+    if assignment is None or assignment.state in (SUBMITTED, SKIPPED):
         raise InvalidInput("only an open item can be skipped")
-    if assignment.state in ("assigned", "reserved"):
-        _release_slot(session, query_id, get_setting(session, "overlap"))
+    if assignment.state in HOLDING_STATES:
+        _release_slot(session, query_id, load_project(session).overlap)
     old_state = assignment.state
-    assignment.state, assignment.reserved_until, assignment.updated_at = "skipped", None, utcnow()
+    assignment.state, assignment.reserved_until, assignment.updated_at = SKIPPED, None, utcnow()
     session.add(assignment)
     public_id = session.execute(select(Query.public_id).where(Query.id == query_id)).scalar_one()
     audit.record(session, actor=actor, action="queue.skip", entity="query", entity_id=public_id,
-                 old={"state": old_state}, new={"state": "skipped"})
+                 old={"state": old_state}, new={"state": SKIPPED})
 
 
-def mark_submitted(session: Session, *, annotator: User, query_id: int) -> None:
+def mark_submitted(session: Session, *, annotator: User, query_id: int, overlap: int) -> None:
     """A submitted annotation holds its slot. The workspace calls hold_for_save first, so only
     labels imported from elsewhere can add a claim beyond k here: that work was already done."""
-    k = get_setting(session, "overlap")
     assignment = _locked_assignment(session, query_id, annotator.id)
     now = utcnow()
     if assignment is None:
-        _add_claim(session, query_id, k)
-        session.add(Assignment(query_id=query_id, annotator_id=annotator.id, state="submitted",
+        _add_claim(session, query_id, overlap)
+        session.add(Assignment(query_id=query_id, annotator_id=annotator.id, state=SUBMITTED,
                                created_at=now, updated_at=now))
         return
-    if assignment.state in ("expired", "skipped"):
-        _add_claim(session, query_id, k)
-    assignment.state, assignment.reserved_until, assignment.updated_at = "submitted", None, now
+    if assignment.state in (EXPIRED, SKIPPED):
+        _add_claim(session, query_id, overlap)
+    assignment.state, assignment.reserved_until, assignment.updated_at = SUBMITTED, None, now
     session.add(assignment)
 
 
 def queue_status(session: Session, *, annotator: User) -> dict:
     """Counts for the annotator's progress bar: done today, waiting for them, in the pool."""
     start_of_day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    from curation_app.models import Annotation
-
     done_today = session.execute(select(func.count()).select_from(Annotation).where(
-        Annotation.annotator_id == annotator.id, Annotation.state == "submitted",
+        Annotation.annotator_id == annotator.id, Annotation.state == AnnotationState.SUBMITTED,
         Annotation.submitted_at >= start_of_day)).scalar_one()
     done_total = session.execute(select(func.count()).select_from(Annotation).where(
-        Annotation.annotator_id == annotator.id, Annotation.state == "submitted")).scalar_one()
+        Annotation.annotator_id == annotator.id, Annotation.state == AnnotationState.SUBMITTED)).scalar_one()
     waiting = session.execute(select(func.count()).select_from(Assignment).where(
-        Assignment.annotator_id == annotator.id, Assignment.state.in_(("assigned", "reserved")))).scalar_one()
+        Assignment.annotator_id == annotator.id, Assignment.state.in_(HOLDING_STATES))).scalar_one()
     mine = exists().where(Assignment.query_id == Query.id, Assignment.annotator_id == annotator.id)
     # Counted up to a cap, so this stays cheap on every rerun however large the pool is.
     open_ids = select(Query.id).where(Query.pool_open, not_(mine)).limit(STATUS_COUNT_CAP + 1).subquery()
@@ -354,7 +425,7 @@ def queue_status(session: Session, *, annotator: User) -> dict:
 
 def pool_summary(session: Session) -> dict:
     """For leads: how far the queries are through the queue."""
-    k = get_setting(session, "overlap")
+    k = load_project(session).overlap
     total = session.execute(select(func.count()).select_from(Query)).scalar_one()
     released = session.execute(select(func.count()).select_from(Query).where(Query.in_pool)).scalar_one()
     open_slots = session.execute(select(func.coalesce(func.sum(k - Query.n_claims), 0)).where(

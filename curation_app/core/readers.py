@@ -14,11 +14,11 @@ import hashlib
 import io
 import json
 import sys
-
-import orjson
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+import orjson
 
 from curation_app.core.errors import InvalidInput
 

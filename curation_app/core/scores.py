@@ -130,12 +130,6 @@ def from_setting(value: Any) -> tuple[ScoreField, ...]:
         required=bool(spec.get("required")), help=spec.get("help") or "") for spec in value or ())
 
 
-def project_score_fields(session) -> tuple[ScoreField, ...]:  # noqa: ANN001 - a Session
-    from curation_app.core.settings import get_setting  # settings checks values with this module
-
-    return from_setting(get_setting(session, "score_fields"))
-
-
 def clean_scores(value: Any, fields: tuple[ScoreField, ...], *, prefix: str = "") -> dict[str, float] | None:
     """{name: number} checked against the project's score fields; None when nothing is given.
     Numbers may come as text (from a CSV cell); whole numbers are kept as whole numbers."""

@@ -13,7 +13,8 @@ from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
 from curation_app.core.scores import parse_score_fields_setting, score_field_problems
-from curation_app.models import Setting, User, utcnow
+from curation_app.core.taxonomy import taxonomy_problems
+from curation_app.models import Role, Setting, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,6 @@ def _parse_taxonomy(text: str) -> Any:
 def _check_taxonomy(value: Any) -> str | None:
     if value is None:
         return None
-    from curation_app.core.taxonomy import taxonomy_problems
-
     problems = taxonomy_problems(value)
     return "; ".join(problems) if problems else None
 
@@ -117,16 +116,13 @@ def parse_setting(key: str, text: str) -> Any:
         raise InvalidInput(f"setting {key}: {text!r} is not a valid {spec.parse.__name__}") from None
 
 
-def set_setting(session: Session, *, actor: User, key: str, value: Any) -> None:
-    """Check and store one setting; rules that involve two settings are checked together."""
-    set_settings(session, actor=actor, values={key: value})
-
-
-def set_settings(session: Session, *, actor: User, values: dict[str, Any]) -> None:
+def store_settings(session: Session, *, actor: User, values: dict[str, Any]) -> None:
     """Check and store several settings at once, e.g. the acceptance rule's two numbers, so a
-    rule between them (keep_quorum <= min_annotations) holds for the new pair, not in between."""
+    rule between them (keep_quorum <= min_annotations) holds for the new pair, not in between.
+    Callers change settings through `configure.change_settings`, which also refreshes what
+    depends on them (the pool's open slots)."""
     # Leads run the annotation (overlap, rule, guideline version); what an annotation holds is the admin's.
-    require_role(actor, *(("admin",) if set(SCHEMA_SETTINGS) & set(values) else ("admin", "lead")))
+    require_role(actor, *((Role.ADMIN,) if set(SCHEMA_SETTINGS) & set(values) else (Role.ADMIN, Role.LEAD)))
     for key, value in values.items():
         reason = _spec(key).check(value)
         if reason:
@@ -149,8 +145,4 @@ def set_settings(session: Session, *, actor: User, values: dict[str, Any]) -> No
         session.add(row)
         audit.record(session, actor=actor, action="setting.set", entity="setting", entity_id=key,
                      old={"value": old}, new={"value": value})
-    if "overlap" in values:
-        from curation_app.core.queue import refresh_pool
-
-        session.flush()
-        refresh_pool(session)
+    session.flush()

@@ -18,8 +18,9 @@ from sqlmodel import Session
 from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
+from curation_app.core.languages import confident_languages
 from curation_app.core.rendering import suggest_for_messages
-from curation_app.models import FinalLabel, Query, User
+from curation_app.models import FinalLabel, Query, Role, User
 
 TARGETS = ("category", "subcategory", "difficulty")
 MIN_TRAINING_ITEMS = 20
@@ -110,7 +111,7 @@ def model_for_suggestions(session: Session, seed: int = 0) -> SuggestionModel | 
 
 def train(session: Session, *, actor: User, seed: int = 0, evaluate: bool = True) -> SuggestionModel:
     """Fit one classifier per target on the final, kept items, with held-out accuracy."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     return _fit(session, seed=seed, evaluate=evaluate)
 
 
@@ -134,7 +135,7 @@ def _fit(session: Session, *, seed: int, evaluate: bool) -> SuggestionModel:
 def order_queue_by_uncertainty(session: Session, *, actor: User, model: SuggestionModel | None = None) -> dict:
     """Most uncertain open items first in the shared pool (queue_rank = -uncertainty); the model is
     trained on the final labels when none is given."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     model = model or train(session, actor=actor, evaluate=False)
     if "subcategory" not in model.models:
         raise InvalidInput("the model has no subcategory classifier yet")
@@ -152,7 +153,7 @@ def order_queue_by_uncertainty(session: Session, *, actor: User, model: Suggesti
 
 
 def reset_queue_order(session: Session, *, actor: User) -> None:
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     session.execute(update(Query).values(queue_rank=0.0))
     audit.record(session, actor=actor, action="queue.order_by_id", entity="queue")
 
@@ -168,7 +169,7 @@ def language_suggestion_accuracy(session: Session) -> dict:
         if not final:
             continue
         suggestions = suggest_for_messages(messages)
-        confident = {s.language for s in suggestions if s.confidence >= 0.5} or {suggestions[0].language}
+        confident = set(confident_languages([s.as_dict() for s in suggestions])) or {suggestions[0].language}
         n += 1
         exact += confident == final
         top1 += suggestions[0].language in final

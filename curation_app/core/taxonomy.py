@@ -8,8 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
 DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("default_taxonomy.json")
 
 
@@ -72,10 +70,3 @@ def taxonomy_from_dict(data: dict) -> Taxonomy:
 @lru_cache(maxsize=1)
 def default_taxonomy() -> Taxonomy:
     return taxonomy_from_dict(json.loads(DEFAULT_TAXONOMY_PATH.read_text(encoding="utf-8")))
-
-
-def project_taxonomy(session: Session) -> Taxonomy:
-    from curation_app.core.settings import get_setting
-
-    stored = get_setting(session, "taxonomy")
-    return default_taxonomy() if stored is None else taxonomy_from_dict(stored)

@@ -6,7 +6,7 @@ Flags live in Query.triage_flags:
     duplicate_cluster      the cluster's ids
     contamination          [{benchmark, item, evidence}]
     secrets                [{kind, span}]
-    duplicate_of           set by a lead who confirmed the duplicate
+    duplicate_of           set by a lead who confirmed the duplicate (the query is retired from the queue)
     blocked                True while a contamination, secret or confirmed duplicate holds the
                            query out of releases; a lead clears it (cleared_by, cleared_reason)
 """
@@ -21,11 +21,12 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from curation_app.core import audit, triage
+from curation_app.core import audit, queue, triage
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound
-from curation_app.core.settings import get_setting
-from curation_app.models import Query, User
+from curation_app.core.project import load_project
+from curation_app.database import read_scope, session_scope
+from curation_app.models import Query, Role, User
 
 REDACTION = "[REDACTED]"
 
@@ -61,9 +62,10 @@ def find_problems(
 
     progress(stage, total) may return a callback that is given the number of items just done.
     """
-    require_role(actor, "lead", "admin")
-    ngram = ngram or get_setting(session, "ngram")
-    threshold = threshold or get_setting(session, "duplicate_threshold")
+    require_role(actor, Role.LEAD, Role.ADMIN)
+    project = load_project(session)
+    ngram = ngram or project.ngram
+    threshold = threshold or project.duplicate_threshold
     names = [Path(path).name for path in benchmark_files]
     if len(set(names)) != len(names):
         raise InvalidInput("two benchmark files have the same name; evidence is kept per file name, so rename one")
@@ -95,7 +97,7 @@ def find_problems(
 
 def store_findings(session: Session, *, actor: User, findings: Findings) -> dict:
     """Write what triage found onto the queries (a lead's decisions stay); returns the report."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     cluster_of = {member: cluster for cluster in findings.clusters for member in cluster}
     contamination_of: dict[str, list[dict]] = {}
     for hit in findings.contaminated:
@@ -148,8 +150,6 @@ def run_triage(session: Session, *, actor: User, **options: Any) -> dict:
 def triage_beside_writers(*, actor: User, engine: Engine | None = None, **options: Any) -> dict:
     """Find in a read-only session, so the long part never holds the write lock that annotators'
     saves wait on; then store the flags in a short transaction. Options as for `find_problems`."""
-    from curation_app.database import read_scope, session_scope
-
     with read_scope(engine) as session:
         findings = find_problems(session, actor=actor, **options)
     with session_scope(engine) as session:
@@ -173,32 +173,38 @@ def _set_flags(session: Session, actor: User, query: Query, flags: dict, action:
 
 def mark_duplicates(session: Session, *, actor: User, canonical: str, duplicates: list[str]) -> None:
     """Confirm duplicates of a canonical query: they leave the pool and never reach a release."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     _query(session, canonical)
     if canonical in duplicates:
         raise InvalidInput("the canonical query cannot be its own duplicate")
+    confirmed = []
     for public_id in duplicates:
         query = _query(session, public_id)
         flags = {**(query.triage_flags or {}), "duplicate_of": canonical, "blocked": True}
         flags.pop("cleared_by", None)
         _set_flags(session, actor, query, flags, "triage.mark_duplicate", {"canonical": canonical})
-        query.in_pool, query.pool_open = False, False
+        confirmed.append(query.id)
+    session.flush()
+    queue.retire_duplicates(session, query_ids=confirmed)
 
 
 def clear_flags(session: Session, *, actor: User, public_id: str, reason: str) -> None:
     """A lead has looked: the query may be released after all (the flags stay as evidence)."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     if not (reason or "").strip():
         raise InvalidInput("say why the flags are cleared")
     query = _query(session, public_id)
     flags = {**(query.triage_flags or {}), "blocked": False, "cleared_by": actor.name, "cleared_reason": reason.strip()}
     _set_flags(session, actor, query, flags, "triage.clear", {"reason": reason.strip()})
+    if query.retired:
+        session.flush()
+        queue.unretire(session, query_id=query.id)
 
 
 def redact_secrets(session: Session, *, actor: User, public_id: str) -> int:
     """Replace every flagged secret in the query's text by [REDACTED]; returns how many.
     The content hash stays, so re-importing the original text is still a duplicate."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     query = _query(session, public_id)
     messages = [dict(m) for m in query.messages]
     redacted = 0
@@ -223,7 +229,7 @@ def redact_secrets(session: Session, *, actor: User, public_id: str) -> int:
 
 def query_texts(session: Session, *, actor: User, public_ids: list[str]) -> dict[str, str]:
     """The users' text of these queries, for a lead comparing a cluster's members."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     found: dict[str, str] = {}
     for start in range(0, len(public_ids), 500):
         rows = session.execute(select(Query.public_id, Query.messages)
@@ -234,7 +240,7 @@ def query_texts(session: Session, *, actor: User, public_ids: list[str]) -> dict
 
 def flagged(session: Session, *, actor: User) -> list[dict]:
     """Every query with a flag, for the lead's triage page."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
     rows = session.execute(select(Query.public_id, Query.triage_flags).where(Query.triage_flags.is_not(None))
                            .order_by(Query.public_id)).all()
     return [{"id": public_id, **flags} for public_id, flags in rows if flags]

@@ -9,13 +9,13 @@ import json
 import pytest
 from sqlmodel import Session, select
 
-from curation_app.core import adjudicate, annotation_io, release, triage_db
+from curation_app.core import adjudicate, annotation_io, release
 from curation_app.core.errors import InvalidInput
 from curation_app.core.importer import import_file
+from curation_app.core.triage import database as triage_db
 from curation_app.database import session_scope
 from curation_app.models import AuditLog, Query
-from tests.test_annotations_agreement_cli import ROW, write_csv
-from tests.test_import import write_jsonl
+from tests.factories import ROW, write_csv, write_jsonl
 
 LOOP = "def total(values):\n    result = 0\n    for value in values:\n        result += value\n    return result\n"
 SECRET = "AKIA" + "QWERTYUIOPASDFGH"  # built here so no key-shaped string sits in the repository

@@ -1,6 +1,6 @@
 """Agreement on the project's own annotations: per field, per annotator pair, per category.
 
-The statistics live in curation_app.core.agreement; this module turns submitted annotations into
+The statistics live in the rest of this package; this module turns submitted annotations into
 the long (item, annotator, value) tables it reads, with the level each field calls for.
 """
 
@@ -19,9 +19,8 @@ from sqlmodel import Session
 from curation_app.core import agreement
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
-from curation_app.core.scores import project_score_fields
-from curation_app.core.taxonomy import project_taxonomy
-from curation_app.models import Annotation, FinalLabel, Query, Setting, User
+from curation_app.core.project import Project, load_project
+from curation_app.models import Annotation, AnnotationState, FinalLabel, Query, Role, Setting, User
 
 # Field -> level of measurement. Difficulty is ordinal over the taxonomy's declared scale.
 FIELD_LEVELS = {
@@ -42,33 +41,35 @@ class Filters:
     until: datetime | None = None
 
 
-def field_levels(session: Session) -> dict[str, str]:
+def field_levels(project: Project) -> dict[str, str]:
     """Every field with agreement: the built-in ones, then the project's score fields."""
-    return {**FIELD_LEVELS, **{f.name: f.level for f in project_score_fields(session)}}
+    return {**FIELD_LEVELS, **{f.name: f.level for f in project.score_fields}}
 
 
-def _level(session: Session, field: str) -> str:
-    levels = field_levels(session)
+def _level(project: Project, field: str) -> str:
+    levels = field_levels(project)
     if field not in levels:
         raise InvalidInput(f"unknown field {field!r}; fields with agreement: {', '.join(levels)}")
     return levels[field]
 
 
-def annotation_table(session: Session, *, actor: User, filters: Filters = Filters()) -> pd.DataFrame:
+def annotation_table(session: Session, *, actor: User, filters: Filters = Filters(),
+                     project: Project | None = None) -> pd.DataFrame:
     """Every submitted annotation as one row: item, annotator, batch, and each labelled field."""
-    require_role(actor, "lead", "admin")
+    require_role(actor, Role.LEAD, Role.ADMIN)
+    project = project or load_project(session)
     # Languages and scores come back as JSON text and are decoded in one pass below: for 300,000
     # rows the per-value JSON processing of the ORM type costs more than the query.
     columns = [cast(Annotation.languages, Text).label(f) if f == "languages" else getattr(Annotation, f)
                for f in FIELD_LEVELS]
-    score_names = [f.name for f in project_score_fields(session)]
+    score_names = [f.name for f in project.score_fields]
     if score_names:
         columns.append(cast(Annotation.scores, Text).label("scores"))
     statement = (
         select(Query.public_id.label("item"), User.name.label("annotator"), Query.batch_id.label("batch"), *columns)
         .join(Annotation, Annotation.query_id == Query.id)
         .join(User, User.id == Annotation.annotator_id)
-        .where(Annotation.state == "submitted")
+        .where(Annotation.state == AnnotationState.SUBMITTED)
     )
     if filters.batch_ids:
         statement = statement.where(Query.batch_id.in_(filters.batch_ids))
@@ -105,34 +106,35 @@ def ratings_for(table: pd.DataFrame, field: str, level: str) -> pd.DataFrame:
     return ratings[ratings["value"].notna()].reset_index(drop=True)
 
 
-def _scale(session: Session, field: str) -> list[str] | None:
-    return list(project_taxonomy(session).difficulties) if FIELD_LEVELS.get(field) == "ordinal" else None
+def _scale(project: Project, field: str) -> list[str] | None:
+    return list(project.taxonomy.difficulties) if FIELD_LEVELS.get(field) == "ordinal" else None
 
 
-def _field_ratings(session: Session, table: pd.DataFrame, field: str) -> tuple[pd.DataFrame, str, list | None]:
-    level = _level(session, field)
-    return ratings_for(table, field, level), level, _scale(session, field)
+def _field_ratings(project: Project, table: pd.DataFrame, field: str) -> tuple[pd.DataFrame, str, list | None]:
+    level = _level(project, field)
+    return ratings_for(table, field, level), level, _scale(project, field)
 
 
-def field_report(session: Session, table: pd.DataFrame, field: str, *, n_bootstrap: int = 1000,
+def field_report(project: Project, table: pd.DataFrame, field: str, *, n_bootstrap: int = 1000,
                  seed: int = 0) -> dict:
-    ratings, level, scale = _field_ratings(session, table, field)
+    ratings, level, scale = _field_ratings(project, table, field)
     return agreement.agreement_report(ratings, level=level, scale=scale, n_bootstrap=n_bootstrap, seed=seed)
 
 
 def database_agreement(session: Session, *, actor: User, fields: list[str] | None = None,
                        filters: Filters = Filters(), n_bootstrap: int = 1000, seed: int = 0) -> dict[str, dict]:
     """The agreement report of each field on the submitted annotations."""
+    project = load_project(session)
     for name in fields or ():
-        _level(session, name)
-    table = annotation_table(session, actor=actor, filters=filters)
-    return {name: field_report(session, table, name, n_bootstrap=n_bootstrap, seed=seed)
-            for name in fields or field_levels(session)}
+        _level(project, name)
+    table = annotation_table(session, actor=actor, filters=filters, project=project)
+    return {name: field_report(project, table, name, n_bootstrap=n_bootstrap, seed=seed)
+            for name in fields or field_levels(project)}
 
 
-def pairwise(session: Session, table: pd.DataFrame, field: str) -> pd.DataFrame:
+def pairwise(project: Project, table: pd.DataFrame, field: str) -> pd.DataFrame:
     """Annotator x annotator agreement (Cohen's kappa, or alpha for sets)."""
-    ratings, level, scale = _field_ratings(session, table, field)
+    ratings, level, scale = _field_ratings(project, table, field)
     if ratings.empty:
         return pd.DataFrame()
     return agreement.pairwise_matrix(ratings, level=level, scale=scale)
@@ -148,9 +150,9 @@ def confusion(table: pd.DataFrame, field: str) -> pd.DataFrame:
     return agreement.confusion_matrix(ratings)
 
 
-def by_category(session: Session, table: pd.DataFrame, field: str, *, min_items: int = 2) -> pd.DataFrame:
+def by_category(project: Project, table: pd.DataFrame, field: str, *, min_items: int = 2) -> pd.DataFrame:
     """Per main category (the one most annotators chose for the item): items and agreement, lowest first."""
-    ratings, level, scale = _field_ratings(session, table, field)
+    ratings, level, scale = _field_ratings(project, table, field)
     if ratings.empty:
         return pd.DataFrame(columns=["category", "items", "percent_agreement", "krippendorff_alpha"])
     modal = (table.dropna(subset=["category"]).groupby("item")["category"]
@@ -168,9 +170,9 @@ def by_category(session: Session, table: pd.DataFrame, field: str, *, min_items:
     return result.sort_values(["percent_agreement", "items"], ascending=[True, False], na_position="first")
 
 
-def with_final_labels(session: Session, table: pd.DataFrame, field: str) -> pd.DataFrame:
+def with_final_labels(session: Session, project: Project, table: pd.DataFrame, field: str) -> pd.DataFrame:
     """Per annotator: agreement with the final labels, once items have them."""
-    ratings, level, scale = _field_ratings(session, table, field)
+    ratings, level, scale = _field_ratings(project, table, field)
     if field in FIELD_LEVELS:
         finals = session.execute(select(Query.public_id, getattr(FinalLabel, field))
                                  .join(FinalLabel, FinalLabel.query_id == Query.id)).all()

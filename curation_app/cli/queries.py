@@ -1,0 +1,97 @@
+"""`import`: raw queries from JSONL, JSON, CSV or Parquet, or baseline answers keyed by query id."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from curation_app.cli.common import CommandFailed, Commands, actor, print_json, print_problems, ready_engine
+from curation_app.cli.triage_flags import triage_with_progress
+from curation_app.core.errors import CurationError, ImportRefused
+
+
+def register_import(commands: Commands) -> None:
+    imp = commands.add_parser("import", help="import raw queries (JSONL, JSON, CSV, Parquet) or an answers file")
+    imp.add_argument("file")
+    imp.add_argument("--source", help="source name kept as provenance (default: the file name)")
+    imp.add_argument("--text-field", help="the field holding the query text, when detection cannot decide")
+    imp.add_argument("--format", choices=("jsonl", "json", "csv", "parquet"), help="override format detection")
+    imp.add_argument("--no-triage", action="store_true",
+                     help="skip the near-duplicate and secrets check that follows an import (run `triage` later)")
+    imp.add_argument("--skip-bad-rows", action="store_true",
+                     help="import the good rows and list the bad ones instead of refusing the file")
+    imp.add_argument("--answers", action="store_true",
+                     help="the file holds baseline answers keyed by query id (detected for Arena-Hard answers)")
+    imp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    imp.set_defaults(run=cmd_import)
+
+
+def _progress_bar(path: Path) -> tuple[Callable[[int], None] | None, Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=path.stat().st_size if path.is_file() else None, unit="B", unit_scale=True,
+               desc=path.name, file=sys.stderr, disable=None, leave=False)
+    return bar.update, bar
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from curation_app.core.importer import import_answers, import_file, looks_like_answers
+
+    engine = ready_engine()
+    path = Path(args.file)
+    if args.answers or (path.is_file() and looks_like_answers(path)):
+        summary: Any = import_answers(path, actor=actor(), source=args.source, engine=engine)
+        result = summary.as_dict()
+        if args.json:
+            print_json(result)
+        else:
+            print(f"{path.name}: {result['read']} answers read, {result['attached']} attached as "
+                  f"baseline answers, {result['unmatched']} with no matching query")
+        return 0
+    update, bar = _progress_bar(path)
+    try:
+        summary = import_file(path, actor=actor(), source=args.source, text_field=args.text_field,
+                              file_format=args.format, skip_bad_rows=args.skip_bad_rows,
+                              engine=engine, on_progress=update)
+    except ImportRefused as refused:
+        bar.close()
+        if args.json:
+            print_json({"read": refused.n_read, "imported": 0, "duplicates": 0, "errors": refused.n_problems,
+                        "refused": True,
+                        "problems": [{"location": w, "problem": p} for w, p in refused.problems]})
+        else:
+            print_problems(refused)
+        raise CommandFailed(
+            f"{refused.file_name}: refused, {refused.n_problems} bad row(s); nothing was imported "
+            "(fix them, or pass --skip-bad-rows to import the rest)") from None
+    bar.close()
+    result = summary.as_dict()
+    if result["imported"] and not args.no_triage:  # new queries are checked at once, not only on demand
+        try:
+            report = triage_with_progress(engine=engine)
+        except CurationError as error:  # the import stands; triage can be run again on its own
+            result["triage"] = {"error": str(error)}
+        else:
+            result["triage"] = {"duplicate_clusters": len(report["duplicate_clusters"]),
+                                "with_secrets": len({s["id"] for s in report["secrets"]})}
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{path.name} ({result['format']}, {result['shape']} shape) as source {result['source']!r}: "
+          f"{result['read']} read, {result['imported']} imported, {result['duplicates']} duplicates, "
+          f"{result['errors']} skipped")
+    if "error" in result.get("triage", {}):
+        print(f"  triage did not run ({result['triage']['error']}); run `python -m curation_app triage` later")
+    elif "triage" in result:
+        print(f"  triage: {result['triage']['duplicate_clusters']} near-duplicate cluster(s), "
+              f"{result['triage']['with_secrets']} quer(y/ies) with secrets or personal data "
+              "(details: python -m curation_app triage; leads decide on the Triage page)")
+    for item in result["skipped"][:50]:
+        print(f"  skipped {item['location']}: {item['problem']}")
+    if result["renamed"]:
+        print(f"  {len(result['renamed'])} id(s) were already taken and now carry the prefix "
+              f"'{result['source']}:' (first: {result['renamed'][0]['id']} -> {result['renamed'][0]['now']})")
+    return 0

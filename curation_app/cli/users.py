@@ -1,0 +1,78 @@
+"""`users`: add users, set passwords and roles, list them."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from curation_app.cli.common import CommandFailed, Commands, actor, print_json, ready_engine
+from curation_app.models import Role
+
+
+def register_users(commands: Commands) -> None:
+    roles = [role.value for role in Role]
+    users = commands.add_parser("users", help="manage users")
+    users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_commands.add_parser("add", help="add a user (password from stdin or a prompt)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=roles)
+    add.add_argument("--no-password", action="store_true", help="an account that cannot log in")
+    passwd = users_commands.add_parser("passwd", help="set a user's password (stdin or a prompt)")
+    passwd.add_argument("name")
+    passwd.set_defaults(no_password=False)
+    role = users_commands.add_parser("role", help="change a user's role")
+    role.add_argument("name")
+    role.add_argument("role", choices=roles)
+    listing = users_commands.add_parser("list", help="list users")
+    listing.add_argument("--json", action="store_true")
+    users.set_defaults(run=cmd_users)
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.no_password:
+        return None
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != first:
+            raise CommandFailed("the two passwords differ")
+        return first
+    # Piped in: one line, so scripts can create accounts without a terminal.
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise CommandFailed("no password on standard input (or pass --no-password)")
+    return line
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from curation_app.core import auth
+    from curation_app.database import session_scope
+
+    engine = ready_engine()
+    if args.users_command == "add":
+        password = _read_password(args)
+        with session_scope(engine) as session:
+            auth.create_user(session, actor=actor(), name=args.name, role=args.role, password=password)
+        print(f"user {args.name} ({args.role}) created")
+    elif args.users_command == "passwd":
+        password = _read_password(args)
+        if password is None:
+            raise CommandFailed("a new password is needed")
+        with session_scope(engine) as session:
+            auth.set_password(session, actor=actor(), name=args.name, password=password)
+        print(f"password of {args.name} changed")
+    elif args.users_command == "role":
+        with session_scope(engine) as session:
+            auth.set_role(session, actor=actor(), name=args.name, role=args.role)
+        print(f"{args.name} is now {args.role}")
+    else:
+        with session_scope(engine) as session:
+            users = [{"name": u.name, "role": u.role, "can_log_in": u.password_hash is not None,
+                      "active": u.active} for u in auth.list_users(session)]
+        if args.json:
+            print_json(users)
+        else:
+            for user in users:
+                print(f"{user['name']:<24} {user['role']:<10} "
+                      f"{'' if user['can_log_in'] else '(no password)'}")
+    return 0

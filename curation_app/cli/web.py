@@ -1,0 +1,36 @@
+"""`serve`: the Streamlit web app on the same database."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from curation_app.cli.common import Commands
+from curation_app.database import database_url, describe_url, upgrade
+
+APP_PATH = Path(__file__).parent.with_name("app.py")
+
+
+def register_serve(commands: Commands) -> None:
+    serve = commands.add_parser("serve", help="start the web app")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--address", default="localhost")
+    serve.add_argument("--headless", action="store_true", help="do not open a browser")
+    serve.set_defaults(run=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    upgrade(database_url())
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+               "--server.port", str(args.port), "--server.address", args.address,
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+               # the annotate page gives saved values both as defaults and in session state, on purpose
+               "--global.disableWidgetStateDuplicationWarning", "true"]
+    if args.headless or not sys.stdout.isatty():
+        command += ["--server.headless", "true"]
+    print(f"serving on http://{args.address}:{args.port} (database {describe_url(database_url())})",
+          flush=True)
+    return subprocess.call(command, env=os.environ.copy())

@@ -1,0 +1,44 @@
+"""One snapshot of the project's configuration, read once per use case and passed down.
+
+A submit, an adjudication or a release needs the taxonomy, the score fields, the acceptance rule,
+the overlap and the guideline version together; reading them from one snapshot costs one query
+and means every check in that use case sees the same settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from curation_app.core import settings
+from curation_app.core.rule import Rule
+from curation_app.core.scores import ScoreField, from_setting
+from curation_app.core.taxonomy import Taxonomy, default_taxonomy, taxonomy_from_dict
+
+
+@dataclass(frozen=True)
+class Project:
+    taxonomy: Taxonomy
+    score_fields: tuple[ScoreField, ...]
+    rule: Rule
+    overlap: int  # annotators per query (k)
+    reservation_minutes: int
+    guideline_version: str
+    ngram: int
+    duplicate_threshold: float
+
+
+def load_project(session: Session) -> Project:
+    values = settings.all_settings(session)
+    stored_taxonomy = values["taxonomy"]
+    return Project(
+        taxonomy=default_taxonomy() if stored_taxonomy is None else taxonomy_from_dict(stored_taxonomy),
+        score_fields=from_setting(values["score_fields"]),
+        rule=Rule(values["min_annotations"], values["keep_quorum"]),
+        overlap=values["overlap"],
+        reservation_minutes=values["reservation_minutes"],
+        guideline_version=values["guideline_version"],
+        ngram=values["ngram"],
+        duplicate_threshold=values["duplicate_threshold"],
+    )

@@ -1,0 +1,148 @@
+"""Freezing a release: the folder exports/<name>/<version>/ written in a hidden temporary folder
+and renamed into place in one step, so a crash never leaves a folder that looks complete; its
+manifest and dataset card; and the database record that the database's triggers keep frozen."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from curation_app import __version__
+from curation_app.core import audit
+from curation_app.core.auth import require_role
+from curation_app.core.errors import Conflict, InvalidInput
+from curation_app.core.project import load_project
+from curation_app.core.readers import file_sha256
+from curation_app.core.release.card import dataset_card
+from curation_app.core.release.files import ALL_FILES, DATA_FILES, item_keys, public_item, write_jsonl, write_parquet
+from curation_app.core.release.selection import ReleaseSpec, preview
+from curation_app.models import Annotation, AnnotationState, Release, ReleaseItem, Role, User, utcnow
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def exports_dir() -> Path:
+    configured = os.environ.get("CURATION_EXPORTS_DIR")
+    # This file is curation_app/core/release/freeze.py: parents[3] is the repository.
+    return Path(configured) if configured else Path(__file__).resolve().parents[3] / "exports"
+
+
+def _check_name(kind: str, value: str) -> str:
+    if not _NAME.match(value or "") or value in (".", ".."):
+        raise InvalidInput(f"release {kind} {value!r} is not allowed: use letters, digits, '.', '_' or '-' "
+                           "(at most 100), starting with a letter or digit")
+    return value
+
+
+def create_release(session: Session, *, actor: User, name: str, version: str, spec: ReleaseSpec,
+                   root: Path | None = None) -> dict:
+    """Freeze a release. Returns {"path", "items", "sha256"} (sha256 of data.jsonl)."""
+    require_role(actor, Role.LEAD, Role.ADMIN)
+    _check_name("name", name)
+    _check_name("version", version)
+    root = root or exports_dir()
+    final_path = root / name / version
+    if session.execute(select(Release.id).where(Release.name == name, Release.version == version)).first():
+        raise Conflict(f"release {name} {version} already exists and is frozen; make a new version")
+    project = load_project(session)
+    result = preview(session, actor=actor, spec=spec, project=project)
+    if not result.items:
+        raise InvalidInput("no final, kept item matches: nothing to release")
+    taxonomy = project.taxonomy
+    final_path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final_path.parent.glob(f".{version}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a crashed earlier attempt
+    work = Path(tempfile.mkdtemp(prefix=f".{version}.partial-", dir=final_path.parent))
+    try:
+        write_jsonl(result.items, work / "data.jsonl")
+        write_parquet(result.items, work / "data.parquet")
+        query_ids = [i["_query_id"] for i in result.items]
+        versions = sorted({v for v in _guideline_versions(session, query_ids) if v})
+        manifest = {
+            "name": name, "version": version, "items": len(result.items),
+            "files": {f: {"sha256": file_sha256(work / f), "bytes": (work / f).stat().st_size} for f in DATA_FILES},
+            "keys": list(item_keys(result.items)),
+            "distributions": result.distributions,
+            "selection": {"spec": spec.as_dict(), "report": result.report},
+            "agreement": result.agreement,
+            **({"scores": result.scores} if result.scores else {}),
+            "guideline_versions": versions,
+            "taxonomy": {"name": taxonomy.name, "version": taxonomy.version},
+            "rule": {"min_annotations": project.rule.min_annotations, "keep_quorum": project.rule.keep_quorum},
+            "tool_version": __version__,
+            "database": _database_fingerprint(session),
+            "created_at": utcnow().isoformat(timespec="seconds"),
+            "created_by": actor.name,
+        }
+        card = dataset_card(name, version, manifest, result.distributions)
+        (work / "README.md").write_text(card, encoding="utf-8")
+        manifest["files"]["README.md"] = {"sha256": file_sha256(work / "README.md"),
+                                          "bytes": (work / "README.md").stat().st_size}
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
+        for file_name in ALL_FILES:
+            with open(work / file_name, "rb") as handle:
+                os.fsync(handle.fileno())
+        digest = manifest["files"]["data.jsonl"]["sha256"]
+        release = Release(name=name, version=version, path=str(final_path), n_items=len(result.items),
+                          sha256=digest, manifest={k: manifest[k] for k in ("files", "items", "selection",
+                                                                           "guideline_versions", "created_at")},
+                          created_by_id=actor.id)
+        session.add(release)
+        session.flush()
+        session.connection().execute(ReleaseItem.__table__.insert(), [
+            {"release_id": release.id, "query_id": item["_query_id"], "item": public_item(item)}
+            for item in result.items])
+        audit.record(session, actor=actor, action="release.create", entity="release",
+                     entity_id=f"{name}/{version}", new={"items": len(result.items), "sha256": digest,
+                                                         "spec": spec.as_dict()})
+        session.flush()
+        os.chmod(work, 0o755)  # mkdtemp makes it private; a release is for everyone to read
+        moved_aside = None
+        if final_path.exists():
+            # No database record. If this database made it, its export died between the folder's
+            # rename and the commit: keep it under a hidden name and write the release again.
+            if _made_by(final_path) != manifest["database"]:
+                raise Conflict(f"{final_path} already exists and this database has no record of it (another "
+                               "database's release?); move it away or choose another version")
+            moved_aside = final_path.parent / f".{version}.unrecorded-{utcnow().strftime('%Y%m%dT%H%M%S%f')}"
+            os.replace(final_path, moved_aside)
+        os.replace(work, final_path)  # the folder appears complete, or not at all
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    problems = list(result.report["problems"])
+    if moved_aside:
+        problems.append(f"a folder already at {final_path} had no database record (an interrupted export?); "
+                        f"it was moved to {moved_aside}")
+    return {"path": str(final_path), "items": len(result.items), "sha256": digest, "problems": problems}
+
+
+def _database_fingerprint(session: Session) -> str:
+    """Which database made a release (a hash of its address, without the password)."""
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def _made_by(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("database")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _guideline_versions(session: Session, query_ids: list[int]) -> list[str]:
+    found: set[str] = set()
+    for start in range(0, len(query_ids), 1000):
+        found.update(session.execute(select(Annotation.guideline_version).where(
+            Annotation.query_id.in_(query_ids[start:start + 1000]), Annotation.state == AnnotationState.SUBMITTED)
+            .distinct()).scalars())
+    return sorted(v for v in found if v)
