@@ -13,7 +13,7 @@ from curation_app.core.guidelines import guideline_text
 from curation_app.core.labels import FIELDS
 from curation_app.core.project import load_project
 from curation_app.database import database_url, read_scope, session_scope
-from curation_app.models import Role
+from curation_app.models import AnnotationState, Role
 
 SHORTCUTS = {
     "keep": "Alt+K", "reject": "Alt+X", "easy": "Alt+1", "medium": "Alt+2", "hard": "Alt+3",
@@ -74,7 +74,7 @@ def save(public_id: str, *, submit: bool, suggested_labels: dict | None = None) 
 
 
 def autosave(public_id: str) -> None:
-    if state.get(field_key(public_id, "state")) != "submitted":
+    if state.get(field_key(public_id, "state")) != AnnotationState.SUBMITTED:
         if save(public_id, submit=False):
             state[field_key(public_id, "saved_at")] = time.strftime("%H:%M:%S")
 
@@ -110,12 +110,12 @@ def open_suggestions(public_id: str, model, messages: list[dict]) -> None:  # no
     rerun), show them and record it."""
     suggestions = model.suggest([suggest.query_text(messages)])[0]
     state[field_key(public_id, "suggestions")] = suggestions
-    if state.get(field_key(public_id, "state")) != "submitted":
+    if state.get(field_key(public_id, "state")) != AnnotationState.SUBMITTED:
         save(public_id, submit=False, suggested_labels=suggestions)
 
 
 def submit(public_id: str) -> None:
-    was_edit = state.get(field_key(public_id, "state")) == "submitted"
+    was_edit = state.get(field_key(public_id, "state")) == AnnotationState.SUBMITTED
     if save(public_id, submit=True):
         flash("success", f"{'Saved changes to' if was_edit else 'Submitted'} {public_id}.")
         forget_item(public_id)
@@ -183,7 +183,7 @@ if state.get(field_key(public_id, "languages")) is None:
     state[field_key(public_id, "languages")] = []  # the multiselect needs a list
 
 read_only = view.finalised
-editing_submitted = view.state == "submitted"
+editing_submitted = view.state == AnnotationState.SUBMITTED
 header = f"**{md(public_id)}** · source {md(view.source)} · {len(view.messages)} message(s)"
 if editing_submitted:
     header += " · editing your submitted annotation"

@@ -16,7 +16,7 @@ user = require(current_user(), Role.LEAD, Role.ADMIN)
 st.title("Assign work")
 with read_scope() as session:
     summary = queue.pool_summary(session)
-    annotators = [u.name for u in auth.list_users(session) if u.role == "annotator" and u.active]
+    annotators = [u.name for u in auth.list_users(session) if u.role == Role.ANNOTATOR and u.active]
     sources = [s["source"] for s in overview(session)["sources"]]
     minutes = load_project(session).reservation_minutes
 

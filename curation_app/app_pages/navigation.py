@@ -2,20 +2,22 @@
 
 from pathlib import Path
 
+from curation_app.models import Role
+
 PAGES_DIR = Path(__file__).resolve().parent
 PAGE_FILES = {name: PAGES_DIR / f"{name}.py" for name in
               ("login", "annotate", "my_work", "overview", "assign", "adjudicate", "agreement", "releases", "triage", "guidelines")}
 # (page, title, icon, roles)
 PAGES = [
-    ("annotate", "Annotate", ":material/edit_note:", ("annotator",)),
-    ("my_work", "My work", ":material/checklist:", ("annotator",)),
-    ("overview", "Overview", ":material/dashboard:", ("annotator", "lead", "admin")),
-    ("assign", "Assign work", ":material/group_add:", ("lead", "admin")),
-    ("adjudicate", "Adjudicate", ":material/gavel:", ("lead", "admin")),
-    ("agreement", "Agreement", ":material/insights:", ("lead", "admin")),
-    ("triage", "Triage", ":material/policy:", ("lead", "admin")),
-    ("releases", "Releases", ":material/inventory_2:", ("lead", "admin")),
-    ("guidelines", "Guidelines", ":material/menu_book:", ("annotator", "lead", "admin")),
+    ("annotate", "Annotate", ":material/edit_note:", (Role.ANNOTATOR,)),
+    ("my_work", "My work", ":material/checklist:", (Role.ANNOTATOR,)),
+    ("overview", "Overview", ":material/dashboard:", (Role.ANNOTATOR, Role.LEAD, Role.ADMIN)),
+    ("assign", "Assign work", ":material/group_add:", (Role.LEAD, Role.ADMIN)),
+    ("adjudicate", "Adjudicate", ":material/gavel:", (Role.LEAD, Role.ADMIN)),
+    ("agreement", "Agreement", ":material/insights:", (Role.LEAD, Role.ADMIN)),
+    ("triage", "Triage", ":material/policy:", (Role.LEAD, Role.ADMIN)),
+    ("releases", "Releases", ":material/inventory_2:", (Role.LEAD, Role.ADMIN)),
+    ("guidelines", "Guidelines", ":material/menu_book:", (Role.ANNOTATOR, Role.LEAD, Role.ADMIN)),
 ]
 
 

@@ -28,7 +28,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 def command_line_actor() -> User:
     """The operator at the command line: whoever can run the CLI can already open the database."""
-    return User(id=None, name="(command line)", role="admin")
+    return User(id=None, name="(command line)", role=Role.ADMIN)
 
 
 def require_role(actor: User | None, *roles: str) -> User:
@@ -84,11 +84,11 @@ def create_imported_annotator(session: Session, *, actor: User, name: str) -> Us
     """An annotator named in imported labels: an account without a password, made by a lead."""
     require_role(actor, Role.LEAD, Role.ADMIN)
     validate_name(name)
-    user = User(name=name, role="annotator", password_hash=None)
+    user = User(name=name, role=Role.ANNOTATOR, password_hash=None)
     session.add(user)
     session.flush()
     audit.record(session, actor=actor, action="user.create", entity="user", entity_id=name,
-                 new={"role": "annotator", "can_log_in": False, "reason": "named in imported annotations"})
+                 new={"role": Role.ANNOTATOR, "can_log_in": False, "reason": "named in imported annotations"})
     return user
 
 
