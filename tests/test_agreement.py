@@ -25,6 +25,9 @@ from curation_app.core.agreement import (
     pairwise_matrix,
     read_ratings_csv,
 )
+from curation_app.core.agreement.coding import encode_ratings
+from curation_app.core.agreement.measures import MEASURE_FUNCTIONS, report_measures, why_not_applicable
+from curation_app.core.agreement.profiles import build_profiles, compute_stats, weighted_totals
 
 DATA = Path(__file__).parent / "agreement_data"
 NAN = np.nan
@@ -166,25 +169,23 @@ def test_ordinal_alpha_over_a_scale_with_unused_levels_matches_package():
 
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
-def test_alpha_without_the_dense_fast_path(monkeypatch, level):
-    # Large domains skip the items x values table; force that path on small data.
-    from curation_app.core import agreement as engine
-
-    monkeypatch.setattr(engine, "_alpha_from_dense_counts", lambda coded: engine._NOT_DENSE)
+def test_alpha_alone_is_the_reports_alpha(level):
+    ratings = long_from_matrix(KRIPPENDORFF_2011)
+    reported = agreement_report(ratings, level=level, n_bootstrap=0)["krippendorff_alpha"]
+    assert krippendorff_alpha(ratings, level=level) == pytest.approx(reported, abs=1e-12)
+    assert krippendorff_alpha(KRIPPENDORFF_2011, level=level) == pytest.approx(reported, abs=1e-12)
     expected = krippendorff.alpha(reliability_data=KRIPPENDORFF_2011, level_of_measurement=level)
-    assert krippendorff_alpha(long_from_matrix(KRIPPENDORFF_2011), level=level) == pytest.approx(expected, abs=1e-12)
+    assert reported == pytest.approx(expected, abs=1e-12)
 
 
 def test_domain_size_limits_give_reasons(monkeypatch):
-    from curation_app.core import agreement as engine
-
     ratings = long_from_matrix(KRIPPENDORFF_2011)
-    monkeypatch.setattr(engine, "_MAX_BOOTSTRAP_QUADRATIC_DOMAIN", 3)
+    monkeypatch.setattr("curation_app.core.agreement.bootstrap._MAX_BOOTSTRAP_QUADRATIC_DOMAIN", 3)
     report = agreement_report(ratings, level="ratio", n_bootstrap=50)
     assert round(report["krippendorff_alpha"], 3) == 0.797
     assert report["ci95"]["krippendorff_alpha"] is None
     assert "bootstrap skipped: 5 distinct values" in report["reasons"]["ci95.krippendorff_alpha"]
-    monkeypatch.setattr(engine, "_MAX_QUADRATIC_DOMAIN", 4)
+    monkeypatch.setattr("curation_app.core.agreement.measures._MAX_QUADRATIC_DOMAIN", 4)
     report = agreement_report(ratings, level="ratio", n_bootstrap=50)
     assert report["krippendorff_alpha"] is None
     assert "5 distinct values: too many for the ratio metric" in report["reasons"]["krippendorff_alpha"]
@@ -549,21 +550,52 @@ def test_bootstrap_intervals_match_a_plain_item_resampling():
 def test_resample_arithmetic_equals_point_arithmetic():
     # Resamples go through shortcuts (the ordinal identity, batched sums); weighting every
     # profile by its frequency must reproduce the point estimate exactly, for every measure.
-    from curation_app.core import agreement as engine
-
     rng = np.random.default_rng(3)
     for level, values in (("ordinal", [1, 2, 3, 5]), ("nominal", [1, 2, 3]), ("ratio", [1, 2, 4, 8])):
         ratings = long_from_matrix(random_matrix(rng, 4, 80, values=values, missing=0.2))
-        coded = engine._encode(ratings, level, None)
-        measures = [m for m in engine._report_measures(level) if not engine._not_applicable(m, level, 4)]
-        stats = engine._compute_stats(coded, engine._build_profiles(coded, ordered_pair=False), set(measures))
-        single = engine._totals(stats, stats.freq[None, :])
-        batch = engine._totals(stats, np.vstack([stats.freq, stats.freq, 2 * stats.freq]))
+        coded = encode_ratings(ratings, level, None)
+        measures = [m for m in report_measures(level) if not why_not_applicable(m, level, 4)]
+        stats = compute_stats(coded, build_profiles(coded, ordered_pair=False), set(measures))
+        single = weighted_totals(stats, stats.freq[None, :])
+        batch = weighted_totals(stats, np.vstack([stats.freq, stats.freq, 2 * stats.freq]))
         for name in measures:
-            point = engine._MEASURE_FUNCTIONS[name](single, stats)[0][0]
-            resampled = engine._MEASURE_FUNCTIONS[name](batch, stats)[0]
+            point = MEASURE_FUNCTIONS[name](single, stats)[0][0]
+            resampled = MEASURE_FUNCTIONS[name](batch, stats)[0]
             assert resampled[:2] == pytest.approx([point, point], abs=1e-10), (level, name)
 
+
+
+@pytest.mark.parametrize("n_annotators", [3, 40])  # dense items x annotators layout, and a sparse one
+def test_profiles_are_the_sorted_codes_of_each_item(n_annotators):
+    rng = np.random.default_rng(8)
+    rows = []
+    for item in range(300):
+        for annotator in rng.permutation(n_annotators)[:int(rng.integers(1, 4))]:
+            rows.append((f"q{item}", f"a{annotator}", int(rng.integers(0, 5))))
+    ratings = pd.DataFrame(rows, columns=["item", "annotator", "value"]).sample(frac=1.0, random_state=1)
+    coded = encode_ratings(ratings, "nominal", None)
+    profiles = build_profiles(coded, ordered_pair=False)
+
+    per_item: dict = {}
+    for item, code in zip(coded.item, coded.code):
+        per_item.setdefault(int(item), []).append(int(code))
+    expected: dict = {}
+    for codes in per_item.values():
+        expected[tuple(sorted(codes))] = expected.get(tuple(sorted(codes)), 0) + 1
+    found = {tuple(int(c) for c in row if c >= 0): int(f) for row, f in zip(profiles.codes, profiles.freq)}
+    assert found == expected
+    assert all((row[row < 0] == -1).all() and (np.diff(row[row >= 0]) >= 0).all() for row in profiles.codes)
+    # Profiles come in one canonical order, whichever layout built them.
+    order = np.lexsort(profiles.codes.T[::-1])
+    assert (order == np.arange(order.size)).all()
+
+    stats = compute_stats(coded, profiles, {"fleiss_kappa"})
+    m = (profiles.codes >= 0).sum(axis=1)
+    counts = stats.blocks["category_share"].dense * m[:, None]
+    for row, row_counts in zip(profiles.codes, counts):
+        values, how_often = np.unique(row[row >= 0], return_counts=True)
+        assert dict(zip(values.tolist(), how_often.tolist())) == {
+            code: round(float(n)) for code, n in enumerate(row_counts) if n}
 
 # ---------------------------------------------------------------------------------------------
 # Hypothesis properties
