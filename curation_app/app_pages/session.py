@@ -10,6 +10,7 @@ import json
 
 import streamlit as st
 
+from curation_app.app_pages import navigation
 from curation_app.core import auth
 from curation_app.core.errors import AuthenticationFailed
 from curation_app.database import DatabaseError, check_schema, database_url, get_engine, read_scope, session_scope
@@ -108,6 +109,4 @@ def require(user: User | None, *roles: str) -> User:
 
 def switch_to(page_name: str, **params: str) -> None:
     """Go to another page with these query parameters."""
-    from curation_app.app_pages import navigation
-
     st.switch_page(navigation.PAGE_FILES[page_name], query_params=params)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from curation_app.core import suggest
 from curation_app.core.rendering import highlight, split_blocks
 from curation_app.core.scores import ScoreField
+from curation_app.database import read_scope
 
 _MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
@@ -107,8 +109,5 @@ def render_markdown_preview(text: str) -> None:
 @st.cache_resource(show_spinner="Training the suggestion model...", max_entries=2)
 def suggestion_model(version: tuple):  # noqa: ANN201 - a SuggestionModel or None
     """Retrained only when final labels change (`version`), shared by every session."""
-    from curation_app.core import suggest
-    from curation_app.database import read_scope
-
     with read_scope() as session:
         return suggest.model_for_suggestions(session)

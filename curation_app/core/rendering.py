@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from curation_app.core.languages import FENCE, LanguageSuggestion, label_for, pygments_guess, suggest_languages
+from curation_app.core.languages import (FENCE, LanguageSuggestion, cue_languages, label_for, pygments_guess,
+                                         suggest_languages)
 
 # A line that looks like code rather than prose (for code pasted without a fence).
 _CODE_LINE = re.compile(
@@ -83,8 +84,6 @@ def _split_unfenced(text: str) -> list[Block]:
 
 
 def _guess(code: str) -> str | None:
-    from curation_app.core.languages import cue_languages
-
     cues = cue_languages(code)
     if cues:
         return cues[0]
