@@ -13,7 +13,7 @@ from curation_app.core import adjudicate, annotation_io, release
 from curation_app.core.errors import InvalidInput
 from curation_app.core.importer import import_file
 from curation_app.core.triage import database as triage_db
-from curation_app.database import session_scope
+from curation_app.database import read_scope, session_scope
 from curation_app.models import AuditLog, Query
 from tests.factories import ROW, write_csv, write_jsonl
 
@@ -160,3 +160,20 @@ def test_two_benchmark_files_with_one_name_are_refused(engine, admin, flagged_pr
     other.write_bytes(flagged_project.read_bytes())
     with session_scope(engine) as session, pytest.raises(InvalidInput, match="the same name"):
         triage_db.run_triage(session, actor=admin, benchmark_files=[flagged_project, other])
+
+
+def test_triage_reports_running_totals_that_end_at_the_number_of_queries(engine, admin, tmp_path):
+    rows = [{"id": f"p{i}", "prompt": f"question {i}: my key is AKIAABCDEFGHIJKLMNOP, why?"} for i in range(2500)]
+    import_file(write_jsonl(tmp_path / "many.jsonl", rows), actor=admin, engine=engine)
+    seen: dict[str, list[int]] = {}
+
+    def progress(stage, total):
+        assert total == 2500
+        return seen.setdefault(stage, []).append
+
+    benchmark = write_jsonl(tmp_path / "bench.jsonl", [{"task_id": "b1", "prompt": "an unrelated benchmark task"}])
+    with read_scope(engine) as session:
+        triage_db.find_problems(session, actor=admin, benchmark_files=[benchmark], progress=progress)
+    assert set(seen) == {"near-duplicates", "contamination", "secrets"}
+    for stage, reports in seen.items():
+        assert reports == sorted(reports) and reports[-1] == 2500 and reports[0] == 1000, stage

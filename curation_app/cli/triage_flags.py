@@ -20,7 +20,11 @@ def triage_with_progress(*, engine: Any, **options: Any) -> dict:
     def progress(stage: str, total: int):  # type: ignore[no-untyped-def]
         bar = tqdm(total=total, desc=stage, unit="queries", file=sys.stderr, disable=None, leave=False)
         bars.append(bar)
-        return bar.update
+
+        def done_so_far(count: int) -> None:  # the checks report running totals, not increments
+            bar.update(count - bar.n)
+
+        return done_so_far
 
     try:
         return triage_db.triage_beside_writers(actor=actor(), engine=engine, progress=progress, **options)

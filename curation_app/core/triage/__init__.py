@@ -25,7 +25,7 @@ from curation_app.core.triage.near_duplicates import (
     lsh_parameters,
     near_duplicate_clusters,
 )
-from curation_app.core.triage.progress import ProgressCallback
+from curation_app.core.triage.progress import PROGRESS_EVERY, ProgressCallback
 from curation_app.core.triage.sensitive_data import find_secrets
 from curation_app.core.triage.signature import CODE_KEYWORDS, SHINGLE_SIZE, duplicate_signature_text, similarity
 
@@ -37,6 +37,7 @@ __all__ = [
     "LSH_MAX_PERMUTATIONS",
     "LSH_TARGET_RECALL",
     "SHINGLE_SIZE",
+    "PROGRESS_EVERY",
     "NgramIndex",
     "ProgressCallback",
     "contamination",

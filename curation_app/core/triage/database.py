@@ -60,7 +60,7 @@ def find_problems(
     """Near-duplicates, contamination and secrets over every query. Only reads: the long part of
     triage can run in a read-only session, beside annotators' saves.
 
-    progress(stage, total) may return a callback that is given the number of items just done.
+    progress(stage, total) may return a callback that is given the number of items done so far.
     """
     require_role(actor, Role.LEAD, Role.ADMIN)
     project = load_project(session)
@@ -86,12 +86,12 @@ def find_problems(
         if benchmarks else []
     secrets_progress = tracker("secrets")
     found_secrets: dict[str, list[dict]] = {}
-    for public_id, text in texts:
+    for position, (public_id, text) in enumerate(texts, start=1):
         hits = triage.find_secrets(text)
         if hits:
             found_secrets[public_id] = [{"kind": h["kind"], "span": h["span"]} for h in hits]
-        if secrets_progress:
-            secrets_progress(1)
+        if secrets_progress and (position % triage.PROGRESS_EVERY == 0 or position == len(texts)):
+            secrets_progress(position)
     return Findings(len(texts), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold)
 
 
