@@ -41,6 +41,14 @@ if IN_CI:
     hypothesis.settings.load_profile("ci")
 
 
+def pytest_collection_modifyitems(items):
+    """Browser tests run one after another in one worker: each starts a Streamlit server and a
+    Chromium, which two cores cannot run twice over without slowing every page to a crawl."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def cheap_password_hashing():
     """Argon2 at its lowest cost: a full-cost hash takes about 0.4 s, and fixtures make many users.
