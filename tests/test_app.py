@@ -67,7 +67,8 @@ def test_annotate_submit_and_go_to_the_next_item(demo_db):
     assert draft.state == "draft" and draft.notes == "map vs comprehension" and draft.difficulty == "easy"
     app = app.button(key=key_for(app, item, "btn_submit")).click().run()
     assert not app.exception
-    assert shown(app.success) == [f"Submitted {item}."]
+    (warning,) = shown(app.warning)  # kept without a reference answer: submitted, with a warning
+    assert warning.startswith(f"Submitted {item}. No reference answer") and not app.success
     assert app.query_params["item"] != item
     (done,) = [a for a in annotations("alice") if a.state == "submitted" and a.notes == "map vs comprehension"]
     assert (done.decision, done.category, done.subcategory, done.languages, done.difficulty) == (
@@ -114,6 +115,32 @@ def test_my_work_lists_submitted_items(demo_db):
     table = page.dataframe[0].value
     assert list(table["query"])[0] == item and bool(table["editable"][0])  # newest first
     assert len(table) == 19  # with the 18 demo labels
+    assert table["first_line"][0] and not table.isna().any().any()  # no None cells
+    assert table["reject_reason"][0] == "unclear" and table["difficulty"][0] == ""
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", table["submitted_at"][0])
+
+
+def test_rejecting_clears_the_difficulty_and_answer_on_the_page(demo_db):
+    app = log_in(open_app(), "bob", "bob-demo")
+    item = app.query_params["item"]
+    app.button(key=key_for(app, item, "btn_keep")).click().run()
+    app.button(key=key_for(app, item, "btn_hard")).click().run()
+    app.text_area(key=key_for(app, item, "reference_answer")).input("An answer.").run()
+    app = app.button(key=key_for(app, item, "btn_reject")).click().run()
+    assert app.text_area(key=key_for(app, item, "reference_answer")).value in (None, "")
+    assert app.session_state[key_for(app, item, "difficulty")] is None
+    (draft,) = [a for a in annotations("bob") if a.state == "draft"]
+    assert (draft.decision, draft.difficulty, draft.reference_answer) == ("reject", None, None)
+
+
+def test_an_edit_started_from_my_work_goes_back_there(demo_db):
+    app = log_in(open_app(), "alice", "alice-demo")
+    # demo-001 is one of alice's submitted demo labels: open it as My work's edit button does
+    token = app.session_state["token"]
+    app = open_app(token=token, item="demo-001")
+    assert app.title[0].value == "Annotate" and app.query_params["item"] == "demo-001"
+    app = app.button(key=key_for(app, "demo-001", "btn_submit")).click().run()
+    assert not app.exception and app.title[0].value == "My work"
 
 
 @pytest.mark.parametrize("page, user_name, allowed", [

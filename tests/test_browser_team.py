@@ -45,7 +45,7 @@ def annotate_one(page, engine, annotator: str) -> str:
     choose(page, "Subcategory", "Programming Fundamentals")
     click_until(page, page.get_by_role("button", name="Medium"), primary.filter(has_text="Medi"))
     expect(page.get_by_label("Programming languages")).to_have_count(1)
-    if page.get_by_placeholder("Pick or type languages").count():  # the placeholder: nothing chosen yet
+    if page.get_by_placeholder("Pick languages (type to filter)").count():  # the placeholder: nothing chosen yet
         choose(page, "Programming languages", "python")  # nothing suggested for this query
         page.keyboard.press("Escape")
     click_until(page, page.get_by_role("button", name="Submit and next"), page.get_by_text(f"Submitted {item}."),

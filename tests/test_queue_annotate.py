@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, func, select, update
 
-from curation_app.core import annotate, auth, configure, queue
+from curation_app.core import annotate, auth, configure, labels, queue
 from curation_app.core.errors import Conflict, InvalidInput, PermissionDenied
 from curation_app.core.importer import import_file
 from curation_app.database import session_scope
@@ -170,7 +170,16 @@ def test_drafts_submit_edit_idempotence_and_audit(engine, project):
         annotate.save(session, actor=project["ann1"], public_id="q1", fields=KEEP, submit=True)
     with session_scope(engine) as session:
         listed = annotate.submitted_items(session, actor=project["ann1"])
-    assert [(i["query"], i["editable"]) for i in listed] == [("q1", False)]
+    assert [(i["query"], i["editable"], i["first_line"]) for i in listed] == [
+        ("q1", False, "Question 1: why is my python loop slow?")]
+
+
+def test_the_first_line_is_the_users_first_words_shortened():
+    long = "x" * 150
+    assert annotate.first_line([{"role": "system", "content": "be brief"},
+                                {"role": "user", "content": "\n\n  Why does this fail?\nmore"}]) == "Why does this fail?"
+    assert annotate.first_line([{"role": "user", "content": long}]) == "x" * 99 + "…"
+    assert annotate.first_line([{"role": "assistant", "content": "hi"}]) == ""
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -190,15 +199,48 @@ def test_submit_refuses_labels_outside_the_taxonomy(engine, project, fields, mes
     assert message in str(error.value)
 
 
-def test_free_language_additions_and_reject_with_reason(engine, project):
+def test_languages_come_from_the_vocabulary_and_an_admin_can_add_to_it(engine, project, admin):
     with session_scope(engine) as session:
         queue.assign(session, actor=project["boss"], public_ids=["q5", "q6"])
     next_for(engine, project["ann1"])
-    kept = submit(engine, project["ann1"], "q5", fields={**KEEP, "languages": ["python", " zig ", "python"]})
-    assert kept.languages == ["python", "zig"]
+    with pytest.raises(InvalidInput, match="language 'zig' is not in the project's vocabulary"):
+        submit(engine, project["ann1"], "q5", fields={**KEEP, "languages": ["python", " zig "]})
+    with session_scope(engine) as session:  # nothing of the refused submission was kept
+        assert session.exec(select(func.count()).select_from(Annotation)).one() == 0
+    with session_scope(engine) as session:
+        with pytest.raises(PermissionDenied):  # what an annotation may hold is the admin's
+            configure.change_setting(session, actor=project["boss"], key="extra_languages", value=["zig"])
+        configure.change_setting(session, actor=admin, key="extra_languages", value=["Zig"])
+    kept = submit(engine, project["ann1"], "q5", fields={**KEEP, "languages": ["PYTHON", "zig", "golang", "python"]})
+    assert kept.languages == ["python", "Zig", "go"]  # the vocabulary's spelling, each once
+
+
+def test_rejecting_clears_what_a_rejected_item_never_carries_and_keeps_it_on_record(engine, project):
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], public_ids=["q6"])
     next_for(engine, project["ann1"])
+    with session_scope(engine) as session:
+        annotate.save(session, actor=project["ann1"], public_id="q6", fields=KEEP, submit=False)
     rejected = submit(engine, project["ann1"], "q6", fields={"decision": "reject", "reject_reason": "too trivial"})
-    assert rejected.decision == "reject" and rejected.category is None
+    assert (rejected.decision, rejected.difficulty, rejected.reference_answer) == ("reject", None, None)
+    assert rejected.category == KEEP["category"]  # the guidelines allow an obvious category
+    with Session(engine) as session:
+        (record,) = session.exec(select(AuditLog).where(AuditLog.action == "annotation.clear_on_reject")).all()
+    assert record.old == {"difficulty": "medium", "reference_answer": "Use a set."}
+
+
+def test_a_missing_reference_answer_is_refused_only_where_the_project_requires_one(engine, project, admin):
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], public_ids=["q8", "q9"])
+    no_answer = {**KEEP, "reference_answer": None}
+    next_for(engine, project["ann1"])
+    assert submit(engine, project["ann1"], "q8", fields=no_answer).state == "submitted"
+    assert labels.submission_warnings(no_answer | {"reject_reason": None}) != []
+    with session_scope(engine) as session:
+        configure.change_setting(session, actor=project["boss"], key="require_reference_answer", value=True)
+    next_for(engine, project["ann1"])
+    with pytest.raises(InvalidInput, match="missing reference answer"):
+        submit(engine, project["ann1"], "q9", fields=no_answer)
 
 
 def test_roles_are_enforced_in_core_and_annotators_are_blind(engine, project):

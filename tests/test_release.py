@@ -224,6 +224,7 @@ def test_stratified_selection_meets_quotas_and_covers_subcategories(engine, admi
         again = release.preview(session, actor=admin, spec=spec, with_agreement=False)
     report = preview.report
     assert report["selected"] == 60 and report["shortfall"] == 0 and report["problems"] == []
+    assert report["without_reference_answer"] == {"count": 0, "ids": []}
     assert {d: f["selected"] for d, f in report["difficulty"].items()} == {"easy": 15, "medium": 24, "hard": 21}
     assert report["subcategories_covered"] == 40
     assert report["languages_covered"] == report["languages_in_pool"] == len(LANGUAGES)
@@ -364,6 +365,9 @@ def test_end_to_end_on_real_arena_hard_data(db_url, engine, admin, cli, tmp_path
             fields["difficulty"] = view.annotations[0]["difficulty"]
             adjudicate.resolve(session, actor=admin, public_id=item.public_id, fields=fields,
                                rationale="first annotator's difficulty", expected_revision=0)
+    preview = cli("release", "preview", "--json").json()  # nobody wrote reference answers here
+    assert preview["report"]["without_reference_answer"]["count"] == 80
+    assert any("80 selected item(s) have no reference answer" in p for p in preview["report"]["problems"])
     created = cli("release", "create", "arena-coding", "--version", "1.0", "--json").json()
     assert created["items"] == 80
     assert cli("release", "verify", created["path"]).code == 0

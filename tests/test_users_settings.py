@@ -87,6 +87,19 @@ def test_settings_defaults_set_show_and_rules(db_url, engine, cli):
             configure.change_setting(session, actor=User(id=5, name="a", role="annotator"), key="overlap", value=3)
 
 
+def test_language_additions_and_the_reference_answer_rule_are_settings(db_url, engine, cli):
+    assert cli("settings", "set", "extra_languages", "zig, Nim").code == 0
+    assert cli("settings", "show", "--json").json()["extra_languages"] == ["zig", "Nim"]
+    with Session(engine) as session:
+        languages = load_project(session).taxonomy.languages
+    assert languages[-2:] == ("zig", "Nim") and "python" in languages
+    assert "names a language twice" in cli("settings", "set", "extra_languages", "zig,ZIG").err
+    assert cli("settings", "set", "require_reference_answer", "yes").code == 0
+    assert cli("settings", "show", "--json").json()["require_reference_answer"] is True
+    refused = cli("settings", "set", "require_reference_answer", "maybe")
+    assert refused.code == 1 and "setting require_reference_answer: 'maybe' is not yes or no" in refused.err
+
+
 def test_taxonomy_setting_checks_the_file(db_url, cli, tmp_path, engine):
     bad = tmp_path / "bad.json"
     bad.write_text('{"main_categories": [], "languages": ["python"], "difficulties": ["easy"]}')

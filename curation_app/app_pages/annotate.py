@@ -4,13 +4,13 @@ import time
 
 import streamlit as st
 
-from curation_app.app_pages.session import current_user, require
+from curation_app.app_pages.session import current_user, require, switch_to
 from curation_app.app_pages.widgets import (keep_typed_text, md, render_conversation, render_markdown_preview,
-                                            render_text, score_grid, score_input, score_number, suggestion_model)
-from curation_app.core import annotate, queue, suggest
+                                            score_grid, score_input, score_number, suggestion_model)
+from curation_app.core import annotate, labels, queue, suggest
 from curation_app.core.errors import CurationError, EditedElsewhere
 from curation_app.core.guidelines import guideline_text
-from curation_app.core.labels import FIELDS
+from curation_app.core.labels import CLEARED_ON_REJECT, FIELDS, KEEP, REJECT
 from curation_app.core.project import load_project
 from curation_app.database import database_url, read_scope, session_scope
 from curation_app.models import AnnotationState, Role
@@ -54,7 +54,7 @@ def elapsed(public_id: str) -> float:
     return now - started
 
 
-def save(public_id: str, *, submit: bool, suggested_labels: dict | None = None) -> bool:
+def save(public_id: str, *, submit: bool, suggested_labels: dict | None = None):  # noqa: ANN201 - Annotation | None
     try:
         with session_scope() as session:
             saved = annotate.save(session, actor=user, public_id=public_id, fields=current_values(public_id),
@@ -66,11 +66,11 @@ def save(public_id: str, *, submit: bool, suggested_labels: dict | None = None) 
     except EditedElsewhere as error:
         flash("error", str(error))
         forget_item(public_id, leave=False)  # show what the other tab saved
-        return False
+        return None
     except CurationError as error:
         flash("error", str(error))
-        return False
-    return True
+        return None
+    return saved
 
 
 def autosave(public_id: str) -> None:
@@ -81,8 +81,13 @@ def autosave(public_id: str) -> None:
 
 def set_value(public_id: str, name: str, value: str) -> None:
     state[field_key(public_id, name)] = value
-    if name == "decision" and value == "keep":
+    if name == "decision" and value == KEEP:
         state[field_key(public_id, "reject_reason")] = None
+    if name == "decision" and value == REJECT:  # what a rejected item never carries (core clears it too)
+        for cleared in CLEARED_ON_REJECT:
+            state[field_key(public_id, cleared)] = None
+        for key in [k for k in state.keys() if isinstance(k, str) and k.startswith(field_key(public_id, "score:"))]:
+            state[key] = None
     autosave(public_id)
 
 
@@ -116,9 +121,14 @@ def open_suggestions(public_id: str, model, messages: list[dict]) -> None:  # no
 
 def submit(public_id: str) -> None:
     was_edit = state.get(field_key(public_id, "state")) == AnnotationState.SUBMITTED
-    if save(public_id, submit=True):
-        flash("success", f"{'Saved changes to' if was_edit else 'Submitted'} {public_id}.")
+    saved = save(public_id, submit=True)
+    if saved is not None:
+        warnings = labels.submission_warnings({name: getattr(saved, name) for name in FIELDS})
+        done = f"{'Saved changes to' if was_edit else 'Submitted'} {public_id}."
+        flash("warning" if warnings else "success", " ".join([done, *(w[0].upper() + w[1:] + "." for w in warnings)]))
         forget_item(public_id)
+        if was_edit:  # an edit started from My work goes back there
+            state["annotate:back_to_my_work"] = True
 
 
 def skip(public_id: str, query_id: int) -> None:
@@ -131,6 +141,9 @@ def skip(public_id: str, query_id: int) -> None:
     flash("info", f"Skipped {public_id}; it goes back to the pool.")
     forget_item(public_id)
 
+
+if state.pop("annotate:back_to_my_work", False):
+    switch_to("my_work")
 
 # Which item: the one in the URL (a reload, or an edit from My work), else the next in the queue.
 with session_scope() as session:
@@ -158,7 +171,7 @@ metrics[2].metric("Done in total", status["done_total"])
 
 if "annotate:flash" in state:
     kind, message = state.pop("annotate:flash")
-    {"success": st.success, "error": st.error, "info": st.info}[kind](md(message))
+    {"success": st.success, "error": st.error, "info": st.info, "warning": st.warning}[kind](md(message))
 
 if view is None:
     st.info("Nothing waiting for you: every query assigned to you or open in the pool is done. "
@@ -205,21 +218,23 @@ with st.expander("Keyboard shortcuts"):
 
 left, right = st.columns(2, gap="large")  # wide enough for "Medium  Alt + 2"
 with left:
-    with st.container(height=560, border=True):
+    # No fixed height: a scrolling box would open at its end (Streamlit keeps such boxes scrolled to
+    # the bottom), and the first lines of a query are often the question.
+    with st.container(border=True):
         render_conversation(view.messages)
     if view.baseline_answer:
         with st.expander(f"Baseline answer ({md(view.baseline_model or 'unknown model')})"):
-            render_text(view.baseline_answer)
+            render_markdown_preview(view.baseline_answer)
 
 with right:
     decision = state.get(field_key(public_id, "decision"))
     st.caption("Decision")
     buttons = st.columns(2)
-    for column, value, label in ((buttons[0], "keep", "Keep"), (buttons[1], "reject", "Reject")):
+    for column, value, label in ((buttons[0], KEEP, "Keep"), (buttons[1], REJECT, "Reject")):
         column.button(label, key=field_key(public_id, f"btn_{value}"), shortcut=SHORTCUTS[value],
                       type="primary" if decision == value else "secondary", width="stretch",
                       on_click=set_value, args=(public_id, "decision", value), disabled=read_only)
-    if decision == "reject":
+    if decision == REJECT:
         st.selectbox("Reject reason", taxonomy.reject_reasons, index=None, placeholder="Why reject?",
                      key=field_key(public_id, "reject_reason"), on_change=autosave, args=(public_id,),
                      disabled=read_only)
@@ -235,9 +250,10 @@ with right:
     saved_languages = view.annotation.get("languages") or []
     # The saved languages are also the widget's default: a browser that misses the one-shot value
     # from session state (a rerun racing the first draw) then shows, and sends back, what is saved.
+    # The project's vocabulary only (an admin adds to it); a saved name from before stays visible.
     st.multiselect("Programming languages", list(dict.fromkeys([*taxonomy.languages, *saved_languages, *chosen])),
-                   default=saved_languages, key=field_key(public_id, "languages"), accept_new_options=True,
-                   placeholder="Pick or type languages", on_change=autosave, args=(public_id,),
+                   default=saved_languages, key=field_key(public_id, "languages"),
+                   placeholder="Pick languages (type to filter)", on_change=autosave, args=(public_id,),
                    disabled=read_only)
     st.caption("Suggested: " + ", ".join(
         f"{md(s['language'])} ({s['confidence']:.0%}, {s['evidence']})" for s in view.suggested_languages[:4]))
@@ -278,7 +294,7 @@ with right:
 st.text_area("Rewritten prompt (optional: a clean benchmark prompt with the user's intent)",
              key=field_key(public_id, "rewritten_prompt"), height=120, on_change=autosave, args=(public_id,),
              disabled=read_only)
-write, preview = st.tabs(["Reference answer", "Preview"])
+write, preview = st.columns(2, gap="medium")  # the answer beside its rendering, as it is written
 with write:
     st.text_area("Reference answer (markdown, code in fenced blocks)", key=field_key(public_id, "reference_answer"),
                  height=220, on_change=autosave, args=(public_id,), disabled=read_only)
@@ -287,7 +303,9 @@ with write:
                   shortcut=SHORTCUTS["baseline"], on_click=use_baseline, args=(public_id, view.baseline_answer),
                   disabled=read_only)
 with preview:
-    render_markdown_preview(state.get(field_key(public_id, "reference_answer")) or "*Nothing written yet.*")
+    st.caption("Preview")
+    with st.container(border=True):
+        render_markdown_preview(state.get(field_key(public_id, "reference_answer")) or "*Nothing written yet.*")
 st.text_area("Notes", key=field_key(public_id, "notes"), height=80, on_change=autosave, args=(public_id,),
              disabled=read_only)
 

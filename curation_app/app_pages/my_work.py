@@ -19,10 +19,18 @@ if not items:
 table = pd.DataFrame(items)
 if not table["scores"].any():
     table = table.drop(columns="scores")  # the project has no score fields
+if not table["reject_reason"].any():
+    table = table.drop(columns="reject_reason")
+# Times as the annotator's browser tells them (stored in UTC).
+zone = st.context.timezone or "UTC"
+for column in ("submitted_at", "updated_at"):
+    table[column] = pd.to_datetime(table[column], utc=True).dt.tz_convert(zone).dt.strftime("%Y-%m-%d %H:%M")
 st.caption(f"{len(items)} submitted item(s), newest first. Select one to edit it.")
 picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                       key="my_work_table",
-                      column_config={"editable": st.column_config.CheckboxColumn("editable")})
+                      column_config={"editable": st.column_config.CheckboxColumn("editable"),
+                                     "first_line": st.column_config.TextColumn("first line", width="large"),
+                                     "submitted_at": "submitted", "updated_at": "updated"})
 rows = picked.selection.rows if picked else []
 if rows:
     item = items[rows[0]]

@@ -15,9 +15,9 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import EditedElsewhere, FinalisedMeanwhile, InvalidInput, NotFound, PermissionDenied
-from curation_app.core.labels import FIELDS, clean_fields
+from curation_app.core.labels import CLEARED_ON_REJECT, FIELDS, clean_fields, language_label
 from curation_app.core.languages import confident_languages
-from curation_app.core.project import load_project
+from curation_app.core.project import Project, load_project
 from curation_app.core.rendering import suggest_for_messages
 from curation_app.core.scores import merge_scores
 from curation_app.models import (Annotation, AnnotationState, Assignment, AssignmentState, FinalLabel, Query, Role,
@@ -96,8 +96,13 @@ def start_item(session: Session, *, actor: User, public_id: str) -> ItemView:
     view = open_item(session, actor=actor, public_id=public_id)
     if view.state is not None or view.finalised:
         return view
-    save(session, actor=actor, public_id=public_id, fields={"languages": confident_languages(view.suggested_languages)},
-         submit=False, suggested_languages=view.suggested_languages)
+    project = load_project(session)
+    spelled = {name.casefold(): name for name in project.taxonomy.languages}
+    # Only languages of the project's vocabulary: a suggestion outside it could never be saved.
+    languages = [label for label in (language_label(name, spelled) for name in
+                                     confident_languages(view.suggested_languages)) if label]
+    save(session, actor=actor, public_id=public_id, fields={"languages": languages}, submit=False,
+         suggested_languages=view.suggested_languages, project=project)
     return open_item(session, actor=actor, public_id=public_id)
 
 
@@ -112,6 +117,7 @@ def save(
     expected_revision: int | None = None,
     suggested_languages: list[dict] | None = None,
     suggested_labels: dict | None = None,
+    project: Project | None = None,
 ) -> Annotation:
     """Save a draft (submit=False) or submit; a submitted annotation is edited by submitting again.
     Only the given fields change; the others keep their saved values.
@@ -125,7 +131,7 @@ def save(
     query = _query(session, public_id)
     if _is_final(session, query.id):
         raise FinalisedMeanwhile(f"query {public_id} has been finalised by a lead; ask a lead to reopen it to change it")
-    project = load_project(session)
+    project = project or load_project(session)
     queue.hold_for_save(session, annotator=actor, query_id=query.id, public_id=public_id, submit=submit,
                         overlap=project.overlap, reservation_minutes=project.reservation_minutes)
     annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
@@ -134,7 +140,10 @@ def save(
     score_fields = project.score_fields
     given = {**saved, **fields}
     given["scores"], retired = merge_scores(saved.get("scores"), fields.get("scores", {}), score_fields)
-    cleaned = clean_fields(given, project.taxonomy, complete=submit, score_fields=score_fields)
+    cleaned = clean_fields(given, project.taxonomy, complete=submit, score_fields=score_fields,
+                           answer_required=project.require_reference_answer)
+    dropped = {name: given[name] for name in CLEARED_ON_REJECT
+               if cleaned[name] is None and given.get(name) not in (None, "", [], {})}
     if retired:  # scores of fields the project no longer has stay as they were
         cleaned["scores"] = {**(cleaned["scores"] or {}), **retired}
     seen = 0 if annotation is None else annotation.revision  # 0: the caller saw no annotation yet
@@ -169,6 +178,9 @@ def save(
         annotation.submitted_at = annotation.submitted_at or now
     session.add(annotation)
     session.flush()
+    if dropped:  # what rejecting cleared stays on record, even from a draft
+        audit.record(session, actor=actor, action="annotation.clear_on_reject", entity="annotation",
+                     entity_id=f"{public_id}/{actor.name}", old=dropped, new={"decision": cleaned["decision"]})
     if submit:
         if not was_submitted:
             queue.mark_submitted(session, annotator=actor, query_id=query.id, overlap=project.overlap)
@@ -178,11 +190,26 @@ def save(
     return annotation
 
 
+FIRST_LINE_CHARS = 100
+
+
+def first_line(messages: list[dict]) -> str:
+    """The first non-empty line the user wrote, shortened: enough to recognise an item in a list."""
+    for message in messages:
+        if message["role"] == "user":
+            for line in message["content"].splitlines():
+                if line.strip():
+                    line = line.strip()
+                    return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS - 1] + "…"
+    return ""
+
+
 def submitted_items(session: Session, *, actor: User, limit: int = 500) -> list[dict]:
-    """The annotator's own submitted work, newest first, with whether each can still be edited."""
+    """The annotator's own submitted work, newest first, with whether each can still be edited.
+    Empty labels are empty text, so a table of them shows no placeholder for nothing."""
     require_role(actor, Role.ANNOTATOR)
     rows = session.execute(
-        select(Query.public_id, Annotation, FinalLabel.id)
+        select(Query.public_id, Query.messages, Annotation, FinalLabel.id)
         .join(Query, Query.id == Annotation.query_id)
         .outerjoin(FinalLabel, FinalLabel.query_id == Annotation.query_id)
         .where(Annotation.annotator_id == actor.id, Annotation.state == AnnotationState.SUBMITTED)
@@ -190,9 +217,10 @@ def submitted_items(session: Session, *, actor: User, limit: int = 500) -> list[
         .limit(limit)
     ).all()
     return [{
-        "query": public_id, "decision": a.decision, "category": a.category, "subcategory": a.subcategory,
-        "languages": ", ".join(a.languages or []), "difficulty": a.difficulty,
+        "query": public_id, "first_line": first_line(messages), "decision": a.decision or "",
+        "reject_reason": a.reject_reason or "", "category": a.category or "", "subcategory": a.subcategory or "",
+        "languages": ", ".join(a.languages or []), "difficulty": a.difficulty or "",
         "scores": ", ".join(f"{name} {value}" for name, value in (a.scores or {}).items()),
         "minutes": round(a.time_on_task_s / 60, 1), "submitted_at": a.submitted_at, "updated_at": a.updated_at,
         "editable": final_id is None,
-    } for public_id, a, final_id in rows]
+    } for public_id, messages, a, final_id in rows]

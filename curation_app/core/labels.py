@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from curation_app.core.errors import InvalidInput
+from curation_app.core.languages import ALIASES
 from curation_app.core.scores import ScoreField, clean_scores, missing_required
 from curation_app.core.taxonomy import Taxonomy
 
@@ -23,14 +24,18 @@ FIELDS = LABEL_FIELDS + TEXT_FIELDS + ("scores",)
 KEEP_FIELDS = ("category", "subcategory", "languages", "difficulty")
 # Texts a final label takes from one annotator's work rather than by a vote.
 CHOSEN_TEXT_FIELDS = ("rewritten_prompt", "reference_answer")
+# What a rejected item never carries (guidelines 4.1: its difficulty stays empty, and nothing of it
+# is released); category, subcategory and obvious languages may stay.
+CLEARED_ON_REJECT = ("difficulty", "rewritten_prompt", "reference_answer", "scores")
 MAX_TEXT_CHARS = 200_000
 MAX_LANGUAGE_CHARS = 50
 
 
 def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, where: str = "",
-                 score_fields: tuple[ScoreField, ...] = ()) -> dict[str, Any]:
+                 score_fields: tuple[ScoreField, ...] = (), answer_required: bool = False) -> dict[str, Any]:
     """Check labels against the taxonomy and scores against the project's score fields; with
-    complete=True, also that nothing required is missing. Returns every field, cleaned."""
+    complete=True, also that nothing required is missing (a kept item's reference answer too when
+    answer_required). Returns every field, cleaned; a rejected item loses CLEARED_ON_REJECT."""
     prefix = f"{where}: " if where else ""
     unknown = set(fields) - set(FIELDS)
     if unknown:
@@ -41,7 +46,7 @@ def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, 
         if isinstance(value, str):
             value = value.strip() or None
         if name == "languages":
-            value = clean_languages(value, prefix)
+            value = clean_languages(value, prefix, vocabulary=taxonomy.languages)
         elif name == "scores":
             value = clean_scores(value, score_fields, prefix=prefix)
         elif value is not None and not isinstance(value, str):
@@ -69,13 +74,16 @@ def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, 
         cleaned["category"] = cleaned["category"] or owner
     if cleaned["decision"] == KEEP:
         cleaned["reject_reason"] = None
-    missing = missing_labels(cleaned, score_fields) if complete else []
+    elif cleaned["decision"] == REJECT:
+        cleaned.update(dict.fromkeys(CLEARED_ON_REJECT))
+    missing = missing_labels(cleaned, score_fields, answer_required=answer_required) if complete else []
     if missing:
         raise InvalidInput(f"{prefix}missing {', '.join(missing)}")
     return cleaned
 
 
-def missing_labels(cleaned: dict[str, Any], score_fields: tuple[ScoreField, ...] = ()) -> list[str]:
+def missing_labels(cleaned: dict[str, Any], score_fields: tuple[ScoreField, ...] = (), *,
+                   answer_required: bool = False) -> list[str]:
     """What a submission of these (cleaned) fields still needs, by name; empty when complete."""
     if cleaned["decision"] is None:
         return ["decision"]
@@ -83,24 +91,51 @@ def missing_labels(cleaned: dict[str, Any], score_fields: tuple[ScoreField, ...]
         return ["reject reason"] if cleaned["reject_reason"] is None else []
     if cleaned["decision"] != KEEP:
         return []
-    return [label for name, label in (("category", "category"), ("subcategory", "subcategory"),
-                                      ("languages", "programming language"), ("difficulty", "difficulty"))
-            if not cleaned[name]] + missing_required(cleaned["scores"], score_fields)
+    needed = [("category", "category"), ("subcategory", "subcategory"), ("languages", "programming language"),
+              ("difficulty", "difficulty")] + ([("reference_answer", "reference answer")] if answer_required else [])
+    return [label for name, label in needed if not cleaned[name]] + missing_required(cleaned["scores"], score_fields)
 
 
-def clean_languages(value: Any, prefix: str = "") -> list[str] | None:
-    """A list of language names (or one `|`-separated text), de-duplicated in order."""
+def submission_warnings(cleaned: dict[str, Any]) -> list[str]:
+    """What a complete submission still lacks that the guidelines ask for, without refusing it."""
+    if cleaned["decision"] == KEEP and not cleaned["reference_answer"]:
+        return ["no reference answer: the item is kept, but a release needs one (write it, or start "
+                "from the baseline answer)"]
+    return []
+
+
+def clean_languages(value: Any, prefix: str = "", *, vocabulary: tuple[str, ...] | None = None) -> list[str] | None:
+    """A list of language names (or one `|`-separated text), de-duplicated in order. With a
+    vocabulary, each name is written as the vocabulary writes it (any case, or a known alias such
+    as `golang` for `go`), and a name outside it is refused."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
         value = value.split("|")
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise InvalidInput(f"{prefix}languages must be a list of names")
-    languages = list(dict.fromkeys(v.strip() for v in value if v.strip()))
+    languages = [v.strip() for v in value if v.strip()]
     too_long = [v for v in languages if len(v) > MAX_LANGUAGE_CHARS]
     if too_long:
         raise InvalidInput(f"{prefix}language name {too_long[0][:60]!r} is longer than {MAX_LANGUAGE_CHARS} characters")
-    return languages or None
+    if vocabulary is not None:
+        spelled = {name.casefold(): name for name in vocabulary}
+        unknown = [v for v in languages if language_label(v, spelled) is None]
+        if unknown:
+            raise InvalidInput(f"{prefix}language {unknown[0]!r} is not in the project's vocabulary "
+                               f"({', '.join(vocabulary[:8])}{', ...' if len(vocabulary) > 8 else ''}); "
+                               "an admin can add it with the setting extra_languages")
+        languages = [language_label(v, spelled) for v in languages]
+    return list(dict.fromkeys(languages)) or None
+
+
+def language_label(name: str, spelled: dict[str, str]) -> str | None:
+    """The vocabulary's spelling of a language name; `spelled` maps casefolded names to it."""
+    key = name.strip().casefold()
+    if key in spelled:
+        return spelled[key]
+    alias = ALIASES.get(key)
+    return spelled.get(alias.casefold()) if alias else None
 
 
 def decided_fields(score_fields: tuple[ScoreField, ...]) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ and means every check in that use case sees the same settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
@@ -27,13 +27,17 @@ class Project:
     guideline_version: str
     ngram: int
     duplicate_threshold: float
+    require_reference_answer: bool = False
 
 
 def load_project(session: Session) -> Project:
     values = settings.all_settings(session)
     stored_taxonomy = values["taxonomy"]
+    taxonomy = default_taxonomy() if stored_taxonomy is None else taxonomy_from_dict(stored_taxonomy)
+    known = {name.casefold() for name in taxonomy.languages}
+    added = tuple(name.strip() for name in values["extra_languages"] if name.strip().casefold() not in known)
     return Project(
-        taxonomy=default_taxonomy() if stored_taxonomy is None else taxonomy_from_dict(stored_taxonomy),
+        taxonomy=replace(taxonomy, languages=taxonomy.languages + added) if added else taxonomy,
         score_fields=from_setting(values["score_fields"]),
         rule=Rule(values["min_annotations"], values["keep_quorum"]),
         overlap=values["overlap"],
@@ -41,4 +45,5 @@ def load_project(session: Session) -> Project:
         guideline_version=values["guideline_version"],
         ngram=values["ngram"],
         duplicate_threshold=values["duplicate_threshold"],
+        require_reference_answer=values["require_reference_answer"],
     )

@@ -125,9 +125,19 @@ _PYGMENTS_NAMES = {"js": "javascript", "ts": "typescript", "c#": "csharp", "node
                    "html": "html", "pl/sql": "plpgsql", "assembly": "nasm", "vba": "vbnet", "mql4": "cpp"}
 
 
+@lru_cache(maxsize=1)
+def _style():  # type: ignore[no-untyped-def]
+    """Pygments' friendly style without the red box around tokens its lexers cannot place: they
+    draw it around valid code (Swift's key paths, newer syntax), and a reviewer reads it as a bug."""
+    from pygments.styles.friendly import FriendlyStyle
+    from pygments.token import Error
+
+    return type("QuietFriendlyStyle", (FriendlyStyle,), {"styles": {**FriendlyStyle.styles, Error: ""}})
+
+
 @lru_cache(maxsize=4096)
 def highlight(code: str, language: str | None) -> str:
-    """Pygments HTML with inline styles, in a scrolling box. Safe for any input text."""
+    """Pygments HTML with inline styles, in a box that scrolls sideways. Safe for any input text."""
     from pygments import highlight as pygments_highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import TextLexer, get_lexer_by_name
@@ -137,14 +147,15 @@ def highlight(code: str, language: str | None) -> str:
         lexer = get_lexer_by_name(_PYGMENTS_NAMES.get(language or "", language or "text"))
     except ClassNotFound:
         lexer = TextLexer()
-    # Long lines wrap: a line that runs off to the side of a box is easily missed while reviewing.
-    formatter = HtmlFormatter(noclasses=True, nobackground=True, style="friendly",
-                              prestyles="white-space:pre-wrap;overflow-wrap:anywhere")
+    # Lines never wrap (a wrapped line loses its indentation, which is meaning in code); a long one
+    # scrolls sideways inside its block, and the block is as tall as the code, so one scroll of the
+    # page reads the whole query.
+    formatter = HtmlFormatter(noclasses=True, nobackground=True, style=_style(), prestyles="white-space:pre;margin:0")
     body = pygments_highlight(code, lexer, formatter)
     caption = html.escape(language or "code")
     return (
         '<div style="border:1px solid rgba(128,128,128,.35);border-radius:6px;margin:4px 0 10px 0;">'
         f'<div style="font:11px sans-serif;opacity:.6;padding:2px 8px;">{caption}</div>'
-        '<div style="overflow:auto;max-height:480px;padding:0 8px;font-size:13px;">'
+        '<div style="overflow-x:auto;padding:0 8px 6px 8px;font-size:13px;">'
         f"{body}</div></div>"
     )

@@ -43,6 +43,35 @@ def _float_between(low: float, high: float) -> Callable[[Any], str | None]:
     return check
 
 
+def _parse_yes_no(text: str) -> bool:
+    answer = text.strip().lower()
+    if answer in ("yes", "true", "on", "1"):
+        return True
+    if answer in ("no", "false", "off", "0"):
+        return False
+    raise InvalidInput(f"{text!r} is not yes or no")
+
+
+def _parse_names(text: str) -> list[str]:
+    """Comma-separated names, or 'none'."""
+    return [] if text.strip().lower() == "none" else [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _check_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be yes or no"
+
+
+def _check_extra_languages(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        return "must be a list of language names"
+    if any(len(v) > 50 for v in value):
+        return "a language name has at most 50 characters"
+    folded = [v.strip().casefold() for v in value]
+    if len(set(folded)) != len(folded):
+        return "names a language twice"
+    return None
+
+
 def _parse_taxonomy(text: str) -> Any:
     """A path to a taxonomy JSON file, or "default"."""
     if text == "default":
@@ -86,9 +115,16 @@ SETTINGS: dict[str, SettingSpec] = {
         [], "numeric fields annotated beside the built-in labels (JSON file or inline JSON list of "
         "{name, level: interval|ratio, min, max, step, required, label, help}; 'none' for none)",
         parse_score_fields_setting, lambda value: "; ".join(score_field_problems(value)) or None),
+    "extra_languages": SettingSpec(
+        [], "languages the project adds to the taxonomy's vocabulary (comma-separated; 'none' for none)",
+        _parse_names, _check_extra_languages),
+    "require_reference_answer": SettingSpec(
+        False, "a kept item needs a reference answer to be submitted (yes or no); without it, a kept "
+        "item with no answer is submitted with a warning and counted in the release preview", _parse_yes_no,
+        _check_bool),
 }
 # Settings that change what an annotation is: the admin's, not a lead's.
-SCHEMA_SETTINGS = ("taxonomy", "score_fields")
+SCHEMA_SETTINGS = ("taxonomy", "score_fields", "extra_languages")
 
 
 def _spec(key: str) -> SettingSpec:
@@ -114,6 +150,10 @@ def parse_setting(key: str, text: str) -> Any:
         return spec.parse(text)
     except ValueError:
         raise InvalidInput(f"setting {key}: {text!r} is not a valid {spec.parse.__name__}") from None
+    except InvalidInput as problem:
+        if str(problem).startswith(f"{key}:"):
+            raise
+        raise InvalidInput(f"setting {key}: {problem}") from None
 
 
 def store_settings(session: Session, *, actor: User, values: dict[str, Any]) -> None:

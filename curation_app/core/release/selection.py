@@ -266,6 +266,11 @@ def preview(session: Session, *, actor: User, spec: ReleaseSpec, with_agreement:
     pool, held_back = _pool(session, spec, project.score_fields)
     items, report = select_items(pool, spec, project.taxonomy)
     report["held_back_by_triage"] = {"count": len(held_back), "ids": held_back[:100]}
+    unanswered = [item["id"] for item in items if not item["reference_answer"]]
+    report["without_reference_answer"] = {"count": len(unanswered), "ids": unanswered[:100]}
+    if unanswered:
+        report["problems"].append(f"{len(unanswered)} selected item(s) have no reference answer yet: they are "
+                                  "incomplete for a benchmark that ships one per item")
     if held_back:
         report["problems"].append(f"{len(held_back)} final item(s) held back by triage flags (contamination, "
                                   "secrets or duplicates) until a lead clears them")
