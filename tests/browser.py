@@ -128,7 +128,7 @@ def chromium_page() -> Iterator["object"]:
         yield page
 
 
-def choose(page, label: str, option: str, attempts: int = 3) -> None:
+def choose(page, label: str, option: str, attempts: int = 3, *, typed: str | None = None) -> None:
     """Pick an option of a Streamlit selectbox or multiselect. Waits until exactly one enabled
     widget has the label (during a rerun the old one can linger, or the widget is disabled for a
     moment) and starts again if a rerun closed the list meanwhile."""
@@ -141,7 +141,7 @@ def choose(page, label: str, option: str, attempts: int = 3) -> None:
             expect(box).to_have_count(1, timeout=15_000)
             expect(box).to_be_enabled(timeout=15_000)
             box.click()
-            page.keyboard.type(option)  # long option lists are virtual: filter so the option is drawn
+            page.keyboard.type(typed or option)  # long option lists are virtual: filter so the option is drawn
             page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
             return
         except (PlaywrightTimeout, AssertionError):

@@ -58,8 +58,7 @@ def test_annotate_submit_and_go_to_the_next_item(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
     app.button(key=key_for(app, item, "btn_keep")).click().run()
-    app.selectbox(key=key_for(app, item, "category")).select("Development and Programming").run()
-    app.selectbox(key=key_for(app, item, "subcategory")).select("Optimization Techniques").run()
+    app.selectbox(key=key_for(app, item, "category_pair")).select(("Development and Programming", "Optimization Techniques")).run()
     app.multiselect(key=key_for(app, item, "languages")).set_value(["python"]).run()
     app.button(key=key_for(app, item, "btn_easy")).click().run()
     app.text_area(key=key_for(app, item, "notes")).input("map vs comprehension").run()
@@ -278,12 +277,13 @@ def test_logging_out_leaves_nothing_for_the_next_user(demo_db):
 def test_going_to_another_page_and_back_keeps_the_draft(demo_db):
     app = log_in(open_app(), "carol", "carol-demo")
     item = app.query_params["item"]
-    app.selectbox(key=key_for(app, item, "category")).select("Development and Programming").run()
+    pair = ("Development and Programming", "Code Debugging")
+    app.selectbox(key=key_for(app, item, "category_pair")).select(pair).run()
     app.text_area(key=key_for(app, item, "notes")).input("twenty minutes of careful notes").run()
     app.switch_page("app_pages/guidelines.py").run()
     app.switch_page("app_pages/annotate.py").run()
     assert app.text_area(key=key_for(app, item, "notes")).value == "twenty minutes of careful notes"
-    assert app.selectbox(key=key_for(app, item, "category")).value == "Development and Programming"
+    assert app.selectbox(key=key_for(app, item, "category_pair")).value == pair
 
 
 def test_a_second_tab_cannot_silently_overwrite_the_first(demo_db):

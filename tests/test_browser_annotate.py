@@ -81,8 +81,22 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
         page.get_by_role("heading", name="Annotate").click()  # focus the page, not a field
         primary = page.locator("[data-testid='stBaseButton-primary']")
         press_until(page, "Alt+K", primary.filter(has_text="Keep"))  # keep
-        choose(page, "Main category", "Specialized Computing Areas")
-        choose(page, "Subcategory", "Security")
+        # Alt+C: one type-ahead list over every subcategory; typing part of its name, then Enter, sets both.
+        press_until(page, "Alt+C", page.locator("[class*='category_pair'] input:focus"))
+        page.keyboard.type("Secur")
+        page.get_by_role("option", name="Security · Specialized Computing Areas").wait_for()
+        page.keyboard.press("Enter")
+        wait_until(lambda: (submitted(engine, "alice", "demo-014") or Annotation()).subcategory == "Security", page=page)
+        # Alt+L: the language list; typing filters the vocabulary, Down then Enter adds the first match
+        # (Enter alone adds every match: sql and pl/sql).
+        press_until(page, "Alt+L", page.locator("[class*='-languages'] input:focus"))
+        page.keyboard.type("sql")
+        page.get_by_role("option", name="sql", exact=True).wait_for()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        wait_until(lambda: submitted(engine, "alice", "demo-014").languages == ["php", "sql"], page=page)
+        page.get_by_role("heading", name="Annotate").click()  # focus the page, not a field
         press_until(page, "Alt+3", primary.filter(has_text="Hard"))  # hard
         notes = page.get_by_role("textbox", name="Notes")
         notes.fill("XSS question; escape output before echoing it")
@@ -91,7 +105,7 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
 
         language_chip = page.get_by_role("button", name="Remove php")
         expect(language_chip).to_be_visible()  # the detector's confident language, confirmed
-        assert submitted(engine, "alice", "demo-014").languages == ["php"]
+        assert submitted(engine, "alice", "demo-014").languages == ["php", "sql"]
 
         page.reload()
         wait_for_item(page, "demo-014")
@@ -99,7 +113,7 @@ def test_annotate_with_the_keyboard_reload_mid_draft_and_submit(server, tmp_path
             "XSS question; escape output before echoing it")
         expect(language_chip).to_be_visible()
         draft = submitted(engine, "alice", "demo-014")
-        assert (draft.state, draft.decision, draft.difficulty, draft.languages) == ("draft", "keep", "hard", ["php"])
+        assert (draft.state, draft.decision, draft.difficulty, draft.languages) == ("draft", "keep", "hard", ["php", "sql"])
 
         page.get_by_role("heading", name="Annotate").click()
         press_until(page, "Control+Enter", page.get_by_text("Submitted demo-014."),  # submit and next

@@ -41,8 +41,7 @@ def annotate_one(page, engine, annotator: str) -> str:
     # Buttons are clicked, not pressed by shortcut: the shortcuts are test_browser_annotate's subject.
     primary = page.locator("[data-testid='stBaseButton-primary']")
     click_until(page, page.get_by_role("button", name="Keep"), primary.filter(has_text="Keep"))
-    choose(page, "Main category", "Development and Programming")
-    choose(page, "Subcategory", "Programming Fundamentals")
+    choose(page, "Category and subcategory", "Programming Fundamentals · Development and Programming")
     click_until(page, page.get_by_role("button", name="Medium"), primary.filter(has_text="Medi"))
     expect(page.get_by_label("Programming languages")).to_have_count(1)
     if page.get_by_placeholder("Pick languages (type to filter)").count():  # the placeholder: nothing chosen yet

@@ -352,8 +352,7 @@ def test_the_annotate_page_shows_score_inputs_and_saves_them(scored_demo):
     (draft,) = [a for a in annotations("alice") if a.state == "draft"]
     assert draft.scores == {"quality": 4, "expert_minutes": 7.5}
     app.button(key=key_for(app, item, "btn_keep")).click().run()
-    app.selectbox(key=key_for(app, item, "category")).select("Development and Programming").run()
-    app.selectbox(key=key_for(app, item, "subcategory")).select("Code Debugging").run()
+    app.selectbox(key=key_for(app, item, "category_pair")).select(("Development and Programming", "Code Debugging")).run()
     app.multiselect(key=key_for(app, item, "languages")).set_value(["python"]).run()
     app.button(key=key_for(app, item, "btn_easy")).click().run()
     app.number_input(key=key_for(app, item, "score:quality")).set_value(None).run()

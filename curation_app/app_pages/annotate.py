@@ -5,8 +5,8 @@ import time
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require, switch_to
-from curation_app.app_pages.widgets import (keep_typed_text, md, render_conversation, render_markdown_preview,
-                                            score_grid, score_input, score_number, suggestion_model)
+from curation_app.app_pages.widgets import (focus_keys, keep_typed_text, md, render_conversation, render_markdown_preview,
+                                            score_grid, score_input, score_number, suggestion_model, widget_class)
 from curation_app.core import annotate, labels, queue, suggest
 from curation_app.core.errors import CurationError, EditedElsewhere
 from curation_app.core.guidelines import guideline_text
@@ -18,6 +18,7 @@ from curation_app.models import AnnotationState, Role
 SHORTCUTS = {
     "keep": "Alt+K", "reject": "Alt+X", "easy": "Alt+1", "medium": "Alt+2", "hard": "Alt+3",
     "baseline": "Alt+B", "save": "Alt+S", "skip": "Alt+N", "submit": "Ctrl+Enter",
+    "category": "Alt+C", "languages": "Alt+L",
 }
 
 user = require(current_user(), Role.ANNOTATOR)
@@ -91,11 +92,15 @@ def set_value(public_id: str, name: str, value: str) -> None:
     autosave(public_id)
 
 
-def category_changed(public_id: str, subcategories: dict) -> None:
-    category = state.get(field_key(public_id, "category"))
-    if state.get(field_key(public_id, "subcategory")) not in subcategories.get(category, ()):
-        state[field_key(public_id, "subcategory")] = None
+def category_chosen(public_id: str) -> None:
+    """One choice sets both: the subcategory and the main category it belongs to."""
+    pair = state.get(field_key(public_id, "category_pair"))
+    state[field_key(public_id, "category")], state[field_key(public_id, "subcategory")] = pair or (None, None)
     autosave(public_id)
+
+
+def category_label(pair: tuple[str, str]) -> str:
+    return f"{pair[1]} · {pair[0]}"
 
 
 def score_changed(public_id: str, name: str) -> None:
@@ -238,20 +243,24 @@ with right:
         st.selectbox("Reject reason", taxonomy.reject_reasons, index=None, placeholder="Why reject?",
                      key=field_key(public_id, "reject_reason"), on_change=autosave, args=(public_id,),
                      disabled=read_only)
-    st.selectbox("Main category", list(taxonomy.categories), index=None, placeholder="Choose a main category",
-                 key=field_key(public_id, "category"), on_change=category_changed,
-                 args=(public_id, taxonomy.categories), disabled=read_only)
-    category = state.get(field_key(public_id, "category"))
-    st.selectbox("Subcategory", taxonomy.categories.get(category, ()), index=None,
-                 placeholder="Choose a main category first" if category is None else "Choose a subcategory",
-                 key=field_key(public_id, "subcategory"), on_change=autosave, args=(public_id,),
-                 disabled=read_only or category is None)
+    # Every subcategory with its main category in one type-ahead list: typing part of either name
+    # finds it (Alt+C opens it), and one choice sets both.
+    pairs = [(main, sub) for main, subs in taxonomy.categories.items() for sub in subs]
+    pair_key = field_key(public_id, "category_pair")
+    saved_pair = (state.get(field_key(public_id, "category")), state.get(field_key(public_id, "subcategory")))
+    if pair_key not in state:
+        state[pair_key] = saved_pair if saved_pair in pairs else None
+    st.selectbox(f"Category and subcategory `{SHORTCUTS['category']}`", pairs, index=None,
+                 format_func=category_label, placeholder="Type part of a subcategory or main category",
+                 key=pair_key, on_change=category_chosen, args=(public_id,), disabled=read_only)
+    if saved_pair[0] and saved_pair not in pairs:  # e.g. imported with a main category only
+        st.caption(f"Saved: {md(saved_pair[0])}{' · ' + md(saved_pair[1]) if saved_pair[1] else ''}")
     chosen = state.get(field_key(public_id, "languages")) or []
     saved_languages = view.annotation.get("languages") or []
     # The saved languages are also the widget's default: a browser that misses the one-shot value
     # from session state (a rerun racing the first draw) then shows, and sends back, what is saved.
     # The project's vocabulary only (an admin adds to it); a saved name from before stays visible.
-    st.multiselect("Programming languages", list(dict.fromkeys([*taxonomy.languages, *saved_languages, *chosen])),
+    st.multiselect(f"Programming languages `{SHORTCUTS['languages']}`", list(dict.fromkeys([*taxonomy.languages, *saved_languages, *chosen])),
                    default=saved_languages, key=field_key(public_id, "languages"),
                    placeholder="Pick languages (type to filter)", on_change=autosave, args=(public_id,),
                    disabled=read_only)
@@ -321,6 +330,8 @@ if not editing_submitted:
 with actions[3].popover(f"Guidelines ({guideline_version})", icon=":material/menu_book:"):
     st.markdown(guideline_text(guideline_version))
 if not read_only:
+    focus_keys({SHORTCUTS["category"]: widget_class(pair_key), SHORTCUTS["languages"]: widget_class(
+        field_key(public_id, "languages"))})
     keep_typed_text(key_prefix=field_key(public_id, "").rstrip(":"), user_key_prefix=f"annotate:{user.id}:",
                     item=public_id, revision=state.get(field_key(public_id, "revision")) or 0,
                     fields=["rewritten_prompt", "reference_answer", "notes"])

@@ -27,6 +27,7 @@ def md(text: object) -> str:
 
 
 _DRAFTS_SCRIPT = (Path(__file__).parent / "drafts.js").read_text(encoding="utf-8")
+_FOCUS_SCRIPT = (Path(__file__).parent / "focus_keys.js").read_text(encoding="utf-8")
 
 
 def widget_class(key: str) -> str:
@@ -47,6 +48,13 @@ def keep_typed_text(*, key_prefix: str, user_key_prefix: str, item: str, revisio
     # One pass, so a value that happens to contain a placeholder's name stays as it is.
     script = re.sub("|".join(values), lambda match: _script_literal(values[match.group(0)]), _DRAFTS_SCRIPT)
     st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+def focus_keys(targets: dict[str, str]) -> None:
+    """Keyboard shortcuts that open a widget (a type-ahead list): {"Alt+C": widget_class(key)}."""
+    keys = {combo.split("+")[-1].upper(): target for combo, target in targets.items() if combo.startswith("Alt+")}
+    st.html(f"<script>{_FOCUS_SCRIPT.replace('__TARGETS__', _script_literal(keys))}</script>",
+            unsafe_allow_javascript=True)
 
 
 def _score_type(score: ScoreField) -> type:
