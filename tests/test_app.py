@@ -132,6 +132,19 @@ def test_rejecting_clears_the_difficulty_and_answer_on_the_page(demo_db):
     assert (draft.decision, draft.difficulty, draft.reference_answer) == ("reject", None, None)
 
 
+def test_back_opens_the_item_submitted_last(demo_db):
+    app = log_in(open_app(), "bob", "bob-demo")
+    item = app.query_params["item"]
+    app.button(key=key_for(app, item, "btn_reject")).click().run()
+    app.selectbox(key=key_for(app, item, "reject_reason")).select("unclear").run()
+    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
+    following = app.query_params["item"]
+    assert following != item
+    app = app.button(key=key_for(app, following, "btn_previous")).click().run()
+    assert not app.exception and app.query_params["item"] == item
+    assert app.button(key=key_for(app, item, "btn_submit")).label == "Save changes"  # editing it
+
+
 def test_an_edit_started_from_my_work_goes_back_there(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     # demo-001 is one of alice's submitted demo labels: open it as My work's edit button does

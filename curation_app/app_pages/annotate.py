@@ -18,7 +18,7 @@ from curation_app.models import AnnotationState, Role
 SHORTCUTS = {
     "keep": "Alt+K", "reject": "Alt+X", "easy": "Alt+1", "medium": "Alt+2", "hard": "Alt+3",
     "baseline": "Alt+B", "save": "Alt+S", "skip": "Alt+N", "submit": "Ctrl+Enter",
-    "category": "Alt+C", "languages": "Alt+L",
+    "category": "Alt+C", "languages": "Alt+L", "previous": "Alt+P",
 }
 
 user = require(current_user(), Role.ANNOTATOR)
@@ -136,6 +136,10 @@ def submit(public_id: str) -> None:
             state["annotate:back_to_my_work"] = True
 
 
+def go_to(public_id: str) -> None:
+    st.query_params["item"] = public_id
+
+
 def skip(public_id: str, query_id: int) -> None:
     try:
         with session_scope() as session:
@@ -153,6 +157,8 @@ if state.pop("annotate:back_to_my_work", False):
 # Which item: the one in the URL (a reload, or an edit from My work), else the next in the queue.
 with session_scope() as session:
     status = queue.queue_status(session, annotator=user)
+    last = annotate.submitted_items(session, actor=user, limit=1)
+    previous = last[0]["query"] if last else None
     project = load_project(session)
     taxonomy, score_fields, guideline_version = project.taxonomy, project.score_fields, project.guideline_version
     view = None
@@ -300,6 +306,29 @@ with right:
                     help=score.help or f"{score.level} scale, {score.minimum:g} to {score.maximum:g}",
                     on_change=score_changed, args=(public_id, score.name), disabled=read_only)
 
+    # Submit and the state of the text fields below stay in view on a 1440x900 screen.
+    def size(name: str) -> str:
+        text = state.get(field_key(public_id, name)) or ""
+        return f"{len(text):,} characters" if text else "empty"
+
+    st.caption(f"Rewritten prompt: {size('rewritten_prompt')} · Reference answer: {size('reference_answer')} · "
+               f"Notes: {size('notes')}")
+    st.button("Save changes" if editing_submitted else "Submit and next", type="primary",
+              key=field_key(public_id, "btn_submit"), shortcut=SHORTCUTS["submit"], on_click=submit,
+              args=(public_id,), disabled=read_only, width="stretch")
+    more = st.columns(3)
+    if not editing_submitted:
+        more[0].button("Save", key=field_key(public_id, "btn_save"), shortcut=SHORTCUTS["save"],
+                       on_click=autosave, args=(public_id,), disabled=read_only, width="stretch")
+        more[1].button("Skip", key=field_key(public_id, "btn_skip"), shortcut=SHORTCUTS["skip"], on_click=skip,
+                       args=(public_id, view.query_id), disabled=read_only, width="stretch")
+    if previous and previous != public_id:
+        more[2].button("Back", key=field_key(public_id, "btn_previous"), shortcut=SHORTCUTS["previous"],
+                       on_click=go_to, args=(previous,), width="stretch",
+                       help=f"Back to {previous}, the item you submitted last")
+    with st.popover(f"Guidelines ({guideline_version})", icon=":material/menu_book:"):
+        st.markdown(guideline_text(guideline_version))
+
 st.text_area("Rewritten prompt (optional: a clean benchmark prompt with the user's intent)",
              key=field_key(public_id, "rewritten_prompt"), height=120, on_change=autosave, args=(public_id,),
              disabled=read_only)
@@ -318,17 +347,6 @@ with preview:
 st.text_area("Notes", key=field_key(public_id, "notes"), height=80, on_change=autosave, args=(public_id,),
              disabled=read_only)
 
-actions = st.columns([2, 2, 2, 3])
-actions[0].button("Save changes" if editing_submitted else "Submit and next", type="primary",
-                  key=field_key(public_id, "btn_submit"), shortcut=SHORTCUTS["submit"], on_click=submit,
-                  args=(public_id,), disabled=read_only, width="stretch")
-if not editing_submitted:
-    actions[1].button("Save draft", key=field_key(public_id, "btn_save"), shortcut=SHORTCUTS["save"],
-                      on_click=autosave, args=(public_id,), disabled=read_only, width="stretch")
-    actions[2].button("Skip", key=field_key(public_id, "btn_skip"), shortcut=SHORTCUTS["skip"], on_click=skip,
-                      args=(public_id, view.query_id), disabled=read_only, width="stretch")
-with actions[3].popover(f"Guidelines ({guideline_version})", icon=":material/menu_book:"):
-    st.markdown(guideline_text(guideline_version))
 if not read_only:
     focus_keys({SHORTCUTS["category"]: widget_class(pair_key), SHORTCUTS["languages"]: widget_class(
         field_key(public_id, "languages"))})
