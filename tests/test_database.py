@@ -88,3 +88,33 @@ def test_the_audit_log_is_append_only_in_the_database(db_url):
                 connection.execute(text(f"TRUNCATE {table}"))
     with engine.connect() as connection:
         assert connection.execute(text("SELECT action FROM audit_log")).scalars().all() == ["test.event"]
+
+
+def test_migration_0007_retires_duplicates_confirmed_before_it(any_url):
+    """A duplicate confirmed under 0006 left the pool but kept its assignment by name open."""
+    database.upgrade(any_url, "0006")
+    engine = database.make_engine(any_url, single_connection=True)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO app_user (name, role, active, created_at) "
+                                "VALUES ('ann1', 'annotator', true, CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO import_batch (source, file_name, file_sha256, file_format, shape, n_read, "
+                                "n_imported, n_duplicates, n_skipped, created_at) "
+                                "VALUES ('s', 'f', 'x', 'jsonl', 'flat', 2, 2, 0, 0, CURRENT_TIMESTAMP)"))
+        for public_id, flags in (("q0", None), ("q1", '{"duplicate_of": "q0", "blocked": true}')):
+            connection.execute(text(
+                "INSERT INTO query (public_id, content_hash, messages, n_turns, n_chars, source, source_file, "
+                "source_location, batch_id, triage_flags, in_pool, n_claims, pool_open, queue_rank, created_at) "
+                "VALUES (:id, :id, '[]', 1, 1, 's', 'f', 'line 1', 1, :flags, false, 1, false, 0, CURRENT_TIMESTAMP)"),
+                {"id": public_id, "flags": flags})
+        for query_id in (1, 2):
+            connection.execute(text("INSERT INTO assignment (query_id, annotator_id, state, created_at, updated_at) "
+                                    "VALUES (:q, 1, 'assigned', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"q": query_id})
+    engine.dispose()
+    database.upgrade(any_url)
+    engine = database.make_engine(any_url, single_connection=True)
+    with engine.connect() as connection:
+        queries = connection.execute(text("SELECT public_id, retired, n_claims FROM query ORDER BY id")).all()
+        states = connection.execute(text("SELECT query_id, state FROM assignment ORDER BY query_id")).all()
+    engine.dispose()
+    assert [(p, bool(r), n) for p, r, n in queries] == [("q0", False, 1), ("q1", True, 0)]
+    assert [tuple(s) for s in states] == [(1, "assigned"), (2, "skipped")]

@@ -20,8 +20,9 @@ HOLDING_STATES = ('assigned', 'reserved')
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('query', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('retired', sa.Boolean(), nullable=False, server_default=sa.false()))
+    # A plain ADD COLUMN, also on SQLite: batch mode would copy the table, and dropping the old copy
+    # fails while assignments and annotations refer to it.
+    op.add_column('query', sa.Column('retired', sa.Boolean(), nullable=False, server_default=sa.false()))
 
     # Duplicates confirmed before this revision left the pool but kept assignments by name open:
     # retire them and close those assignments, as confirming a duplicate now does.
@@ -45,5 +46,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('query', schema=None) as batch_op:
-        batch_op.drop_column('retired')
+    op.drop_column('query', 'retired')  # SQLite 3.35 and later drop a column in place
