@@ -10,7 +10,7 @@ from curation_app.app_pages.widgets import (focus_keys, keep_typed_text, md, ren
 from curation_app.core import annotate, labels, queue, suggest
 from curation_app.core.errors import CurationError, EditedElsewhere
 from curation_app.core.guidelines import guideline_text
-from curation_app.core.labels import CLEARED_ON_REJECT, FIELDS, KEEP, REJECT
+from curation_app.core.labels import FIELDS, KEEP, LABEL_FIELDS, REJECT
 from curation_app.core.project import load_project
 from curation_app.database import database_url, read_scope, session_scope
 from curation_app.models import AnnotationState, Role
@@ -64,6 +64,7 @@ def save(public_id: str, *, submit: bool, suggested_labels: dict | None = None):
                                   suggested_languages=state.get(field_key(public_id, "suggested")),
                                   suggested_labels=suggested_labels)
             state[field_key(public_id, "revision")] = saved.revision
+        show_stored(public_id, saved)
     except EditedElsewhere as error:
         flash("error", str(error))
         forget_item(public_id, leave=False)  # show what the other tab saved
@@ -74,6 +75,22 @@ def save(public_id: str, *, submit: bool, suggested_labels: dict | None = None):
     return saved
 
 
+def show_stored(public_id: str, saved) -> None:  # noqa: ANN001 - an Annotation
+    """The form shows what core stored: the labels as it cleaned them (a subcategory's main
+    category, the vocabulary's spelling) and every field it emptied (what a rejected item never
+    carries). Typed text is otherwise left as the browser has it."""
+    for name in FIELDS:
+        key, value = field_key(public_id, name), getattr(saved, name)
+        if name in LABEL_FIELDS or (value is None and state.get(key) is not None):
+            state[key] = value
+    pair = (saved.category, saved.subcategory)
+    state[field_key(public_id, "category_pair")] = pair if all(pair) else None
+    prefix = field_key(public_id, "score:")
+    for key in [k for k in state.keys() if isinstance(k, str) and k.startswith(prefix)]:
+        if (saved.scores or {}).get(key[len(prefix):]) is None:
+            state[key] = None
+
+
 def autosave(public_id: str) -> None:
     if state.get(field_key(public_id, "state")) != AnnotationState.SUBMITTED:
         if save(public_id, submit=False):
@@ -82,14 +99,7 @@ def autosave(public_id: str) -> None:
 
 def set_value(public_id: str, name: str, value: str) -> None:
     state[field_key(public_id, name)] = value
-    if name == "decision" and value == KEEP:
-        state[field_key(public_id, "reject_reason")] = None
-    if name == "decision" and value == REJECT:  # what a rejected item never carries (core clears it too)
-        for cleared in CLEARED_ON_REJECT:
-            state[field_key(public_id, cleared)] = None
-        for key in [k for k in state.keys() if isinstance(k, str) and k.startswith(field_key(public_id, "score:"))]:
-            state[key] = None
-    autosave(public_id)
+    autosave(public_id)  # core clears what the decision rules out; show_stored shows it
 
 
 def category_chosen(public_id: str) -> None:
@@ -130,7 +140,7 @@ def submit(public_id: str) -> None:
     if saved is not None:
         warnings = labels.submission_warnings({name: getattr(saved, name) for name in FIELDS})
         done = f"{'Saved changes to' if was_edit else 'Submitted'} {public_id}."
-        flash("warning" if warnings else "success", " ".join([done, *(w[0].upper() + w[1:] + "." for w in warnings)]))
+        flash("warning" if warnings else "success", " ".join([done, *warnings]))
         forget_item(public_id)
         if was_edit:  # an edit started from My work goes back there
             state["annotate:back_to_my_work"] = True
@@ -157,8 +167,7 @@ if state.pop("annotate:back_to_my_work", False):
 # Which item: the one in the URL (a reload, or an edit from My work), else the next in the queue.
 with session_scope() as session:
     status = queue.queue_status(session, annotator=user)
-    last = annotate.submitted_items(session, actor=user, limit=1)
-    previous = last[0]["query"] if last else None
+    previous = annotate.last_submitted(session, actor=user)
     project = load_project(session)
     taxonomy, score_fields, guideline_version = project.taxonomy, project.score_fields, project.guideline_version
     view = None

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import EditedElsewhere, FinalisedMeanwhile, InvalidInput, NotFound, PermissionDenied
-from curation_app.core.labels import CLEARED_ON_REJECT, FIELDS, clean_fields, language_label
+from curation_app.core.labels import CLEARED_ON_REJECT, FIELDS, clean_fields, in_vocabulary
 from curation_app.core.languages import confident_languages
 from curation_app.core.project import Project, load_project
 from curation_app.core.rendering import suggest_for_messages
@@ -97,10 +97,8 @@ def start_item(session: Session, *, actor: User, public_id: str) -> ItemView:
     if view.state is not None or view.finalised:
         return view
     project = load_project(session)
-    spelled = {name.casefold(): name for name in project.taxonomy.languages}
     # Only languages of the project's vocabulary: a suggestion outside it could never be saved.
-    languages = [label for label in (language_label(name, spelled) for name in
-                                     confident_languages(view.suggested_languages)) if label]
+    languages = in_vocabulary(confident_languages(view.suggested_languages), project.taxonomy.languages)
     save(session, actor=actor, public_id=public_id, fields={"languages": languages}, submit=False,
          suggested_languages=view.suggested_languages, project=project)
     return open_item(session, actor=actor, public_id=public_id)
@@ -188,6 +186,15 @@ def save(
                      entity="annotation", entity_id=f"{public_id}/{actor.name}",
                      old=old_values if was_submitted else None, new=cleaned)
     return annotation
+
+
+def last_submitted(session: Session, *, actor: User) -> str | None:
+    """The id of the item this annotator submitted last, for the page's way back to it."""
+    require_role(actor, Role.ANNOTATOR)
+    return session.execute(
+        select(Query.public_id).join(Annotation, Annotation.query_id == Query.id)
+        .where(Annotation.annotator_id == actor.id, Annotation.state == AnnotationState.SUBMITTED)
+        .order_by(Annotation.submitted_at.desc(), Annotation.id.desc()).limit(1)).scalar_one_or_none()
 
 
 FIRST_LINE_CHARS = 100

@@ -190,9 +190,12 @@ def _store(session: Session, actor: User, parsed: list, query_ids: dict, users: 
             queue.mark_submitted(session, annotator=user, query_id=target, overlap=project.overlap)
 
 
-def export_rows(session: Session, *, actor: User) -> Iterator[dict]:
+def export_rows(session: Session, *, actor: User,
+                score_fields: tuple[ScoreField, ...] | None = None) -> Iterator[dict]:
     """Every submitted annotation in the import format, ordered by query then annotator."""
     require_role(actor, Role.LEAD, Role.ADMIN)
+    if score_fields is None:
+        score_fields = load_project(session).score_fields
     result = session.execute(
         select(Query.public_id, User.name, Annotation)
         .join(Annotation, Annotation.query_id == Query.id)
@@ -200,7 +203,7 @@ def export_rows(session: Session, *, actor: User) -> Iterator[dict]:
         .where(Annotation.state == AnnotationState.SUBMITTED)
         .order_by(Query.public_id, User.name)
         .execution_options(yield_per=2000))
-    score_names = [f.name for f in load_project(session).score_fields]
+    score_names = [f.name for f in score_fields]
     for public_id, name, annotation in result:
         scores = annotation.scores or {}
         yield {"query_id": public_id, "annotator": name, **{f: getattr(annotation, f) for f in COLUMNS[2:]},
@@ -216,10 +219,11 @@ def export_annotations(path: str | Path, *, actor: User, engine: Engine | None =
     temporary = path.with_name(path.name + ".partial")
     count = 0
     with session_scope(engine) as session, open(temporary, "w", encoding="utf-8", newline="") as handle:
+        score_fields = load_project(session).score_fields
         if file_format == "csv":
-            writer = csv.DictWriter(handle, fieldnames=columns(load_project(session).score_fields))
+            writer = csv.DictWriter(handle, fieldnames=columns(score_fields))
             writer.writeheader()
-        for row in export_rows(session, actor=actor):
+        for row in export_rows(session, actor=actor, score_fields=score_fields):
             if file_format == "csv":
                 writer.writerow(_csv_cells(row))
             else:

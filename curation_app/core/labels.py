@@ -97,10 +97,11 @@ def missing_labels(cleaned: dict[str, Any], score_fields: tuple[ScoreField, ...]
 
 
 def submission_warnings(cleaned: dict[str, Any]) -> list[str]:
-    """What a complete submission still lacks that the guidelines ask for, without refusing it."""
+    """What a complete submission still lacks that the guidelines ask for, without refusing it;
+    each warning a sentence."""
     if cleaned["decision"] == KEEP and not cleaned["reference_answer"]:
-        return ["no reference answer: the item is kept, but a release needs one (write it, or start "
-                "from the baseline answer)"]
+        return ["No reference answer: the item is kept, but a release needs one (write it, or start "
+                "from the baseline answer)."]
     return []
 
 
@@ -119,7 +120,7 @@ def clean_languages(value: Any, prefix: str = "", *, vocabulary: tuple[str, ...]
     if too_long:
         raise InvalidInput(f"{prefix}language name {too_long[0][:60]!r} is longer than {MAX_LANGUAGE_CHARS} characters")
     if vocabulary is not None:
-        spelled = {name.casefold(): name for name in vocabulary}
+        spelled = vocabulary_spelling(vocabulary)
         unknown = [v for v in languages if language_label(v, spelled) is None]
         if unknown:
             raise InvalidInput(f"{prefix}language {unknown[0]!r} is not in the project's vocabulary "
@@ -129,13 +130,24 @@ def clean_languages(value: Any, prefix: str = "", *, vocabulary: tuple[str, ...]
     return list(dict.fromkeys(languages)) or None
 
 
+def vocabulary_spelling(vocabulary: tuple[str, ...]) -> dict[str, str]:
+    """Casefolded language name -> the vocabulary's spelling of it."""
+    return {name.casefold(): name for name in vocabulary}
+
+
 def language_label(name: str, spelled: dict[str, str]) -> str | None:
-    """The vocabulary's spelling of a language name; `spelled` maps casefolded names to it."""
+    """The vocabulary's spelling of a language name (any case, or a known alias); None outside it."""
     key = name.strip().casefold()
     if key in spelled:
         return spelled[key]
     alias = ALIASES.get(key)
     return spelled.get(alias.casefold()) if alias else None
+
+
+def in_vocabulary(names: list[str], vocabulary: tuple[str, ...]) -> list[str]:
+    """The names the vocabulary knows, in its spelling; the others dropped."""
+    spelled = vocabulary_spelling(vocabulary)
+    return list(dict.fromkeys(label for label in (language_label(name, spelled) for name in names) if label))
 
 
 def decided_fields(score_fields: tuple[ScoreField, ...]) -> tuple[str, ...]:

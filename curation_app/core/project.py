@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from sqlmodel import Session
 
 from curation_app.core import settings
+from curation_app.core.labels import vocabulary_spelling
 from curation_app.core.rule import Rule
 from curation_app.core.scores import ScoreField, from_setting
 from curation_app.core.taxonomy import Taxonomy, default_taxonomy, taxonomy_from_dict
@@ -34,7 +35,7 @@ def load_project(session: Session) -> Project:
     values = settings.all_settings(session)
     stored_taxonomy = values["taxonomy"]
     taxonomy = default_taxonomy() if stored_taxonomy is None else taxonomy_from_dict(stored_taxonomy)
-    known = {name.casefold() for name in taxonomy.languages}
+    known = vocabulary_spelling(taxonomy.languages)
     added = tuple(name.strip() for name in values["extra_languages"] if name.strip().casefold() not in known)
     return Project(
         taxonomy=replace(taxonomy, languages=taxonomy.languages + added) if added else taxonomy,

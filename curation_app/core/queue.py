@@ -66,9 +66,9 @@ def refresh_pool(session: Session, *, overlap: int) -> None:
         pool_open=and_(Query.in_pool, not_(Query.retired), Query.n_claims < overlap, not_(_is_final()))))
 
 
-def _release_slot(session: Session, query_id: int, k: int, slots: int = 1) -> None:
+def _release_slot(session: Session, query_id: int, k: int) -> None:
     session.execute(update(Query).where(Query.id == query_id).values(
-        n_claims=Query.n_claims - slots, pool_open=_pool_open(Query.n_claims - slots, k)))
+        n_claims=Query.n_claims - 1, pool_open=_pool_open(Query.n_claims - 1, k)))
 
 
 def _take_slot(session: Session, query_id: int, k: int) -> bool:
@@ -89,7 +89,6 @@ def close_item(session: Session, *, query_id: int) -> None:
     """An item became final: it leaves the pool, its open assignments are closed and their slots
     released (submitted work keeps its slot)."""
     _close(session, query_id)
-    session.execute(update(Query).where(Query.id == query_id).values(in_pool=False, pool_open=False))
 
 
 def reopen_item(session: Session, *, query_id: int, overlap: int) -> None:
@@ -101,9 +100,7 @@ def reopen_item(session: Session, *, query_id: int, overlap: int) -> None:
 def retire_duplicates(session: Session, *, query_ids: list[int]) -> None:
     """Confirmed duplicates: out of the pool and out of every annotator's queue, for good."""
     for query_id in query_ids:
-        _close(session, query_id)
-        session.execute(update(Query).where(Query.id == query_id).values(
-            retired=True, in_pool=False, pool_open=False))
+        _close(session, query_id, retired=True)
 
 
 def unretire(session: Session, *, query_id: int) -> None:
@@ -111,14 +108,16 @@ def unretire(session: Session, *, query_id: int) -> None:
     session.execute(update(Query).where(Query.id == query_id).values(retired=False))
 
 
-def _close(session: Session, query_id: int) -> None:
+def _close(session: Session, query_id: int, **query_values: object) -> None:
+    """Out of the pool and out of every annotator's queue: open assignments are closed and the
+    slots they held released (submitted work keeps its slot)."""
     held = session.execute(select(func.count()).select_from(Assignment).where(
         Assignment.query_id == query_id, Assignment.state.in_(HOLDING_STATES))).scalar_one()
     session.execute(update(Assignment).where(
         Assignment.query_id == query_id, Assignment.state.in_(OPEN_STATES)).values(
         state=SKIPPED, reserved_until=None, updated_at=utcnow()))
-    if held:
-        session.execute(update(Query).where(Query.id == query_id).values(n_claims=Query.n_claims - held))
+    session.execute(update(Query).where(Query.id == query_id).values(
+        n_claims=Query.n_claims - held, in_pool=False, pool_open=False, **query_values))
 
 
 def send_back_to(session: Session, *, query_id: int, annotator_ids: list[int]) -> None:

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
+from curation_app.core.labels import MAX_LANGUAGE_CHARS
 from curation_app.core.scores import parse_score_fields_setting, score_field_problems
 from curation_app.core.taxonomy import taxonomy_problems
 from curation_app.models import Role, Setting, User, utcnow
@@ -64,8 +65,8 @@ def _check_bool(value: Any) -> str | None:
 def _check_extra_languages(value: Any) -> str | None:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         return "must be a list of language names"
-    if any(len(v) > 50 for v in value):
-        return "a language name has at most 50 characters"
+    if any(len(v) > MAX_LANGUAGE_CHARS for v in value):
+        return f"a language name has at most {MAX_LANGUAGE_CHARS} characters"
     folded = [v.strip().casefold() for v in value]
     if len(set(folded)) != len(folded):
         return "names a language twice"
