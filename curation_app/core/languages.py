@@ -53,48 +53,129 @@ for label, names in {
 
 KNOWN_LABELS = frozenset(ALIASES.values())
 
-# Strong textual cues, checked on code only. Each is specific enough to name one language.
-CUES: list[tuple[str, re.Pattern[str]]] = [
-    ("python", re.compile(r"^\s*(def \w+\(.*\)\s*(->.*)?:|from [\w.]+ import |import (numpy|pandas|os|sys)\b|"
-                          r"if __name__ == ['\"]__main__['\"]|print\(f?['\"])", re.M)),
-    ("python", re.compile(r"Traceback \(most recent call last\)|File \".*\", line \d+")),
-    ("c++", re.compile(r"#include <(iostream|vector|string|map|memory|algorithm)>|std::\w+|cout\s*<<")),
-    ("c", re.compile(r"#include <(stdio|stdlib|string|unistd)\.h>|\bprintf\(|\bmalloc\(")),
-    ("c#", re.compile(r"\busing System(\.\w+)*;|\bnamespace \w+\s*\{|Console\.WriteLine")),
-    ("java", re.compile(r"public static void main\(String|System\.out\.println|\bimport java\.")),
-    ("js", re.compile(r"console\.log\(|document\.(getElementById|querySelector)|=>\s*\{|\bconst \w+ = require\(")),
-    ("ts", re.compile(r"\binterface \w+\s*\{|:\s*(string|number|boolean)(\[\])?\s*[;,)=]")),
-    ("go", re.compile(r"^package main$|\bfunc \w+\(.*\)\s*\{|:= ", re.M)),
-    ("rust", re.compile(r"\bfn \w+\(|\blet mut \b|println!\(|\bimpl\b.*\{")),
-    ("php", re.compile(r"<\?php|\$\w+\s*=.*;|\becho \$")),
-    ("sql", re.compile(r"\bSELECT\b[\s\S]+?\bFROM\b|\bINSERT INTO\b|\bCREATE TABLE\b|\bUPDATE \w+ SET\b", re.I)),
-    ("bash", re.compile(r"^#!/bin/(ba)?sh|^\s*(sudo |apt(-get)? |echo \$|export \w+=|for \w+ in .*; do)", re.M)),
-    ("powershell", re.compile(r"\b(Get|Set|New|Remove)-\w+\b|\$PSVersionTable|Write-Host")),
-    ("html", re.compile(r"<(!DOCTYPE html|html|div|body|head|span|button|form)\b", re.I)),
-    ("css", re.compile(r"^[.#]?[\w-]+\s*\{\s*$[\s\S]*?^\s*[\w-]+\s*:\s*[^;]+;", re.M)),
-    ("kotlin", re.compile(r"\bfun \w+\(|\bval \w+\s*[:=]")),
-    ("swift", re.compile(r"\bfunc \w+\(.*\)\s*->|\bimport (UIKit|SwiftUI|Foundation)\b|\bguard let\b")),
-    ("r", re.compile(r"<-\s*(function|c\(|data\.frame)|library\(\w+\)|ggplot\(")),
-    ("matlab", re.compile(r"^\s*function \[?.*\]?\s*=|\bdisp\(|\bzeros\(\d+,\s*\d+\)", re.M)),
-    ("matlab", re.compile(r"^\s*for \w+\s*=\s*\d+:\S+", re.M)),
-    ("assembly", re.compile(r"(^\s*(mov|xor|cmp|jmp|je|jne|jz|jnz|inc|dec|push|pop|ret|lea|call|add|sub)\b.*\n?){2,}",
-                            re.M | re.I)),
-    ("lua", re.compile(r"\blocal function\b|\bend\s*$[\s\S]*\blocal\b", re.M)),
-    ("dart", re.compile(r"\bWidget build\(|void main\(\)\s*\{[\s\S]*runApp\(")),
+# Textual cues, checked on code whose strings and comments are blanked (a string's HTML or SQL, or a
+# comment's English, is not the code's language). DISTINCT: the cue names one language (`println!(` is
+# Rust). TYPICAL: common in it but shared with relatives (`std::` is C++ and Rust, `=>` is JS, C#, PHP
+# and Rust). A language's score is the sum of the weights of the cues it matches, each counted once.
+DISTINCT, TYPICAL = 2, 1
+_CUE_TABLE: list[tuple[str, int, list[str]]] = [
+    ("python", DISTINCT, [r"^\s*def \w+\(.*\)\s*(->.*)?:\s*$", r"^\s*from [\w.]+ import [\w*(]",
+                          r"^\s*import [\w.]+( as \w+)?\s*$", r"if __name__ == ['\"]__main__['\"]", r"^%%\w+",
+                          r"^\s*elif .*:\s*$", r"Traceback \(most recent call last\)", r"^\s*File \".*\", line \d+"]),
+    ("python", TYPICAL, [r"^\s*(for \w+(, \w+)* in .+|while .+|with .+ as \w+|try|except.*|else|class \w+(\(.*\))?)"
+                         r":\s*$", r"\bprint\(f?['\"]", r"\b(None|True|False)\b", r"\b(np|pd|plt|os|sys|re)\.\w+\(",
+                         r"\[.+ for \w+ in .+\]", r"\bself\.\w+\s*=(?!=)", r"^\s*@\w+(\.\w+)*(\(.*\))?\s*$"]),
+    ("c++", DISTINCT, [r"#include\s*<(?!\w+\.h>)[\w/]+>", r"\busing namespace std\b",
+                       r"\bstd::(cout|cin|endl|vector|string|map|unique_ptr|shared_ptr|make_\w+)\b", r"\bcout\s*<<",
+                       r"\bcin\s*>>", r"\b(digitalWrite|pinMode|analogRead|analogWrite|millis)\(",
+                       r"\bvoid (setup|loop)\(\)", r"\bnullptr\b"]),
+    ("c++", TYPICAL, [r"\bstd::\w+", r"\btemplate\s*<", r"\bvirtual\b",
+                      r"^\w[\w<>:*& ]*\b\w+::~?\w+\(.*\)\s*(const)?\s*\{?\s*$",
+                      r"^\s*(static |const |unsigned )*(int|void|char|float|double|bool|long)\s+\**\w+\s*(\(|=|;|\[)"]),
+    ("c", DISTINCT, [r"#include\s*<(stdio|stdlib|string|unistd|stdint|math|time|pthread)\.h>"]),
+    ("c", TYPICAL, [r"\b(printf|malloc|calloc|free|sizeof|fprintf|scanf)\s*\(", r"\w->\w",
+                    r"\((u?int\d+_t|char|int|void)\s*\*+\)",
+                    r"^\s*(static |const |unsigned )*(int|void|char|float|double|long)\s+\**\w+\s*(\(|=|;|\[)"]),
+    ("c#", DISTINCT, [r"\busing System(\.\w+)*;", r"Console\.Write(Line)?\(", r"\{\s*get;\s*(set;\s*)?\}",
+                      r"\basync Task\b"]),
+    ("c#", TYPICAL, [r"\bnamespace [\w.]+\s*\{?\s*$", r"\bpublic (class|void|string|int|bool)\b",
+                     r"\bvar \w+ = new\b"]),
+    ("java", DISTINCT, [r"public static void main\(String", r"System\.(out|err)\.print", r"^\s*import java\.",
+                        r"^package [\w.]+;\s*$", r"^\s*at [\w.$]+\((Unknown Source|Native Method|\w+\.java:\d+)",
+                        r"\bjava\.(lang|util|io)\.\w+"]),
+    ("java", TYPICAL, [r"@Override\b", r"\bpublic (final |abstract )?class \w+",
+                       r"\bprivate (final |static )*[\w<>\[\], ]+ \w+;"]),
+    ("js", DISTINCT, [r"console\.log\(", r"document\.(getElementById|querySelector(All)?|createElement)\(",
+                      r"\.addEventListener\(", r"\brequire\(['\"]", r"\bmodule\.exports\b", r"\bwindow\.\w+",
+                      r"\$\(['\"]", r"\bJSON\.(parse|stringify)\("]),
+    ("js", TYPICAL, [r"=>\s*\{?", r"^\s*(const|var) [\w{}, \[\]]+ = ", r"\bfunction\s*\w*\s*\(.*\)\s*\{", r"===|!==",
+                     r"\blet \w+ = ", r"^\s*import .+ from ['\"]", r"\bexport (default )?(function|const|class)\b"]),
+    ("ts", DISTINCT, [r"\w\??:\s*(string|number|boolean|any|void|unknown)(\[\])?\s*[;,)=|>]", r"\w\?:\s*\w",
+                      r"\binterface \w+\s*\{", r"\bexport (interface|type) \w+", r"\bas (string|number|any)\b",
+                      r"\):\s*\w+(<.*>)?\s*\{"]),
+    ("ts", TYPICAL, [r"^\s*import .+ from ['\"]", r"\bexport (default )?(function|const|class)\b", r"=>\s*\{?"]),
+    ("go", DISTINCT, [r"^package main$", r"\bfmt\.\w+\(", r"\bfunc (\(\w+ \*?\w+\) )?\w+\(.*\)\s*[\w()*\[\], ]*\{",
+                      r"\bgo func\b"]),
+    ("go", TYPICAL, [r":= ", r"\bchan \w+", r"\bdefer \w"]),
+    ("rust", DISTINCT, [r"\bfn \w+(<.*>)?\(", r"\blet mut\b",
+                        r"\b(println|print|format|panic|eprintln|write|writeln|assert)!\(", r"\bvec!\[",
+                        r"\bimpl(<.*>)? [\w<>]+( for [\w<>]+)?\s*\{", r"^\s*use (std|crate|super|self)::", r"&mut \w",
+                        r"&self\b"]),
+    ("rust", TYPICAL, [r"\b(u8|u16|u32|u64|i32|i64|usize|isize|f64)\b", r"\bmatch \w+ \{", r"\b(Some|Ok|Err)\(",
+                       r"::new\("]),
+    ("php", DISTINCT, [r"<\?php", r"<\?=", r"\$this->", r"^\s*(use|namespace) [A-Z]\w*(\\\w+)+;",
+                       r"\$_(GET|POST|SESSION|SERVER)\b"]),
+    ("php", TYPICAL, [r"\$\w+\s*=[^=].*;\s*$", r"\becho \$\w+;", r"\bfunction \w+\(\$"]),
+    ("sql", DISTINCT, [r"\bSELECT\b[\s\S]+?\bFROM\b", r"^\s*select\s+[\w*,.() ]+\s+from\s+\w+", r"\bINSERT INTO\b",
+                       r"\bCREATE TABLE\b"]),
+    ("sql", TYPICAL, [r"\b(GROUP BY|ORDER BY|INNER JOIN|LEFT JOIN|WHERE|UPDATE \w+ SET|DELETE FROM)\b"]),
+    ("bash", DISTINCT, [r"^#!/(usr/)?bin/(env )?(ba|z)?sh", r"^\s*(if|while|until) \[\[? .*\]\]?",
+                        r"^\s*(fi|done|esac)\s*$", r"\|\s*(grep|awk|sed|head|tail|sort|uniq|xargs|wc|cut)\b",
+                        r"^\s*local \w+=", r"\$\{#\w+", r"\[[@*]\]\}", r"^\s*\w[\w.-]*@[\w.-]+:[^#$\s]*[#$] \S"]),
+    ("bash", TYPICAL, [r"^\s*(sudo|apt|apt-get|echo|export|source|chmod|mkdir|cd|docker|curl|wget|grep|ls|rm|cp|mv|"
+                       r"pip3?|npm|npx|yarn|git|brew|conda)\s", r"^\w+=(\S|$)", r"\$\(\w", r"\$\d\b", r"\$#",
+                       r"\$\{\w+\}"]),
+    ("powershell", DISTINCT, [r"\b(Get|Set|New|Remove|Start|Stop|Write|Clear|Invoke|Test|Import)-[A-Z]\w+",
+                              r"\$PSVersionTable", r"^PS [A-Z]:\\[^>]*> "]),
+    ("powershell", TYPICAL, [r"\$null\b", r"\s-(eq|ne|lt|gt|le|ge|like|match)\s", r"\$\w+\.\w+\("]),
+    ("html", DISTINCT, [r"<(!DOCTYPE html|html|head|body)\b",
+                        r"</(div|span|p|table|form|button|ul|li|body|html|head|script)>"]),
+    ("html", TYPICAL, [r"<(div|span|button|form|input|table|label|textarea|script|style|h[1-6]|p|a|img)\b[^>]*>"]),
+    ("css", DISTINCT, [r"^[.#]?[\w-]+(\s*[,>]\s*[.#]?[\w-]+)*\s*\{\s*$[\s\S]*?^\s*[\w-]+\s*:\s*[^;]+;"]),
+    ("kotlin", DISTINCT, [r"\bfun \w+\(", r"\bval \w+\s*[:=]"]),
+    ("swift", DISTINCT, [r"\bfunc \w+\(.*\)\s*->", r"\bimport (UIKit|SwiftUI|Foundation)\b", r"\bguard let\b"]),
+    ("r", DISTINCT, [r"<-\s*(function|c\(|data\.frame)", r"\blibrary\(\w+\)", r"\bggplot\(", r"%>%", r"\bSys\.\w+\("]),
+    ("r", TYPICAL, [r"\w\s*<-\s*\S", r"\bis\.na\(", r"\bc\(\s*\""]),
+    ("matlab", DISTINCT, [r"^\s*function \[?[\w, ]*\]?\s*=\s*\w+\(", r"\bdisp\(", r"\bzeros\(\d+,\s*\d+\)",
+                          r"\bfprintf\('", r"^\s*for \w+\s*=\s*\d+:\S+", r"^\s*%[^%\n].*$[\s\S]*^\s*end;?\s*$"]),
+    ("matlab", TYPICAL, [r"^\s*end;?\s*$", r"\.\*|\.\^", r"\bnumel\(", r"\bsize\(\w+,\s*\d\)"]),
+    ("assembly", DISTINCT, [r"(^\s*(\w+:\s*)?(mov|xor|cmp|jmp|je|jne|jz|jnz|inc|dec|push|pop|ret|lea|call|add|sub|"
+                            r"ldr|str|bl|ble|bne|beq|b)\s+[\w#\[\]=,.\\@-]+.*\n?){2,}",
+                            r"^\s*\.(macro|endm|data|text|global|globl|section|align|space)\b"]),
+    ("lua", DISTINCT, [r"\blocal function\b", r"\blocal \w+ = ", r"\bend\s*$[\s\S]*\blocal\b",
+                       r"\bfunction \w+[.:]\w+\("]),
+    ("dart", DISTINCT, [r"\bWidget build\(", r"void main\(\)\s*\{[\s\S]*runApp\("]),
 ]
+CUES: list[tuple[str, int, re.Pattern[str]]] = [(label, weight, re.compile(pattern, re.M))
+                                               for label, weight, patterns in _CUE_TABLE for pattern in patterns]
+# A language is named by code only on strong evidence: a distinctive cue and a score of at least this.
+CONFIDENT_SCORE = 3
+
+_STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|(?<![\w\'])\'(?:\\.|[^\'\\\n])*\'')
+# Comments: // and -- and # (not a preprocessor line or a CSS id), /* */, and VB's trailing ' remark.
+_COMMENTS = re.compile(r"(?:^|(?<=\s))(//|--\s|#(?!!|include|define|if|ifdef|ifndef|endif|else|pragma|undef|import|"
+                       r"version)(?![\w-]*\s*\{)).*$|/\*[\s\S]*?\*/|(?<=\s)'\s[^'\n]*$", re.M)
+
+
+def _emptied_string(match: re.Match[str]) -> str:
+    text = match.group(0)
+    quote = text[:3] if text[:3] in ('"""', "\'\'\'") else text[0]
+    return quote * 2 + "\n" * text.count("\n")  # keep the line count
+
+
+def blank_strings_and_comments(code: str) -> str:
+    """The code with string contents emptied (quotes kept) and comments removed, lines kept."""
+    return _COMMENTS.sub(lambda m: "\n" * m.group(0).count("\n"), _STRINGS.sub(_emptied_string, code))
+
+
 # Names people use in prose for a language ("in Python", "my golang service").
 MENTIONS: list[tuple[str, re.Pattern[str]]] = [
     (label, re.compile(pattern, re.I)) for label, pattern in [
-        ("python", r"\bpython\b"), ("js", r"\bjavascript\b|\bjs\b"), ("ts", r"\btypescript\b"),
-        ("c++", r"c\+\+|\bcpp\b"), ("c#", r"c#|\bcsharp\b|\.net\b"), ("java", r"\bjava\b(?!script)"),
+        ("python", r"\bpython\b"),
+        ("js", r"\bjavascript\b|\bjs\b"), ("ts", r"\btypescript\b"),
+        ("c++", r"c\+\+|\bcpp\b"), ("c#", r"c#|\bcsharp\b|(?<!vb)\.net\b"), ("java", r"\bjava\b(?!script)"),
         ("go", r"\bgolang\b|\bin go\b"), ("rust", r"\brust\b"), ("sql", r"\bsql\b|\bpostgres(ql)?\b|\bmysql\b"),
         ("bash", r"\bbash\b|\bshell script\b"), ("php", r"\bphp\b"), ("kotlin", r"\bkotlin\b"),
         ("swift", r"\bswift\b"), ("r", r"\bin r\b|\br script\b|\bggplot\b|\bdplyr\b"), ("matlab", r"\bmatlab\b"),
         ("powershell", r"\bpowershell\b"), ("html", r"\bhtml\b"), ("css", r"\bcss\b"), ("lua", r"\blua\b"),
         ("dart", r"\bdart\b|\bflutter\b"), ("haskell", r"\bhaskell\b"), ("vba", r"\bvba\b|\bexcel macro\b"),
         ("node.js", r"\bnode\.?js\b"), ("c", r"\bin c\b|\bc program\b|\bc code\b"),
+        ("assembly", r"\bassembly (language|code|program)\b|\b(arm|x86(-64)?|nasm|masm|mips) assembly\b|\bnasm\b"),
     ]
 ]
+# A mention right after these words names the language wanted ("rewrite it in Rust"), not the code shown.
+_TARGET_MENTION = re.compile(r"\b(in|into|to|using|with|for|use|write|convert|translate)\s+"
+                             r"((proper|pure|modern|plain|a|an|the)\s+)?$", re.I)
 # A fence tag is a short language name; anything else after the fence is ignored, so user text
 # cannot smuggle markup into the language label.
 FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([A-Za-z0-9+#._-]{0,30})[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
@@ -145,32 +226,107 @@ def pygments_guess(code: str) -> tuple[str | None, float]:
     return (label, score) if label in KNOWN_LABELS else (None, 0.0)
 
 
+@dataclass(frozen=True)
+class CueEvidence:
+    language: str
+    score: int  # sum of the weights of the distinct cues matched
+    distinctive: bool  # at least one cue that names this language alone
+
+    @property
+    def strong(self) -> bool:
+        return self.distinctive and self.score >= CONFIDENT_SCORE
+
+
+def language_evidence(code: str) -> list[CueEvidence]:
+    """Each language's cue evidence in a piece of code, best first: a language with a distinctive cue
+    ranks above one with shared cues only (those say "some C-like language", not which)."""
+    scores: dict[str, int] = {}
+    distinctive: set[str] = set()
+    plain = blank_strings_and_comments(code)
+    for label, weight, pattern in CUES:
+        if pattern.search(plain):
+            scores[label] = scores.get(label, 0) + weight
+            if weight == DISTINCT:
+                distinctive.add(label)
+    evidence = [CueEvidence(label, score, label in distinctive) for label, score in scores.items()]
+    return sorted(evidence, key=lambda e: (not e.distinctive, -e.score, e.language))
+
+
 def cue_languages(code: str) -> list[str]:
-    return list(dict.fromkeys(label for label, pattern in CUES if pattern.search(code)))
+    """The languages any cue points at, best first."""
+    return [e.language for e in language_evidence(code)]
+
+
+# JSON data: a line of it is a bracket, a "key": value pair, or a bare value.
+_JSON_LINE = re.compile(r'^\s*[\[{]*\s*("[^"]*"\s*:.*|"[^"]*",?|-?\d[\d.eE+-]*,?|true,?|false,?|null,?|[}\]]+,?)?\s*$')
+_JSON_DUMP = re.compile(r'^\s*(\[\s*)?\{\s*"[^"\n]*"\s*:')
+
+
+def looks_like_json(code: str) -> bool:
+    """JSON data rather than a program: opens with a bracket and reads as keys and values throughout."""
+    lines = [line for line in code.strip().splitlines() if line.strip()]
+    if not lines or lines[0].lstrip()[:1] not in "[{":
+        return False
+    if len(lines) == 1:
+        return bool(_JSON_DUMP.match(lines[0]))
+    return sum(1 for line in lines if _JSON_LINE.match(line)) >= 0.7 * len(lines)
+
+
+def block_language(code: str) -> str | None:
+    """The label to show on a code block: json for data, the leading language when one leads on a
+    distinctive cue (or is the only one with a shared cue), else None: a wrong label misleads more
+    than none."""
+    if looks_like_json(code):
+        return "json"
+    evidence = language_evidence(code)
+    if not evidence:
+        return None
+    leader = evidence[0]
+    if len(evidence) == 1 or leader.strong:
+        return leader.language
+    runner_up = evidence[1]
+    ahead = (leader.distinctive, leader.score) > (runner_up.distinctive, runner_up.score)
+    return leader.language if ahead else None
 
 
 def suggest_languages(code_blocks: list[tuple[str | None, str]], prose: str) -> list[LanguageSuggestion]:
-    """Rank languages for a query from its code blocks (fence tag or None, code) and its prose."""
+    """Rank languages for a query from its code blocks (fence tag or None, code) and its prose.
+
+    Confident (>= CONFIDENT, pre-filled): a fence tag, strong cue evidence in the code, a language
+    named in the prose. Below it, as hints only: weaker cues, Pygments' guess, and a name the code
+    contradicts."""
     best: dict[str, LanguageSuggestion] = {}
 
     def offer(language: str | None, confidence: float, evidence: str) -> None:
         if language and (language not in best or best[language].confidence < confidence):
             best[language] = LanguageSuggestion(language, round(confidence, 2), evidence)
 
+    untagged: list[str] = []
     for tag, code in code_blocks:
         tagged = label_for(tag) if tag else None
         if tagged:
             offer(tagged, 0.95, "fence")
-            continue
-        cues = cue_languages(code)
-        for label in cues:
-            offer(label, 0.8 if len(cues) == 1 else 0.6, "cue")
-        if not cues:
-            language, score = pygments_guess(code)
-            offer(language, min(0.7, 0.3 + score / 2), "pygments")
+        elif not looks_like_json(code):  # data names no language
+            untagged.append(code)
+    # All of a query's untagged code is one body of evidence: two small snippets add up.
+    code = "\n\n".join(untagged)
+    evidence = language_evidence(code) if code else []
+    for cue in evidence:
+        sure = min(0.9, 0.6 + 0.05 * cue.score)
+        offer(cue.language, sure if cue.strong else min(0.45, 0.3 + 0.03 * cue.score), "cue")
+    if code and not evidence:
+        language, score = pygments_guess(code)
+        offer(language, min(0.45, 0.3 + score / 4), "pygments")  # Pygments alone is a hint, never sure
+    strong = any(cue.strong for cue in evidence)
+    cued = {cue.language for cue in evidence}
     for label, pattern in MENTIONS:
-        if pattern.search(prose):
-            offer(label, 0.5, "mention")
+        mentions = list(pattern.finditer(prose))
+        if not mentions:
+            continue
+        wanted = any(_TARGET_MENTION.search(prose[max(0, m.start() - 24):m.start()]) for m in mentions)
+        # "the following C code" above unmistakable Rust: the prose is wrong about the code shown.
+        contradicted = strong and label not in cued and not wanted
+        offer(label, 0.4 if contradicted else 0.5, "mention")
     ranked = sorted(best.values(), key=lambda s: (-s.confidence, s.language))
     if not ranked:
         return [LanguageSuggestion("general", 0.3, "no code or language named")]
