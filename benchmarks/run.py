@@ -158,6 +158,138 @@ def annotate_page_rerun(n: int, workdir: Path) -> list[dict]:
                 figures[1_000] * 1000, "ms")]
 
 
+_EMPTY_PAGE = """import streamlit as st
+st.session_state.setdefault("clicks", 0)
+if st.button("Again"):
+    st.session_state["clicks"] += 1
+st.write(f"clicks {st.session_state['clicks']}")
+"""
+
+# Counts the messages the browser sends the server (each a request for a script run) and times,
+# inside the page, from a key or click to the moment the page shows its answer.
+_WATCH_SOCKET = """() => {
+  if (window.__benchSent !== undefined) return;
+  window.__benchSent = 0;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (...args) { window.__benchSent += 1; return send.apply(this, args); };
+}"""
+
+
+def _serve(command: list[str], env: dict) -> tuple[subprocess.Popen, str]:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([*command, "--server.headless", "true", "--server.port", str(port),
+                                "--server.address", "127.0.0.1"], cwd=REPO_ROOT, env={**os.environ, **env},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return process, base
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"{command} did not start")
+
+
+@benchmark
+def annotate_in_chromium(n: int, workdir: Path) -> list[dict]:
+    """The annotate page in headless Chromium, five fully labelled items typed from the keyboard
+    without waiting: messages the browser sent the server per item, and milliseconds from submit to
+    the next item shown, each against an empty Streamlit page's click round trip in the same run."""
+    import signal
+    import statistics
+
+    from playwright.sync_api import sync_playwright
+
+    from curation_app import database
+    from curation_app.core import auth, queue
+    from curation_app.core.demo import DEMO_QUERIES
+    from curation_app.core.importer import import_file
+
+    url = f"sqlite:///{workdir / 'chromium.sqlite'}"
+    database.upgrade(url)
+    engine = database.get_engine(url)
+    actor = auth.command_line_actor()
+    with database.session_scope(engine) as session:
+        auth.create_user(session, actor=actor, name="bench", role="annotator", password="bench-password")
+    import_file(DEMO_QUERIES, actor=actor, source="demo", engine=engine)
+    with database.session_scope(engine) as session:
+        queue.assign(session, actor=actor)  # all to the pool
+    (workdir / "empty.py").write_text(_EMPTY_PAGE)
+    servers = [_serve([sys.executable, "-m", "streamlit", "run", str(workdir / "empty.py")], {}),
+               _serve([sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "curation_app" / "app.py")],
+                      {"CURATION_DATABASE_URL": url})]
+    chromium = os.environ.get("CURATION_CHROMIUM", "/usr/bin/chromium")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"]
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.add_init_script(f"({_WATCH_SOCKET})()")
+
+            # The empty page: one click, one round trip, timed until its answer is drawn.
+            page.goto(servers[0][1])
+            page.get_by_text("clicks 0").wait_for()
+            empty_ms, empty_sent = [], []
+            for click in range(1, 16):
+                sent = page.evaluate("window.__benchSent")
+                start = page.evaluate("performance.now()")
+                page.get_by_role("button", name="Again").click()
+                page.wait_for_function(f"() => document.body.innerText.includes('clicks {click}')", polling="raf")
+                empty_ms.append(page.evaluate("performance.now()") - start)
+                empty_sent.append(page.evaluate("window.__benchSent") - sent)
+
+            page.goto(servers[1][1])
+            page.get_by_role("textbox", name="User name").fill("bench")
+            page.get_by_role("textbox", name="Password").fill("bench-password")
+            page.get_by_role("button", name="Log in").click()
+            page.locator(".label-form [data-item]").wait_for()
+            page.wait_for_timeout(1000)  # the first page load settled
+            item_ms, item_sent = [], []
+            keys = page.keyboard
+            for _ in range(5):
+                item = page.evaluate("window.__curationLabelForm.item")
+                sent = page.evaluate("window.__benchSent")
+                keys.press("Alt+K")
+                keys.press("Alt+C")
+                keys.type("crypt")
+                keys.press("Enter")
+                keys.press("Alt+L")
+                keys.type("rust")
+                keys.press("Enter")
+                keys.press("Escape")
+                keys.press("Alt+2")
+                start = page.evaluate("performance.now()")
+                keys.press("Control+Enter")
+                page.wait_for_function(
+                    f"() => {{ const s = window.__curationLabelForm; return s.item !== {json.dumps(item)} && !s.busy; }}",
+                    polling="raf")
+                item_ms.append(page.evaluate("performance.now()") - start)
+                page.wait_for_timeout(300)  # anything the item still sends is counted with it
+                item_sent.append(page.evaluate("window.__benchSent") - sent)
+            browser.close()
+    finally:
+        for process, _ in servers:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+    empty = statistics.median(empty_ms)
+    return [row("annotate in Chromium: messages to the server per fully labelled item (median of 5) vs an empty "
+                "page's click", statistics.median(item_sent), statistics.median(empty_sent), "msgs",
+                note=f"per item: {item_sent}; goal: at most 2"),
+            row("annotate in Chromium: submit to the next item shown (median of 5) vs an empty page's click round "
+                "trip", statistics.median(item_ms), empty, "ms",
+                note=f"per item: {[round(v) for v in item_ms]} ms; empty page: {round(min(empty_ms))} to "
+                     f"{round(max(empty_ms))} ms; goal: ratio at most 2")]
+
+
 @benchmark
 def import_memory(n: int, workdir: Path) -> list[dict]:
     """Peak memory of importing n queries from a JSON array and from JSONL, each in a fresh process,

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 
 from sqlmodel import Session, select
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
+from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import UnknownElement
 
+from curation_app.app_pages import label_form
 from curation_app.core import auth
 from curation_app.database import get_engine, session_scope
 from curation_app.models import Annotation, User
@@ -57,3 +63,32 @@ def annotations(name: str) -> list[Annotation]:
     with Session(get_engine()) as session:
         user = session.exec(select(User).where(User.name == name)).one()
         return list(session.exec(select(Annotation).where(Annotation.annotator_id == user.id)))
+
+
+_SEQUENCE = itertools.count(1)
+
+
+def _label_form(app: AppTest) -> UnknownElement:
+    (form,) = [element for element in app._tree if isinstance(element, UnknownElement)  # noqa: SLF001
+               and element.type == "bidi_component" and element.key == label_form.KEY]
+    return form
+
+
+def form_data(app: AppTest) -> dict:
+    """What the annotate page gave its label form (the browser-side component): item, labels, ..."""
+    return json.loads(json.loads(_label_form(app).proto.json))  # the page sends one JSON text
+
+
+def send_form(app: AppTest, kind: str, **labels) -> AppTest:
+    """Do what the label form does in a browser: send an action (save, submit, skip, back,
+    baseline) with every label it holds, here the page's labels changed by `labels`. AppTest has
+    no driver for components, so the message goes in as the component's trigger value."""
+    data = form_data(app)
+    payload = {"kind": kind, "seq": next(_SEQUENCE), "item": data["item"], "fields": {**data["fields"], **labels},
+               "to": data["previous"] if kind == "back" else None}
+    states = WidgetStates()
+    states.CopyFrom(app._tree.get_widget_states())  # noqa: SLF001 - what the other widgets hold
+    trigger = states.widgets.add()
+    trigger.id = _make_trigger_id(_label_form(app).proto.id, "events")
+    trigger.json_trigger_value = json.dumps([{"event": "action", "value": payload}])
+    return app._run(states)  # noqa: SLF001

@@ -150,32 +150,6 @@ def choose(page, label: str, option: str, attempts: int = 3, *, typed: str | Non
             page.keyboard.press("Escape")
 
 
-def press_until(page, keys: str, expected, attempts: int = 3, *, pressed=None) -> None:
-    """Press a keyboard shortcut until `expected` (a locator) shows; a key pressed while the app
-    is still re-rendering can be dropped. For a shortcut that must not act twice (submit), give
-    `pressed`: a check that the first press took effect, and the key is not pressed again then."""
-    _repeat_until(page, lambda: page.keyboard.press(keys), expected, attempts, took=pressed, what=keys)
-
-
-def click_until(page, button, expected, attempts: int = 3, *, clicked=None) -> None:
-    """Click a button until `expected` shows, as press_until does for a shortcut."""
-    _repeat_until(page, button.click, expected, attempts, took=clicked, what="a click")
-
-
-def _repeat_until(page, act, expected, attempts: int, *, took, what: str) -> None:  # noqa: ANN001
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(attempts):
-        act()
-        try:
-            expected.wait_for(timeout=7_000 if took is None else 30_000)
-            return
-        except PlaywrightTimeout:
-            took_effect = took is not None and took()
-            if attempt == attempts - 1 or took_effect:
-                raise AssertionError(f"{what} did not lead to the expected state; {page_state(page)}") from None
-
-
 def page_state(page) -> str:
     """What the page shows and where the focus is, for a failure message."""
     return "the page shows: " + str(page.evaluate("""() => ({

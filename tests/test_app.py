@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from curation_app.core import auth
 from curation_app.database import get_engine, session_scope
-from tests.apptest import annotations, key_for, log_in, open_app, open_page, shown
+from tests.apptest import annotations, form_data, key_for, log_in, open_app, open_page, send_form, shown
 from tests.conftest import REPO_ROOT
 
 
@@ -57,14 +57,14 @@ def test_annotator_lands_on_their_next_item_and_it_survives_a_reload(demo_db):
 def test_annotate_submit_and_go_to_the_next_item(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
-    app.button(key=key_for(app, item, "btn_keep")).click().run()
-    app.selectbox(key=key_for(app, item, "category_pair")).select(("Development and Programming", "Optimization Techniques")).run()
-    app.multiselect(key=key_for(app, item, "languages")).set_value(["python"]).run()
-    app.button(key=key_for(app, item, "btn_easy")).click().run()
+    # The label form (in the browser) sends every label with a draft save and with submit.
+    app = send_form(app, "save", decision="keep", category="Development and Programming",
+                    subcategory="Optimization Techniques", languages=["python"], difficulty="easy")
     app.text_area(key=key_for(app, item, "notes")).input("map vs comprehension").run()
     (draft,) = [a for a in annotations("alice") if a.state == "draft"]
     assert draft.state == "draft" and draft.notes == "map vs comprehension" and draft.difficulty == "easy"
-    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
+    assert form_data(app)["ack_ok"] and form_data(app)["fields"]["difficulty"] == "easy"
+    app = send_form(app, "submit")
     assert not app.exception
     (warning,) = shown(app.warning)  # kept without a reference answer: submitted, with a warning
     assert warning.startswith(f"Submitted {item}. No reference answer") and not app.success
@@ -78,12 +78,12 @@ def test_annotate_submit_and_go_to_the_next_item(demo_db):
 def test_incomplete_submission_shows_what_is_missing_and_keeps_the_item(demo_db):
     app = log_in(open_app(), "bob", "bob-demo")
     item = app.query_params["item"]
-    app.button(key=key_for(app, item, "btn_reject")).click().run()
-    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
+    app = send_form(app, "submit", decision="reject")
     assert shown(app.error) == ["missing reject reason"]
     assert app.query_params["item"] == item
-    app.selectbox(key=key_for(app, item, "reject_reason")).select("too trivial").run()
-    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
+    data = form_data(app)  # the form hears why, on the same item, and keeps its labels
+    assert (data["item"], data["ack_ok"], data["ack_error"]) == (item, False, "missing reject reason")
+    app = send_form(app, "submit", decision="reject", reject_reason="too trivial")
     assert shown(app.success) == [f"Submitted {item}."]
 
 
@@ -98,7 +98,7 @@ def test_draft_is_restored_after_a_reload(demo_db):
 def test_skip_moves_on(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
-    app = app.button(key=key_for(app, item, "btn_skip")).click().run()
+    app = send_form(app, "skip")
     assert shown(app.info)[0].startswith(f"Skipped {item}")
     assert app.query_params["item"] != item
 
@@ -106,9 +106,7 @@ def test_skip_moves_on(demo_db):
 def test_my_work_lists_submitted_items(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
-    app.button(key=key_for(app, item, "btn_reject")).click().run()
-    app.selectbox(key=key_for(app, item, "reject_reason")).select("unclear").run()
-    app.button(key=key_for(app, item, "btn_submit")).click().run()
+    send_form(app, "submit", decision="reject", reject_reason="unclear")
     page = open_page("my_work", "alice")
     assert not page.exception
     table = page.dataframe[0].value
@@ -122,10 +120,9 @@ def test_my_work_lists_submitted_items(demo_db):
 def test_rejecting_clears_the_difficulty_and_answer_on_the_page(demo_db):
     app = log_in(open_app(), "bob", "bob-demo")
     item = app.query_params["item"]
-    app.button(key=key_for(app, item, "btn_keep")).click().run()
-    app.button(key=key_for(app, item, "btn_hard")).click().run()
+    app = send_form(app, "save", decision="keep", difficulty="hard")
     app.text_area(key=key_for(app, item, "reference_answer")).input("An answer.").run()
-    app = app.button(key=key_for(app, item, "btn_reject")).click().run()
+    app = send_form(app, "save", decision="reject", difficulty="hard")  # core clears what a reject never has
     assert app.text_area(key=key_for(app, item, "reference_answer")).value in (None, "")
     assert app.session_state[key_for(app, item, "difficulty")] is None
     (draft,) = [a for a in annotations("bob") if a.state == "draft"]
@@ -135,14 +132,12 @@ def test_rejecting_clears_the_difficulty_and_answer_on_the_page(demo_db):
 def test_back_opens_the_item_submitted_last(demo_db):
     app = log_in(open_app(), "bob", "bob-demo")
     item = app.query_params["item"]
-    app.button(key=key_for(app, item, "btn_reject")).click().run()
-    app.selectbox(key=key_for(app, item, "reject_reason")).select("unclear").run()
-    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
+    app = send_form(app, "submit", decision="reject", reject_reason="unclear")
     following = app.query_params["item"]
-    assert following != item
-    app = app.button(key=key_for(app, following, "btn_previous")).click().run()
+    assert following != item and form_data(app)["previous"] == item
+    app = send_form(app, "back")
     assert not app.exception and app.query_params["item"] == item
-    assert app.button(key=key_for(app, item, "btn_submit")).label == "Save changes"  # editing it
+    assert form_data(app)["editing"] and form_data(app)["fields"]["reject_reason"] == "unclear"  # editing it
 
 
 def test_an_edit_started_from_my_work_goes_back_there(demo_db):
@@ -151,7 +146,7 @@ def test_an_edit_started_from_my_work_goes_back_there(demo_db):
     token = app.session_state["token"]
     app = open_app(token=token, item="demo-001")
     assert app.title[0].value == "Annotate" and app.query_params["item"] == "demo-001"
-    app = app.button(key=key_for(app, "demo-001", "btn_submit")).click().run()
+    app = send_form(app, "submit")
     assert not app.exception and app.title[0].value == "My work"
 
 
@@ -194,8 +189,8 @@ def test_an_item_without_any_language_cue_opens_with_no_languages_chosen(demo_db
     app = log_in(open_app(), "alice", "alice-demo")
     assert not app.exception
     assert app.query_params["item"] == "demo-024"  # no code and no language named
-    assert app.multiselect(key=key_for(app, "demo-024", "languages")).value == []
-    assert any("general (30%" in c.value for c in app.caption)
+    assert form_data(app)["fields"]["languages"] == []
+    assert form_data(app)["suggested"].startswith("general (30%")  # suggested, not chosen
 
 
 def test_agreement_page_shows_every_field_and_the_annotator_matrix(demo_db):
@@ -277,26 +272,25 @@ def test_failed_logins_are_rate_limited_and_audited(demo_db):
 def test_logging_out_leaves_nothing_for_the_next_user(demo_db):
     app = log_in(open_app(), "alice", "alice-demo")
     item = app.query_params["item"]
-    app.button(key=key_for(app, item, "btn_keep")).click().run()
-    app.button(key=key_for(app, item, "btn_hard")).click().run()
+    app = send_form(app, "save", decision="keep", difficulty="hard")
     app = app.sidebar.button[0].click().run()
     assert app.title[0].value == "Log in"
     assert [k for k in app.session_state if str(k).startswith("annotate:")] == []
     app = log_in(app, "bob", "bob-demo")
     assert app.query_params["item"] == item  # bob is given the same open item...
-    assert app.button(key=key_for(app, item, "btn_keep")).proto.type != "primary"  # ...without alice's labels
+    assert form_data(app)["fields"]["decision"] is None  # ...without alice's labels
 
 
 def test_going_to_another_page_and_back_keeps_the_draft(demo_db):
     app = log_in(open_app(), "carol", "carol-demo")
     item = app.query_params["item"]
-    pair = ("Development and Programming", "Code Debugging")
-    app.selectbox(key=key_for(app, item, "category_pair")).select(pair).run()
+    app = send_form(app, "save", category="Development and Programming", subcategory="Code Debugging")
     app.text_area(key=key_for(app, item, "notes")).input("twenty minutes of careful notes").run()
     app.switch_page("app_pages/guidelines.py").run()
     app.switch_page("app_pages/annotate.py").run()
     assert app.text_area(key=key_for(app, item, "notes")).value == "twenty minutes of careful notes"
-    assert app.selectbox(key=key_for(app, item, "category_pair")).value == pair
+    fields = form_data(app)["fields"]
+    assert (fields["category"], fields["subcategory"]) == ("Development and Programming", "Code Debugging")
 
 
 def test_a_second_tab_cannot_silently_overwrite_the_first(demo_db):

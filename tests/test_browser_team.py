@@ -13,7 +13,7 @@ from curation_app.core.auth import command_line_actor
 from curation_app.core.demo import DEMO_QUERIES
 from curation_app.core.importer import import_file
 from curation_app.models import Annotation, Query, User
-from tests.browser import choose, chromium_pages, click_until, log_in, served_app
+from tests.browser import chromium_pages, log_in, served_app
 
 pytestmark = pytest.mark.browser
 ROUNDS = 3
@@ -37,18 +37,21 @@ def annotate_one(page, engine, annotator: str) -> str:
     page.reload()
     page.get_by_role("heading", name="Annotate").wait_for()
     item = current_item(page)
-    page.get_by_role("button", name="Keep").wait_for()
+    form = page.locator(".label-form")
+    form.locator(f"[data-item='{item}']").wait_for()
     # Buttons are clicked, not pressed by shortcut: the shortcuts are test_browser_annotate's subject.
-    primary = page.locator("[data-testid='stBaseButton-primary']")
-    click_until(page, page.get_by_role("button", name="Keep"), primary.filter(has_text="Keep"))
-    choose(page, "Category and subcategory", "Programming Fundamentals · Development and Programming")
-    click_until(page, page.get_by_role("button", name="Medium"), primary.filter(has_text="Medi"))
-    expect(page.get_by_label("Programming languages")).to_have_count(1)
-    if page.get_by_placeholder("Pick languages (type to filter)").count():  # the placeholder: nothing chosen yet
-        choose(page, "Programming languages", "python")  # nothing suggested for this query
+    form.get_by_role("button", name="Keep").click()
+    form.get_by_role("textbox", name="Category and subcategory").click()
+    page.keyboard.type("programming fund")
+    form.get_by_role("option", name="Programming Fundamentals · Development and Programming").click()
+    form.get_by_role("button", name="Medium").click()
+    if not form.locator("[data-field='languages'] .chip").count():  # nothing suggested for this query
+        form.get_by_role("textbox", name="Programming languages").click()
+        page.keyboard.type("python")
+        form.get_by_role("option", name="python", exact=True).click()
         page.keyboard.press("Escape")
-    click_until(page, page.get_by_role("button", name="Submit and next"), page.get_by_text(f"Submitted {item}."),
-                clicked=lambda: submitted_state(engine, annotator, item) == "submitted")
+    form.get_by_role("button", name="Submit and next").click()
+    expect(page.get_by_text(f"Submitted {item}.")).to_be_visible()
     return item
 
 

@@ -30,7 +30,7 @@ from curation_app.core.project import load_project
 from curation_app.core.scores import RESERVED_NAMES, clean_scores, from_setting
 from curation_app.database import get_engine, session_scope
 from curation_app.models import Annotation, AuditLog, FinalLabel, Query, User
-from tests.apptest import annotations, key_for, log_in, open_app, open_page, shown
+from tests.apptest import annotations, key_for, log_in, open_app, open_page, send_form, shown
 from tests.factories import label, write_jsonl
 
 QUALITY = {"name": "quality", "label": "Answer quality", "level": "interval", "min": 1, "max": 5, "step": 1,
@@ -351,15 +351,14 @@ def test_the_annotate_page_shows_score_inputs_and_saves_them(scored_demo):
     app.number_input(key=key_for(app, item, "score:expert_minutes")).set_value(7.5).run()
     (draft,) = [a for a in annotations("alice") if a.state == "draft"]
     assert draft.scores == {"quality": 4, "expert_minutes": 7.5}
-    app.button(key=key_for(app, item, "btn_keep")).click().run()
-    app.selectbox(key=key_for(app, item, "category_pair")).select(("Development and Programming", "Code Debugging")).run()
-    app.multiselect(key=key_for(app, item, "languages")).set_value(["python"]).run()
-    app.button(key=key_for(app, item, "btn_easy")).click().run()
+    labels = {"decision": "keep", "category": "Development and Programming", "subcategory": "Code Debugging",
+              "languages": ["python"], "difficulty": "easy"}
+    app = send_form(app, "save", **labels)
     app.number_input(key=key_for(app, item, "score:quality")).set_value(None).run()
-    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
+    app = send_form(app, "submit")
     assert shown(app.error) == ["missing Answer quality"]  # required to keep
     app.number_input(key=key_for(app, item, "score:quality")).set_value(5).run()
-    app = app.button(key=key_for(app, item, "btn_submit")).click().run()
+    app = send_form(app, "submit")
     assert shown(app.warning)[0].startswith(f"Submitted {item}. No reference answer")
     (done,) = [a for a in annotations("alice") if a.state == "submitted" and a.scores]
     assert done.scores == {"quality": 5, "expert_minutes": 7.5}

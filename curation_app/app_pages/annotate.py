@@ -4,13 +4,15 @@ import time
 
 import streamlit as st
 
+from curation_app.app_pages.label_form import label_form, sent_action
 from curation_app.app_pages.session import current_user, require, switch_to
-from curation_app.app_pages.widgets import (focus_keys, keep_typed_text, md, render_conversation, render_markdown_preview,
-                                            score_grid, score_input, score_number, suggestion_model, widget_class)
+from curation_app.app_pages.widgets import (keep_typed_text, md, render_conversation, render_markdown_preview, score_grid,
+                                            score_input, score_number, suggestion_model,
+                                            warm_up_highlighting)
 from curation_app.core import annotate, labels, queue, suggest
 from curation_app.core.errors import CurationError, EditedElsewhere
 from curation_app.core.guidelines import guideline_text
-from curation_app.core.labels import FIELDS, KEEP, LABEL_FIELDS, REJECT
+from curation_app.core.labels import FIELDS, LABEL_FIELDS
 from curation_app.core.project import load_project
 from curation_app.database import database_url, read_scope, session_scope
 from curation_app.models import AnnotationState, Role
@@ -83,8 +85,6 @@ def show_stored(public_id: str, saved) -> None:  # noqa: ANN001 - an Annotation
         key, value = field_key(public_id, name), getattr(saved, name)
         if name in LABEL_FIELDS or (value is None and state.get(key) is not None):
             state[key] = value
-    pair = (saved.category, saved.subcategory)
-    state[field_key(public_id, "category_pair")] = pair if all(pair) else None
     prefix = field_key(public_id, "score:")
     for key in [k for k in state.keys() if isinstance(k, str) and k.startswith(prefix)]:
         if (saved.scores or {}).get(key[len(prefix):]) is None:
@@ -92,25 +92,42 @@ def show_stored(public_id: str, saved) -> None:  # noqa: ANN001 - an Annotation
 
 
 def autosave(public_id: str) -> None:
-    if state.get(field_key(public_id, "state")) != AnnotationState.SUBMITTED:
+    # A text area that commits after its item was submitted (or left) saves nothing.
+    if field_key(public_id, "loaded") in state and state.get(field_key(public_id, "state")) != AnnotationState.SUBMITTED:
         if save(public_id, submit=False):
             state[field_key(public_id, "saved_at")] = time.strftime("%H:%M:%S")
 
 
-def set_value(public_id: str, name: str, value: str) -> None:
-    state[field_key(public_id, name)] = value
-    autosave(public_id)  # core clears what the decision rules out; show_stored shows it
-
-
-def category_chosen(public_id: str) -> None:
-    """One choice sets both: the subcategory and the main category it belongs to."""
-    pair = state.get(field_key(public_id, "category_pair"))
-    state[field_key(public_id, "category")], state[field_key(public_id, "subcategory")] = pair or (None, None)
-    autosave(public_id)
-
-
-def category_label(pair: tuple[str, str]) -> str:
-    return f"{pair[1]} · {pair[0]}"
+def on_form_action() -> None:
+    """The label form sent its labels with an action: take them, do it, and tell the form."""
+    try:
+        action = sent_action()
+    except CurationError as error:
+        flash("error", str(error))
+        return
+    if action is None:
+        return
+    state.pop("annotate:flash", None)
+    if field_key(action.item, "loaded") not in state:  # e.g. a tab left open on an item since submitted
+        flash("error", f"{action.item} is no longer open here; your labels for it were not saved. Open it again "
+                       "from My work to change it.")
+    else:
+        for name, value in action.fields.items():
+            state[field_key(action.item, name)] = value
+        if action.kind == "save":
+            autosave(action.item)
+        elif action.kind == "submit":
+            submit(action.item)
+        elif action.kind == "skip":
+            skip(action.item, state[field_key(action.item, "query_id")])
+        elif action.kind == "baseline":
+            use_baseline(action.item)
+        elif action.kind == "back" and action.to:
+            autosave(action.item)
+            go_to(action.to)
+    failed = state.get("annotate:flash", ("",))[0] == "error"
+    state["annotate:ack"] = {"ack": action.seq, "ack_ok": not failed,
+                             "ack_error": state["annotate:flash"][1] if failed else None}
 
 
 def score_changed(public_id: str, name: str) -> None:
@@ -120,9 +137,12 @@ def score_changed(public_id: str, name: str) -> None:
     autosave(public_id)
 
 
-def use_baseline(public_id: str, baseline: str) -> None:
-    state[field_key(public_id, "reference_answer")] = baseline
-    autosave(public_id)
+def use_baseline(public_id: str) -> None:
+    with read_scope() as session:
+        baseline = annotate.baseline_answer(session, actor=user, public_id=public_id)
+    if baseline:
+        state[field_key(public_id, "reference_answer")] = baseline
+        autosave(public_id)
 
 
 def open_suggestions(public_id: str, model, messages: list[dict]) -> None:  # noqa: ANN001 - a SuggestionModel
@@ -198,6 +218,7 @@ if view is None:
             "Ask a lead to assign more.")
     st.stop()
 
+warm_up_highlighting(tuple(taxonomy.languages))
 public_id = view.public_id
 if public_id != st.query_params.get("item"):
     st.query_params["item"] = public_id
@@ -211,9 +232,11 @@ if field_key(public_id, "loaded") not in state:  # first look at this item in th
     state[field_key(public_id, "state")] = view.state
     state[field_key(public_id, "revision")] = view.revision if view.state else 0
     state[field_key(public_id, "clock")] = time.monotonic()
+    state[field_key(public_id, "query_id")] = view.query_id
+    # The form takes the saved labels again whenever this changes (here: each time they are loaded).
+    state["annotate:form_version"] = state.get("annotate:form_version", 0) + 1
+    state[field_key(public_id, "form_version")] = state["annotate:form_version"]
     state[field_key(public_id, "loaded")] = True
-if state.get(field_key(public_id, "languages")) is None:
-    state[field_key(public_id, "languages")] = []  # the multiselect needs a list
 
 read_only = view.finalised
 editing_submitted = view.state == AnnotationState.SUBMITTED
@@ -236,7 +259,7 @@ if flags.get("contamination"):
 with st.expander("Keyboard shortcuts"):
     st.markdown(" · ".join(f"`{keys}` {action}" for action, keys in SHORTCUTS.items()))
 
-left, right = st.columns(2, gap="large")  # wide enough for "Medium  Alt + 2"
+left, right = st.columns([5, 3], gap="medium")  # most of the width for the query and its code
 with left:
     # No fixed height: a scrolling box would open at its end (Streamlit keeps such boxes scrolled to
     # the bottom), and the first lines of a query are often the question.
@@ -247,40 +270,22 @@ with left:
             render_markdown_preview(view.baseline_answer)
 
 with right:
-    decision = state.get(field_key(public_id, "decision"))
-    st.caption("Decision")
-    buttons = st.columns(2)
-    for column, value, label in ((buttons[0], KEEP, "Keep"), (buttons[1], REJECT, "Reject")):
-        column.button(label, key=field_key(public_id, f"btn_{value}"), shortcut=SHORTCUTS[value],
-                      type="primary" if decision == value else "secondary", width="stretch",
-                      on_click=set_value, args=(public_id, "decision", value), disabled=read_only)
-    if decision == REJECT:
-        st.selectbox("Reject reason", taxonomy.reject_reasons, index=None, placeholder="Why reject?",
-                     key=field_key(public_id, "reject_reason"), on_change=autosave, args=(public_id,),
-                     disabled=read_only)
-    # Every subcategory with its main category in one type-ahead list: typing part of either name
-    # finds it (Alt+C opens it), and one choice sets both.
-    pairs = [(main, sub) for main, subs in taxonomy.categories.items() for sub in subs]
-    pair_key = field_key(public_id, "category_pair")
-    saved_pair = (state.get(field_key(public_id, "category")), state.get(field_key(public_id, "subcategory")))
-    if pair_key not in state:
-        state[pair_key] = saved_pair if saved_pair in pairs else None
-    st.selectbox(f"Category and subcategory `{SHORTCUTS['category']}`", pairs, index=None,
-                 format_func=category_label, placeholder="Type part of a subcategory or main category",
-                 key=pair_key, on_change=category_chosen, args=(public_id,), disabled=read_only)
-    if saved_pair[0] and saved_pair not in pairs:  # e.g. imported with a main category only
-        st.caption(f"Saved: {md(saved_pair[0])}{' · ' + md(saved_pair[1]) if saved_pair[1] else ''}")
-    chosen = state.get(field_key(public_id, "languages")) or []
-    saved_languages = view.annotation.get("languages") or []
-    # The saved languages are also the widget's default: a browser that misses the one-shot value
-    # from session state (a rerun racing the first draw) then shows, and sends back, what is saved.
-    # The project's vocabulary only (an admin adds to it); a saved name from before stays visible.
-    st.multiselect(f"Programming languages `{SHORTCUTS['languages']}`", list(dict.fromkeys([*taxonomy.languages, *saved_languages, *chosen])),
-                   default=saved_languages, key=field_key(public_id, "languages"),
-                   placeholder="Pick languages (type to filter)", on_change=autosave, args=(public_id,),
-                   disabled=read_only)
-    st.caption("Suggested: " + ", ".join(
-        f"{md(s['language'])} ({s['confidence']:.0%}, {s['evidence']})" for s in view.suggested_languages[:4]))
+    saved_languages = state.get(field_key(public_id, "languages")) or []
+    label_form(on_action=on_form_action, data={
+        "item": public_id, "user": user.id, "version": state[field_key(public_id, "form_version")],
+        "revision": state.get(field_key(public_id, "revision")) or 0,
+        "fields": {**{name: state.get(field_key(public_id, name)) for name in LABEL_FIELDS}, "languages": saved_languages},
+        "reasons": list(taxonomy.reject_reasons), "difficulties": list(taxonomy.difficulties),
+        "categories": [[main, sub] for main, subs in taxonomy.categories.items() for sub in subs],
+        # The project's vocabulary only (an admin adds to it); a saved name from before stays shown.
+        "languages": list(dict.fromkeys([*taxonomy.languages, *saved_languages])),
+        "suggested": ", ".join(f"{s['language']} ({s['confidence']:.0%}, {s['evidence']})"
+                               for s in view.suggested_languages[:4]),
+        "read_only": read_only, "editing": editing_submitted, "baseline": bool(view.baseline_answer),
+        "previous": previous if previous and previous != public_id else None,
+        "saved_at": state.get(field_key(public_id, "saved_at")), "keys": SHORTCUTS,
+        **state.get("annotate:ack", {"ack": None, "ack_ok": True, "ack_error": None}),
+    })
     shown_suggestions = state.get(field_key(public_id, "suggestions")) or (
         view.suggested_labels if view.suggestions_opened else None)
     if shown_suggestions:
@@ -298,14 +303,6 @@ with right:
             st.button("Show model suggestions", key=field_key(public_id, "btn_suggestions"), type="tertiary",
                       icon=":material/lightbulb:", on_click=open_suggestions,
                       args=(public_id, model, view.messages), disabled=read_only)
-    difficulty = state.get(field_key(public_id, "difficulty"))
-    st.caption("Difficulty")
-    levels = st.columns(len(taxonomy.difficulties))
-    for column, level in zip(levels, taxonomy.difficulties):
-        column.button(level.capitalize(), key=field_key(public_id, f"btn_{level}"),
-                      shortcut=SHORTCUTS.get(level), type="primary" if difficulty == level else "secondary",
-                      width="stretch", on_click=set_value, args=(public_id, "difficulty", level),
-                      disabled=read_only)
     saved_scores = state.get(field_key(public_id, "scores")) or {}
     for column, score in score_grid(score_fields):  # the project's own numeric fields
         key = field_key(public_id, f"score:{score.name}")
@@ -315,26 +312,12 @@ with right:
                     help=score.help or f"{score.level} scale, {score.minimum:g} to {score.maximum:g}",
                     on_change=score_changed, args=(public_id, score.name), disabled=read_only)
 
-    # Submit and the state of the text fields below stay in view on a 1440x900 screen.
     def size(name: str) -> str:
         text = state.get(field_key(public_id, name)) or ""
         return f"{len(text):,} characters" if text else "empty"
 
     st.caption(f"Rewritten prompt: {size('rewritten_prompt')} · Reference answer: {size('reference_answer')} · "
                f"Notes: {size('notes')}")
-    st.button("Save changes" if editing_submitted else "Submit and next", type="primary",
-              key=field_key(public_id, "btn_submit"), shortcut=SHORTCUTS["submit"], on_click=submit,
-              args=(public_id,), disabled=read_only, width="stretch")
-    more = st.columns(3)
-    if not editing_submitted:
-        more[0].button("Save", key=field_key(public_id, "btn_save"), shortcut=SHORTCUTS["save"],
-                       on_click=autosave, args=(public_id,), disabled=read_only, width="stretch")
-        more[1].button("Skip", key=field_key(public_id, "btn_skip"), shortcut=SHORTCUTS["skip"], on_click=skip,
-                       args=(public_id, view.query_id), disabled=read_only, width="stretch")
-    if previous and previous != public_id:
-        more[2].button("Back", key=field_key(public_id, "btn_previous"), shortcut=SHORTCUTS["previous"],
-                       on_click=go_to, args=(previous,), width="stretch",
-                       help=f"Back to {previous}, the item you submitted last")
     with st.popover(f"Guidelines ({guideline_version})", icon=":material/menu_book:"):
         st.markdown(guideline_text(guideline_version))
 
@@ -346,9 +329,8 @@ with write:
     st.text_area("Reference answer (markdown, code in fenced blocks)", key=field_key(public_id, "reference_answer"),
                  height=220, on_change=autosave, args=(public_id,), disabled=read_only)
     if view.baseline_answer:
-        st.button("Start from the baseline answer", key=field_key(public_id, "btn_baseline"),
-                  shortcut=SHORTCUTS["baseline"], on_click=use_baseline, args=(public_id, view.baseline_answer),
-                  disabled=read_only)
+        st.button(f"Start from the baseline answer `{SHORTCUTS['baseline']}`", key=field_key(public_id, "btn_baseline"),
+                  on_click=use_baseline, args=(public_id,), disabled=read_only)
 with preview:
     st.caption("Preview")
     with st.container(border=True):
@@ -357,10 +339,6 @@ st.text_area("Notes", key=field_key(public_id, "notes"), height=80, on_change=au
              disabled=read_only)
 
 if not read_only:
-    focus_keys({SHORTCUTS["category"]: widget_class(pair_key), SHORTCUTS["languages"]: widget_class(
-        field_key(public_id, "languages"))})
     keep_typed_text(key_prefix=field_key(public_id, "").rstrip(":"), user_key_prefix=f"annotate:{user.id}:",
                     item=public_id, revision=state.get(field_key(public_id, "revision")) or 0,
                     fields=["rewritten_prompt", "reference_answer", "notes"])
-saved_at = state.get(field_key(public_id, "saved_at"))
-st.caption(f"Draft saved at {saved_at}" if saved_at else "Drafts are saved whenever a field changes.")

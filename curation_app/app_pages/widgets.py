@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import string
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -27,7 +28,6 @@ def md(text: object) -> str:
 
 
 _DRAFTS_SCRIPT = (Path(__file__).parent / "drafts.js").read_text(encoding="utf-8")
-_FOCUS_SCRIPT = (Path(__file__).parent / "focus_keys.js").read_text(encoding="utf-8")
 
 
 def widget_class(key: str) -> str:
@@ -48,13 +48,6 @@ def keep_typed_text(*, key_prefix: str, user_key_prefix: str, item: str, revisio
     # One pass, so a value that happens to contain a placeholder's name stays as it is.
     script = re.sub("|".join(values), lambda match: _script_literal(values[match.group(0)]), _DRAFTS_SCRIPT)
     st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
-
-
-def focus_keys(targets: dict[str, str]) -> None:
-    """Keyboard shortcuts that open a widget (a type-ahead list): {"Alt+C": widget_class(key)}."""
-    keys = {combo.split("+")[-1].upper(): target for combo, target in targets.items() if combo.startswith("Alt+")}
-    st.html(f"<script>{_FOCUS_SCRIPT.replace('__TARGETS__', _script_literal(keys))}</script>",
-            unsafe_allow_javascript=True)
 
 
 def _score_type(score: ScoreField) -> type:
@@ -119,3 +112,13 @@ def suggestion_model(version: tuple):  # noqa: ANN201 - a SuggestionModel or Non
     """Retrained only when final labels change (`version`), shared by every session."""
     with read_scope() as session:
         return suggest.model_for_suggestions(session)
+
+
+@st.cache_resource
+def warm_up_highlighting(languages: tuple[str, ...]) -> threading.Thread:
+    """Build the Pygments lexers of the project's languages once per server, in the background: the
+    first block of a language otherwise costs its reader a tenth of a second or more."""
+    thread = threading.Thread(target=lambda: [highlight("", language) for language in languages],
+                              name="warm-up-highlighting", daemon=True)
+    thread.start()
+    return thread

@@ -90,6 +90,15 @@ def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
     )
 
 
+def baseline_answer(session: Session, *, actor: User, public_id: str) -> str | None:
+    """The item's baseline answer, for an annotator who has it in their queue."""
+    require_role(actor, Role.ANNOTATOR)
+    query = _query(session, public_id)
+    if _own(session, Assignment, query.id, actor.id) is None:
+        raise PermissionDenied(f"query {public_id} is not assigned to {actor.name}")
+    return query.baseline_answer
+
+
 def start_item(session: Session, *, actor: User, public_id: str) -> ItemView:
     """Open an item; the first time, start its draft with the detector's confident languages, so
     the suggestion is on record and every later save starts from the same saved state."""
