@@ -65,12 +65,17 @@ def _is_final(session: Session, query_id: int) -> bool:
     return session.execute(select(FinalLabel.id).where(FinalLabel.query_id == query_id)).first() is not None
 
 
+def _assignment(session: Session, query: Query, actor: User) -> Assignment:
+    assignment = _own(session, Assignment, query.id, actor.id)
+    if assignment is None:
+        raise PermissionDenied(f"query {query.public_id} is not assigned to {actor.name}")
+    return assignment
+
+
 def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
     require_role(actor, Role.ANNOTATOR)
     query = _query(session, public_id)
-    assignment = _own(session, Assignment, query.id, actor.id)
-    if assignment is None:
-        raise PermissionDenied(f"query {public_id} is not assigned to {actor.name}")
+    assignment = _assignment(session, query, actor)
     if assignment.state == AssignmentState.SKIPPED:
         raise InvalidInput(f"you skipped {public_id} (or a lead closed it); it is no longer in your queue")
     annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
@@ -94,8 +99,7 @@ def baseline_answer(session: Session, *, actor: User, public_id: str) -> str | N
     """The item's baseline answer, for an annotator who has it in their queue."""
     require_role(actor, Role.ANNOTATOR)
     query = _query(session, public_id)
-    if _own(session, Assignment, query.id, actor.id) is None:
-        raise PermissionDenied(f"query {public_id} is not assigned to {actor.name}")
+    _assignment(session, query, actor)
     return query.baseline_answer
 
 
