@@ -201,6 +201,8 @@ def test_five_items_in_a_row_from_the_keyboard_at_robot_speed(server):
         wait_for_item(page, ROBOT_ITEMS[5])
         page.wait_for_timeout(1500)  # a stray key would have been applied by now
         reasons = page.evaluate("() => window.__curationLabelForm.data.reasons")
+        kept = page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('curation-labels:'))")
+        assert not [key for key in kept if key.split(":")[-1] in ROBOT_ITEMS[:5]], kept  # the server has them all
     for item, (decision, what, pair, languages, difficulty) in zip(ROBOT_ITEMS, ROBOT_PLAN):
         done = submitted(engine, "carol", item)
         expected = {"decision": decision, "reject_reason": reasons[what - 1] if decision == "reject" else None,
@@ -212,6 +214,45 @@ def test_five_items_in_a_row_from_the_keyboard_at_robot_speed(server):
         assert stored == expected, item
     following = submitted(engine, "carol", ROBOT_ITEMS[5])  # opened last: nothing pressed reached it
     assert following is None or following.decision is None
+
+
+def test_keys_pressed_after_a_refused_submit_do_not_land_on_the_item(server):
+    """The server refuses a submit (another tab saved the item since): the keys pressed while it
+    answered were meant for the next item, so none of them changes this one."""
+    base, engine = server
+    item = ROBOT_ITEMS[0]
+    with chromium_page() as page:
+        log_in(page, base, "dora", "dora-demo", "Annotate")
+        page.goto(f"{base}/?item={item}")
+        wait_for_item(page, item)
+        with database.session_scope(engine) as session:
+            dora = session.exec(select(User).where(User.name == "dora")).one()
+            annotate.save(session, actor=dora, public_id=item, submit=False,
+                          fields={"decision": "keep", "difficulty": "easy"})
+        # In one task of the page, so all of it is pressed before the server can answer: reject
+        # with a reason and submit, then "hard" for what should be the next item.
+        page.evaluate("""() => {
+            const focused = () => {  // as a real key: to the element with the focus
+                let node = document.activeElement;
+                while (node && node.shadowRoot && node.shadowRoot.activeElement) node = node.shadowRoot.activeElement;
+                return node || document.body;
+            };
+            const press = (key, code, options = {}) => focused().dispatchEvent(new KeyboardEvent("keydown",
+                {key, code, bubbles: true, composed: true, cancelable: true, ...options}));
+            press("x", "KeyX", {altKey: true});
+            press("1", "Digit1");
+            press("Enter", "Enter", {ctrlKey: true});
+            press("3", "Digit3", {altKey: true});
+        }""")
+        status = form(page).get_by_role("status")
+        expect(status).to_contain_text("changed elsewhere", timeout=20000)
+        expect(status).to_contain_text("The key pressed since was not applied")
+        expect(pressed(page, "easy")).to_be_visible()  # what the other tab saved, shown again
+        expect(pressed(page, "keep")).to_be_visible()
+        page.wait_for_timeout(1000)
+        assert page.evaluate("() => window.__curationLabelForm.queue.length") == 0
+    stored = submitted(engine, "dora", item)
+    assert (stored.state, stored.decision, stored.difficulty) == ("draft", "keep", "easy")
 
 
 def test_a_long_query_opens_at_its_first_line_with_code_unwrapped(server, tmp_path):

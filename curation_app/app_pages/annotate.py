@@ -209,9 +209,12 @@ metrics[0].metric("Done today", status["done_today"])
 metrics[1].metric("Left in queue", f"{status['left']}{'+' if status['more_than'] else ''}")
 metrics[2].metric("Done in total", status["done_total"])
 
+# Messages that come and go sit in containers drawn on every run, so the elements after them keep
+# their places: Streamlit redraws (and the label form loses its keys for a moment) what moves.
+notices = st.container()
 if "annotate:flash" in state:
     kind, message = state.pop("annotate:flash")
-    {"success": st.success, "error": st.error, "info": st.info, "warning": st.warning}[kind](md(message))
+    {"success": notices.success, "error": notices.error, "info": notices.info, "warning": notices.warning}[kind](md(message))
 
 if view is None:
     st.info("Nothing waiting for you: every query assigned to you or open in the pool is done. "
@@ -244,17 +247,18 @@ header = f"**{md(public_id)}** · source {md(view.source)} · {len(view.messages
 if editing_submitted:
     header += " · editing your submitted annotation"
 st.markdown(header)
+item_notices = st.container()
 if read_only:
-    st.warning("A lead has finalised this item, so it can no longer be changed.")
+    item_notices.warning("A lead has finalised this item, so it can no longer be changed.")
 flags = view.triage_flags or {}
 if flags.get("possible_duplicate_of"):
-    st.info(f"Possible duplicate of {md(flags['possible_duplicate_of'])} (found by triage; decide for yourself).")
+    item_notices.info(f"Possible duplicate of {md(flags['possible_duplicate_of'])} (found by triage; decide for yourself).")
 if flags.get("secrets"):
     kinds = sorted({hit["kind"].replace("_", " ") for hit in flags["secrets"]})
-    st.warning(f"May contain secrets or personal data: {md(', '.join(kinds))}. Reject it for that reason, "
-               "or keep it and leave it for a lead to redact before release.")
+    item_notices.warning(f"May contain secrets or personal data: {md(', '.join(kinds))}. Reject it for that reason, "
+                         "or keep it and leave it for a lead to redact before release.")
 if flags.get("contamination"):
-    st.warning("Overlaps a public benchmark: " + md(", ".join(
+    item_notices.warning("Overlaps a public benchmark: " + md(", ".join(
         f"{hit['benchmark']} {hit['item']}" for hit in flags["contamination"][:3])))
 with st.expander("Keyboard shortcuts"):
     st.markdown(" · ".join(f"`{keys}` {action}" for action, keys in SHORTCUTS.items()))

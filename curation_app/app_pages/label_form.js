@@ -15,7 +15,7 @@ const MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const S = window.__curationLabelForm || (window.__curationLabelForm = {
   data: null, item: null, version: null, fields: null, changes: 0, saved: 0, picker: null,
   busy: null, queue: [], pending: {}, timer: null, waitTimer: null, root: null, send: null,
-  mounted: false, lastSeq: 0, note: "",
+  mounted: false, away: null, lastSeq: 0, note: "",
 });
 
 const clone = (value) => JSON.parse(JSON.stringify(value));
@@ -53,6 +53,17 @@ function change(apply, { saveNow = false } = {}) {
   S.timer = setTimeout(() => save("save"), saveNow ? 0 : AUTOSAVE_MS);
 }
 
+function decide(decision) {
+  change((f) => { f.decision = decision; }, { saveNow: decision === "reject" });  // rejecting clears text fields
+  if (decision === "reject") openPicker("reason");
+  else closePicker();
+}
+
+function rate(level) {
+  closePicker();
+  change((f) => { f.difficulty = level; f.decision = "keep"; });  // only a kept item has a difficulty
+}
+
 function openPicker(kind) {
   if (S.data.read_only) return;
   S.picker = { kind, query: "", active: 0 };
@@ -83,16 +94,11 @@ function handleKey(e) {
   if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { act("submit"); return true; }
   if (e.altKey && !e.ctrlKey && !e.metaKey) {
     const digit = DIGITS.indexOf(code);
-    if (digit >= 0 && digit < S.data.difficulties.length) {
-      closePicker();
-      const level = S.data.difficulties[digit];
-      change((f) => { f.difficulty = level; if (f.decision !== "keep") f.decision = "keep"; });
-      return true;
-    }
+    if (digit >= 0 && digit < S.data.difficulties.length) { rate(S.data.difficulties[digit]); return true; }
     const letter = code.startsWith("Key") ? code.slice(3) : "";
     const actions = {
-      K: () => { closePicker(); change((f) => { f.decision = "keep"; }); },
-      X: () => { change((f) => { f.decision = "reject"; }, { saveNow: true }); openPicker("reason"); },
+      K: () => decide("keep"),
+      X: () => decide("reject"),
       C: () => openPicker("category"),
       L: () => openPicker("languages"),
       S: () => { closePicker(); save("save"); },
@@ -160,7 +166,7 @@ function act(kind) {
   // A text area that is being typed in commits its text when it is left, ahead of this action.
   if (active && active !== document.body && typeof active.blur === "function") active.blur();
   const sent = payload(kind);
-  S.busy = { seq: sent.seq, kind };
+  S.busy = { seq: sent.seq, kind, item: S.item };
   S.note = { submit: "Submitting…", skip: "Skipping…", back: "Opening the item you submitted last…",
              baseline: "Copying the baseline answer…" }[kind];
   clearTimeout(S.waitTimer);
@@ -219,9 +225,18 @@ function receive(data) {
     if (S.changes !== S.saved && !S.timer) S.timer = setTimeout(() => save("save"), AUTOSAVE_MS);
   }
   if (S.busy && data.ack === S.busy.seq) {
+    const { kind, item } = S.busy;
     S.busy = null;
     clearTimeout(S.waitTimer);
-    replay();
+    const moves = kind === "submit" || kind === "skip" || kind === "back";
+    if (moves && data.ack_ok) localStorage.removeItem(`${STORE}${data.user}:${item}`);  // the server has it
+    if (moves && (!data.ack_ok || data.item === item)) {
+      // Keys pressed for the next item must not land on this one.
+      const dropped = S.queue.splice(0).length;
+      const why = data.ack_ok ? `Still on ${item}.` : data.ack_error || "Not done.";
+      const keys = dropped > 1 ? `The ${dropped} keys pressed since were` : "The key pressed since was";
+      if (dropped) S.note = `${why} ${keys} not applied.`;
+    }
   }
 }
 
@@ -234,24 +249,37 @@ function replay() {
   render();
 }
 
+const isTextField = (node) => !!node && (node.tagName === "TEXTAREA" || node.tagName === "INPUT" || node.isContentEditable);
+
+// Streamlit takes the form off the page and draws it again on some reruns: a key pressed in
+// between waits for it (unless it is typed into another field, or the page is another page now).
+function waitsForTheForm(e) {
+  if (S.mounted && S.root && S.root.isConnected) return false;
+  if (!S.away || window.location.pathname !== S.away.path || performance.now() - S.away.at > SERVER_WAIT_MS) return false;
+  return S.busy || !isTextField(e.target);
+}
+
 function onKey(e) {
-  if (!S.mounted || !S.root || !S.root.isConnected || e.isComposing) return;
-  if (["Shift", "Alt", "Control", "Meta", "AltGraph", "CapsLock"].includes(e.key)) return;
-  if (S.busy) {  // everything waits for the next item, in order
+  if (e.isComposing || ["Shift", "Alt", "Control", "Meta", "AltGraph", "CapsLock"].includes(e.key)) return;
+  const away = waitsForTheForm(e);
+  if (!away && (!S.mounted || !S.root || !S.root.isConnected)) return;
+  if (S.busy || away) {  // everything waits for the next item (or the form's return), in order
     S.queue.push({ key: e.key, code: e.code, altKey: e.altKey, ctrlKey: e.ctrlKey, metaKey: e.metaKey,
-                   shiftKey: e.shiftKey });
+                   shiftKey: e.shiftKey, at: performance.now() });
     e.preventDefault();
     e.stopPropagation();
-    render();
+    if (!away) render();
     return;
   }
   const inPicker = S.picker && e.composedPath().includes(S.root.querySelector(`[data-field="${S.picker.kind}"] input`));
-  if (S.picker && !inPicker && !e.altKey && !e.ctrlKey && !e.metaKey) closePicker();  // typing elsewhere
-  if (handleKey(e)) {
+  const left = S.picker && !inPicker && !e.altKey && !e.ctrlKey && !e.metaKey;  // typing elsewhere
+  if (left) closePicker();
+  const handled = handleKey(e);
+  if (handled) {
     e.preventDefault();
     e.stopPropagation();
   }
-  render();
+  if (handled || left) render();  // keys typed into the page's text fields leave the form as it is
 }
 
 // ---- drawing ----------------------------------------------------------------------------------
@@ -267,10 +295,11 @@ function el(tag, attrs = {}, children = []) {
   return node;
 }
 
-function button(label, keys, { pressed = false, primary = false, disabled = false, onclick, name }) {
+function button(label, keys, { pressed = false, primary = false, disabled = false, onclick, name, title = null }) {
   return el("button", { type: "button", class: `${primary ? "primary" : ""} ${pressed ? "pressed" : ""}`,
                         "aria-pressed": pressed ? "true" : "false", disabled: disabled || S.data.read_only,
-                        "data-action": name, onclick, onmousedown: (e) => e.preventDefault() },
+                        "data-action": name, title, onclick: () => { onclick(); render(); },
+                        onmousedown: (e) => e.preventDefault() },
             [el("span", { text: label }), keys ? el("kbd", { text: keys }) : null]);
 }
 
@@ -317,13 +346,10 @@ function chip(text, onremove) {
 function render() {
   if (!S.root || !S.data) return;
   const d = S.data, f = S.fields, k = d.keys;
-  const redraw = () => render();
   const form = el("div", { class: "form", "data-item": S.item });
   form.append(el("div", { class: "caption", text: "Decision" }), el("div", { class: "row" }, [
-    button("Keep", k.keep, { pressed: f.decision === "keep", name: "keep",
-                             onclick: () => { change((x) => { x.decision = "keep"; }); redraw(); } }),
-    button("Reject", k.reject, { pressed: f.decision === "reject", name: "reject",
-                                 onclick: () => { change((x) => { x.decision = "reject"; }, { saveNow: true }); openPicker("reason"); redraw(); } }),
+    button("Keep", k.keep, { pressed: f.decision === "keep", name: "keep", onclick: () => decide("keep") }),
+    button("Reject", k.reject, { pressed: f.decision === "reject", name: "reject", onclick: () => decide("reject") }),
   ]));
   if (f.decision === "reject") {
     form.append(picker("reason", "Reject reason", "1–9", f.reject_reason ? [chip(f.reject_reason)] : [], "Why reject?"));
@@ -332,21 +358,23 @@ function render() {
     : f.category ? [chip(f.category)] : [];
   form.append(picker("category", "Category and subcategory", k.category, pair,
                      "Type part of a subcategory or main category"));
-  const chips = (f.languages || []).map((l) => chip(l, () => { change((x) => { x.languages = x.languages.filter((y) => y !== l); }); redraw(); }));
+  const chips = (f.languages || []).map((l) => chip(l, () => {
+    change((x) => { x.languages = x.languages.filter((y) => y !== l); });
+    render();
+  }));
   form.append(picker("languages", "Programming languages", k.languages, chips, "Pick languages (type to filter)"));
   if (d.suggested) form.append(el("div", { class: "caption", text: `Suggested: ${d.suggested}` }));
   form.append(el("div", { class: "caption", text: "Difficulty" }), el("div", { class: "row" },
     d.difficulties.map((level, i) => button(level[0].toUpperCase() + level.slice(1), `Alt+${i + 1}`, {
-      pressed: f.difficulty === level, name: level,
-      onclick: () => { change((x) => { x.difficulty = level; if (x.decision !== "keep") x.decision = "keep"; }); redraw(); },
+      pressed: f.difficulty === level, name: level, onclick: () => rate(level),
     }))));
   form.append(el("div", { class: "row" }, [button(d.editing ? "Save changes" : "Submit and next", k.submit, {
     primary: true, name: "submit", disabled: !!S.busy, onclick: () => act("submit") })]));
   form.append(el("div", { class: "row" }, [
-    d.editing ? null : button("Save", k.save, { name: "save", onclick: () => { save("save"); } }),
+    d.editing ? null : button("Save", k.save, { name: "save", onclick: () => save("save") }),
     d.editing ? null : button("Skip", k.skip, { name: "skip", disabled: !!S.busy, onclick: () => act("skip") }),
-    d.previous ? el("button", { type: "button", "data-action": "back", disabled: !!S.busy, title: `Back to ${d.previous}, the item you submitted last`,
-                                onclick: () => act("back") }, [el("span", { text: "Back" }), el("kbd", { text: k.previous })]) : null,
+    d.previous ? button("Back", k.previous, { name: "back", disabled: !!S.busy, onclick: () => act("back"),
+                                              title: `Back to ${d.previous}, the item you submitted last` }) : null,
   ]));
   const queued = S.queue.length ? ` (${S.queue.length} key${S.queue.length > 1 ? "s" : ""} waiting)` : "";
   const status = S.note ? S.note + queued
@@ -381,7 +409,14 @@ export default function (component) {
     document.addEventListener("keydown", onKey, true);
     S.listening = true;
   }
+  // Keys left waiting from a visit to the page long ago are not this visit's.
+  S.queue = S.queue.filter((key) => performance.now() - key.at < SERVER_WAIT_MS);
   receive(data);
-  render();
-  return () => { S.mounted = false; };
+  S.away = null;
+  if (S.busy) render();
+  else replay();  // what was pressed while the server was busy, or while the form was off the page
+  return () => {
+    S.mounted = false;
+    S.away = { at: performance.now(), path: window.location.pathname };
+  };
 }
