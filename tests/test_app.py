@@ -75,6 +75,16 @@ def test_annotate_submit_and_go_to_the_next_item(demo_db):
     assert done.suggested_languages and done.guideline_version == "v1" and 0 < done.time_on_task_s < 600
 
 
+def test_annotate_guidelines_open_in_a_dialog_that_stays_through_a_draft_save(demo_db):
+    app = log_in(open_app(), "alice", "alice-demo")
+    guideline_heading = "# Annotation guidelines"
+    assert not [m for m in app.markdown if guideline_heading in m.value]  # not sent until asked for
+    app = app.button(key="annotate:btn_guidelines").click().run()
+    assert [m for m in app.markdown if guideline_heading in m.value]
+    app = send_form(app, "save", decision="keep")  # the form saves while the annotator reads
+    assert not app.exception and [m for m in app.markdown if guideline_heading in m.value]
+
+
 def test_incomplete_submission_shows_what_is_missing_and_keeps_the_item(demo_db):
     app = log_in(open_app(), "bob", "bob-demo")
     item = app.query_params["item"]

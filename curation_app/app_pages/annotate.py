@@ -202,12 +202,11 @@ with session_scope() as session:
         if reservation is not None:
             view = annotate.start_item(session, actor=user, public_id=reservation.public_id)
 
-title, progress = st.columns([3, 2])
+title, progress = st.columns([3, 2], vertical_alignment="bottom")
 title.title("Annotate")
-metrics = progress.columns(3)
-metrics[0].metric("Done today", status["done_today"])
-metrics[1].metric("Left in queue", f"{status['left']}{'+' if status['more_than'] else ''}")
-metrics[2].metric("Done in total", status["done_total"])
+# One line of text rather than three metric widgets: it is drawn again for every item.
+progress.markdown(f"**{status['done_today']}** done today · **{status['left']}{'+' if status['more_than'] else ''}** "
+                  f"left in queue · **{status['done_total']}** done in total", text_alignment="right")
 
 # Messages that come and go sit in containers drawn on every run, so the elements after them keep
 # their places: Streamlit redraws (and the label form loses its keys for a moment) what moves.
@@ -260,8 +259,6 @@ if flags.get("secrets"):
 if flags.get("contamination"):
     item_notices.warning("Overlaps a public benchmark: " + md(", ".join(
         f"{hit['benchmark']} {hit['item']}" for hit in flags["contamination"][:3])))
-with st.expander("Keyboard shortcuts"):
-    st.markdown(" · ".join(f"`{keys}` {action}" for action, keys in SHORTCUTS.items()))
 
 left, right = st.columns([5, 3], gap="medium")  # most of the width for the query and its code
 with left:
@@ -322,8 +319,13 @@ with right:
 
     st.caption(f"Rewritten prompt: {size('rewritten_prompt')} · Reference answer: {size('reference_answer')} · "
                f"Notes: {size('notes')}")
-    with st.popover(f"Guidelines ({guideline_version})", icon=":material/menu_book:"):
-        st.markdown(guideline_text(guideline_version))
+    # In a dialog drawn only while it is open: the whole text on every rerun cost each item time.
+    st.button(f"Guidelines ({guideline_version})", icon=":material/menu_book:", key="annotate:btn_guidelines",
+              on_click=lambda: state.update({"annotate:guidelines": True}))
+if state.get("annotate:guidelines"):
+    st.dialog(f"Annotation guidelines ({guideline_version})", width="large",
+              on_dismiss=lambda: state.pop("annotate:guidelines", None))(
+        lambda: st.markdown(guideline_text(guideline_version)))()
 
 st.text_area("Rewritten prompt (optional: a clean benchmark prompt with the user's intent)",
              key=field_key(public_id, "rewritten_prompt"), height=120, on_change=autosave, args=(public_id,),

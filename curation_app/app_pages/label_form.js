@@ -343,6 +343,25 @@ function chip(text, onremove) {
                      onmousedown: (e) => e.preventDefault(), onclick: onremove }) : null]);
 }
 
+// Every key, in the form itself (drawn here, so it costs the server nothing on each item).
+function keyList(k) {
+  const levels = S.data.difficulties.map((level, i) => `Alt+${i + 1} ${level}`).join(", ");
+  const rows = [
+    [k.keep, "keep"], [k.reject, "reject, then the reason by its number"],
+    [k.category, "category: type part of a subcategory or main category, Enter sets both"],
+    [k.languages, "languages: type to filter, Enter adds, Backspace removes the last, Esc closes"],
+    ["Tab", "from one list to the next"], [levels, "difficulty"], [k.baseline, "start from the baseline answer"],
+    [k.save, "save the draft now"], [k.skip, "skip"], [k.previous, "back to the item submitted last"],
+    [k.submit, "submit and next"],
+  ];
+  const details = el("details", { class: "keys", open: !!S.keysOpen,
+                                  ontoggle: (e) => { S.keysOpen = e.target.open; } }, [
+    el("summary", { text: "Keyboard shortcuts" }),
+    el("ul", {}, rows.map(([keys, what]) => el("li", {}, [el("kbd", { text: keys }), el("span", { text: ` ${what}` })]))),
+  ]);
+  return details;
+}
+
 function render() {
   if (!S.root || !S.data) return;
   const d = S.data, f = S.fields, k = d.keys;
@@ -382,6 +401,7 @@ function render() {
     : S.changes !== S.saved ? "Changes not saved yet: they are saved in a moment."
     : d.saved_at ? `Draft saved at ${d.saved_at}.` : "Drafts are saved as you go.";
   form.append(el("div", { class: "status", role: "status", "data-busy": S.busy ? "true" : "false", text: status }));
+  form.append(keyList(k));
 
   const focused = S.picker ? S.picker.kind : null;
   S.root.replaceChildren(form);
