@@ -7,10 +7,11 @@ resolution all check labels here, so a value is valid or not in the same way eve
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from curation_app.core.errors import InvalidInput
-from curation_app.core.languages import ALIASES
+from curation_app.core.languages import ALIASES, LABEL_ALIASES
 from curation_app.core.scores import ScoreField, clean_scores, missing_required
 from curation_app.core.taxonomy import Taxonomy
 
@@ -46,7 +47,7 @@ def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, 
         if isinstance(value, str):
             value = value.strip() or None
         if name == "languages":
-            value = clean_languages(value, prefix, vocabulary=taxonomy.languages)
+            value = canonical_languages(languages=value, vocabulary=taxonomy.languages, where=where)
         elif name == "scores":
             value = clean_scores(value, score_fields, prefix=prefix)
         elif value is not None and not isinstance(value, str):
@@ -105,49 +106,90 @@ def submission_warnings(cleaned: dict[str, Any]) -> list[str]:
     return []
 
 
-def clean_languages(value: Any, prefix: str = "", *, vocabulary: tuple[str, ...] | None = None) -> list[str] | None:
-    """A list of language names (or one `|`-separated text), de-duplicated in order. With a
-    vocabulary, each name is written as the vocabulary writes it (any case, or a known alias such
-    as `golang` for `go`), and a name outside it is refused."""
-    if value is None or value == "":
+def canonical_languages(*, languages: Any, vocabulary: tuple[str, ...], where: str = "",
+                        keep_unknown: bool = False) -> list[str] | None:
+    """The one rule for language labels, used by every path that stores them and by agreement.
+
+    languages: a list of names or one `|`-separated text. Each name is written as the vocabulary
+    writes it (any case or spacing, or another name of the same language: `RUST`, `golang`,
+    `C++`), each once, in order; None when there are none. A name outside the vocabulary is
+    refused with a message naming it and `where` (e.g. "row 3" or "query q5"), unless
+    keep_unknown, which reads stored labels: it keeps such a name, case-folded, so old spellings
+    of one unknown name still count as one label."""
+    prefix = f"{where}: " if where else ""
+    if languages is None or languages == "":
         return None
-    if isinstance(value, str):
-        value = value.split("|")
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+    if isinstance(languages, str):
+        languages = languages.split("|")
+    if not isinstance(languages, (list, tuple)) or not all(isinstance(v, str) for v in languages):
         raise InvalidInput(f"{prefix}languages must be a list of names")
-    languages = [v.strip() for v in value if v.strip()]
-    too_long = [v for v in languages if len(v) > MAX_LANGUAGE_CHARS]
+    names = [v.strip() for v in languages if v.strip()]
+    too_long = [v for v in names if len(v) > MAX_LANGUAGE_CHARS]
     if too_long:
         raise InvalidInput(f"{prefix}language name {too_long[0][:60]!r} is longer than {MAX_LANGUAGE_CHARS} characters")
-    if vocabulary is not None:
-        spelled = vocabulary_spelling(vocabulary)
-        unknown = [v for v in languages if language_label(v, spelled) is None]
-        if unknown:
-            raise InvalidInput(f"{prefix}language {unknown[0]!r} is not in the project's vocabulary "
-                               f"({', '.join(vocabulary[:8])}{', ...' if len(vocabulary) > 8 else ''}); "
-                               "an admin can add it with the setting extra_languages")
-        languages = [language_label(v, spelled) for v in languages]
-    return list(dict.fromkeys(languages)) or None
+    lookup = _language_lookup(vocabulary)
+    labels = []
+    for name in names:
+        label = lookup.label(name)
+        if label is None and not keep_unknown:
+            raise InvalidInput(f"{prefix}language {name!r} is not in the project's vocabulary"
+                               f"{lookup.hint(name)}; an admin can add it with the setting extra_languages")
+        labels.append(label or language_key(name))
+    return list(dict.fromkeys(labels)) or None
 
 
-def vocabulary_spelling(vocabulary: tuple[str, ...]) -> dict[str, str]:
-    """Casefolded language name -> the vocabulary's spelling of it."""
-    return {name.casefold(): name for name in vocabulary}
+def language_key(name: str) -> str:
+    """A language name as names are compared: case-folded, without spaces (`Python 3` is `python3`)."""
+    return "".join(name.split()).casefold()
 
 
-def language_label(name: str, spelled: dict[str, str]) -> str | None:
-    """The vocabulary's spelling of a language name (any case, or a known alias); None outside it."""
-    key = name.strip().casefold()
-    if key in spelled:
-        return spelled[key]
-    alias = ALIASES.get(key)
-    return spelled.get(alias.casefold()) if alias else None
+class _LanguageLookup:
+    """A vocabulary's spelling of any name of one of its languages."""
+
+    def __init__(self, vocabulary: tuple[str, ...]):
+        self.vocabulary = vocabulary
+        self.exact: dict[str, str] = {}
+        for name in vocabulary:
+            self.exact.setdefault(language_key(name), name)
+        # Each alias group's label in this vocabulary: the group's own label when the vocabulary
+        # has it (`autohotkey`, not its near-duplicate `ahk`), else the first member it has.
+        self.by_group: dict[str, str] = {}
+        for key, name in self.exact.items():
+            group = LABEL_ALIASES.get(key)
+            if group and (group not in self.by_group or key == group):
+                self.by_group[group] = name
+
+    def label(self, name: str) -> str | None:
+        key = language_key(name)
+        if key in self.exact:
+            return self.exact[key]
+        group = LABEL_ALIASES.get(key)
+        return self.by_group.get(group) if group else None
+
+    def hint(self, name: str) -> str:
+        """A pointer to the label the guidelines use for a relative (`xml`: `html`), or the start of
+        the vocabulary."""
+        related = ALIASES.get(language_key(name))
+        if related and related in self.by_group:
+            return f" (nearest label: {self.by_group[related]!r})"
+        shown = ", ".join(self.vocabulary[:8])
+        return f" ({shown}{', ...' if len(self.vocabulary) > 8 else ''})"
+
+
+@lru_cache(maxsize=16)
+def _language_lookup(vocabulary: tuple[str, ...]) -> _LanguageLookup:
+    return _LanguageLookup(vocabulary)
+
+
+def language_label(name: str, *, vocabulary: tuple[str, ...]) -> str | None:
+    """The vocabulary's spelling of one language name; None outside the vocabulary."""
+    return _language_lookup(vocabulary).label(name)
 
 
 def in_vocabulary(names: list[str], vocabulary: tuple[str, ...]) -> list[str]:
     """The names the vocabulary knows, in its spelling; the others dropped."""
-    spelled = vocabulary_spelling(vocabulary)
-    return list(dict.fromkeys(label for label in (language_label(name, spelled) for name in names) if label))
+    lookup = _language_lookup(vocabulary)
+    return list(dict.fromkeys(label for label in map(lookup.label, names) if label))
 
 
 def decided_fields(score_fields: tuple[ScoreField, ...]) -> tuple[str, ...]:

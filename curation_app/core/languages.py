@@ -10,46 +10,69 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-# Fence tags and Pygments aliases -> vocabulary labels.
-ALIASES: dict[str, str] = {}
-for label, names in {
-    "python": "python py python3 py3 pycon ipython python2 py2 pytb sage",
-    "js": "javascript js jsx mjs cjs ecmascript",
+# Other names of each vocabulary label's own language: a label typed or imported under one of them
+# is stored as the label (`golang` is `go`). The guidelines merge some variants into one label:
+# SQL of any database is `sql`, TSX is `ts`. Names compare case- and space-insensitively.
+SPELLINGS: dict[str, str] = {
+    "python": "python py python3 py3 python2 py2",
+    "js": "javascript js ecmascript mjs cjs",
     "node.js": "node nodejs node.js",
     "ts": "typescript ts tsx",
-    "c++": "c++ cpp cxx cc hpp hxx arduino ino",
-    "c": "c h",
-    "c#": "csharp c# cs dotnet",
+    "c++": "c++ cpp cxx hpp cplusplus",
+    "c": "c",
+    "c#": "csharp c# cs c-sharp",
     "java": "java",
     "go": "go golang",
     "rust": "rust rs",
     "sql": "sql mysql postgresql postgres psql sqlite sqlite3 tsql t-sql plpgsql mssql",
     "pl/sql": "plsql pl/sql",
-    "bash": "bash sh shell zsh console shell-session ksh",
+    "bash": "bash sh shell shellscript",
     "powershell": "powershell ps1 pwsh posh",
-    "php": "php html+php",
-    "html": "html htm xhtml xml html5",
-    "css": "css scss sass less",
-    "r": "r rscript splus",
+    "php": "php",
+    "html": "html htm xhtml html5",
+    "css": "css css3",
+    "r": "r rscript",
     "kotlin": "kotlin kt kts",
     "swift": "swift",
-    "matlab": "matlab octave m",
+    "matlab": "matlab",
     "lua": "lua",
     "luau": "luau",
-    "dart": "dart flutter",
+    "dart": "dart",
     "haskell": "haskell hs",
-    "vba": "vba vb vbnet vb.net visualbasic",
-    "latex": "latex tex",
-    "verilog": "verilog systemverilog sv",
+    "vba": "vba visualbasicforapplications",
+    "latex": "latex",
+    "verilog": "verilog",
     "vhdl": "vhdl",
-    "assembly": "asm nasm gas assembly x86asm masm armasm",
+    "assembly": "assembly asm",
     "autohotkey": "autohotkey ahk",
     "autoit": "autoit",
     "mql4": "mql4 mql mq4",
     "pinescript": "pinescript pine",
-}.items():
-    for name in names.split():
-        ALIASES[name] = label
+}
+# Fence tags and Pygments aliases of relatives, dialects and tools: evidence for a label when
+# suggesting, but not its name (XML is not HTML, VB.NET is not VBA), so never merged into a label.
+RELATED_TAGS: dict[str, str] = {
+    "python": "pycon ipython pytb sage",
+    "js": "jsx",
+    "c++": "cc hxx arduino ino",
+    "c": "h",
+    "c#": "dotnet",
+    "bash": "zsh console shell-session ksh",
+    "php": "html+php",
+    "html": "xml",
+    "css": "scss sass less",
+    "r": "splus",
+    "matlab": "octave m",
+    "dart": "flutter",
+    "vba": "vb vbnet vb.net visualbasic",
+    "latex": "tex",
+    "verilog": "systemverilog sv",
+    "assembly": "nasm gas x86asm masm armasm",
+}
+LABEL_ALIASES: dict[str, str] = {name: label for label, names in SPELLINGS.items() for name in names.split()}
+# Fence tags and Pygments aliases -> vocabulary labels.
+ALIASES: dict[str, str] = {**{name: label for label, names in RELATED_TAGS.items() for name in names.split()},
+                           **LABEL_ALIASES}
 
 KNOWN_LABELS = frozenset(ALIASES.values())
 

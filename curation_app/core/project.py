@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from sqlmodel import Session
 
 from curation_app.core import settings
-from curation_app.core.labels import vocabulary_spelling
+from curation_app.core.labels import language_label
 from curation_app.core.rule import Rule
 from curation_app.core.scores import ScoreField, from_setting
 from curation_app.core.taxonomy import Taxonomy, default_taxonomy, taxonomy_from_dict
@@ -35,8 +35,10 @@ def load_project(session: Session) -> Project:
     values = settings.all_settings(session)
     stored_taxonomy = values["taxonomy"]
     taxonomy = default_taxonomy() if stored_taxonomy is None else taxonomy_from_dict(stored_taxonomy)
-    known = vocabulary_spelling(taxonomy.languages)
-    added = tuple(name.strip() for name in values["extra_languages"] if name.strip().casefold() not in known)
+    # An added name the taxonomy already has under some spelling (a taxonomy replaced after the
+    # name was added) stays one language.
+    added = tuple(name.strip() for name in values["extra_languages"]
+                  if language_label(name, vocabulary=taxonomy.languages) is None)
     return Project(
         taxonomy=replace(taxonomy, languages=taxonomy.languages + added) if added else taxonomy,
         score_fields=from_setting(values["score_fields"]),
