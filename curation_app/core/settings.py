@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
-from curation_app.core.labels import MAX_LANGUAGE_CHARS
+from curation_app.core.labels import MAX_LANGUAGE_CHARS, language_key, language_label
 from curation_app.core.scores import parse_score_fields_setting, score_field_problems
-from curation_app.core.taxonomy import taxonomy_problems
+from curation_app.core.taxonomy import default_taxonomy, taxonomy_problems
 from curation_app.models import Role, Setting, User, utcnow
 
 
@@ -67,10 +67,20 @@ def _check_extra_languages(value: Any) -> str | None:
         return "must be a list of language names"
     if any(len(v) > MAX_LANGUAGE_CHARS for v in value):
         return f"a language name has at most {MAX_LANGUAGE_CHARS} characters"
-    folded = [v.strip().casefold() for v in value]
+    folded = [language_key(v) for v in value]
     if len(set(folded)) != len(folded):
         return "names a language twice"
     return None
+
+
+def _refuse_known_languages(extra: list[str], taxonomy: dict | None) -> None:
+    """An added language the taxonomy already has under another spelling (`golang` for `go`)
+    would split one language into two labels."""
+    vocabulary = default_taxonomy().languages if taxonomy is None else tuple(taxonomy["languages"])
+    for name in extra:
+        known = language_label(name, vocabulary=vocabulary)
+        if known is not None:
+            raise InvalidInput(f"setting extra_languages: {name.strip()!r} is already in the vocabulary as {known!r}")
 
 
 def _parse_taxonomy(text: str) -> Any:
@@ -175,6 +185,8 @@ def store_settings(session: Session, *, actor: User, values: dict[str, Any]) -> 
             f"setting {named}: keep_quorum ({proposed['keep_quorum']}) cannot exceed "
             f"min_annotations ({proposed['min_annotations']})"
         )
+    if "extra_languages" in values:
+        _refuse_known_languages(values["extra_languages"], proposed["taxonomy"])
     for key, value in values.items():
         row = session.get(Setting, key)
         old = _spec(key).default if row is None else row.value
