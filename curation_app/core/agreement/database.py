@@ -19,6 +19,7 @@ from sqlmodel import Session
 from curation_app.core import agreement
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
+from curation_app.core.labels import canonical_languages
 from curation_app.core.project import Project, load_project
 from curation_app.models import Annotation, AnnotationState, FinalLabel, Query, Role, Setting, User
 
@@ -81,9 +82,12 @@ def annotation_table(session: Session, *, actor: User, filters: Filters = Filter
     table = pd.DataFrame.from_records([tuple(row) for row in rows], columns=[
         "item", "annotator", "batch", *FIELD_LEVELS, *(["scores"] if score_names else [])])
     if not table.empty:
-        # Few distinct language lists among many rows: decode each distinct JSON text once, to a set.
+        # Few distinct language lists among many rows: decode each distinct JSON text once, to a set,
+        # in the vocabulary's spelling (rows stored before spellings were merged hold `RUST` beside
+        # `rust`; one language must count as one label).
         codes, texts = pd.factorize(table["languages"], use_na_sentinel=True)
-        sets = [frozenset(orjson.loads(text) or ()) or None for text in texts]
+        vocabulary = project.taxonomy.languages
+        sets = [frozenset(stored_languages(orjson.loads(text), vocabulary) or ()) or None for text in texts]
         table["languages"] = np.array([*sets, None], dtype=object)[codes]
     if score_names:
         scores = [orjson.loads(text) or {} if isinstance(text, str) else {} for text in table.pop("scores")]
@@ -93,6 +97,12 @@ def annotation_table(session: Session, *, actor: User, filters: Filters = Filter
         items = set(table.loc[table["category"].isin(filters.categories), "item"])
         table = table[table["item"].isin(items)]
     return table
+
+
+def stored_languages(languages: Any, vocabulary: tuple[str, ...]) -> list[str] | None:
+    """Stored languages as one spelling per language; a name outside today's vocabulary is kept
+    (case-folded): agreement reports what was labelled, it does not refuse old rows."""
+    return canonical_languages(languages=languages, vocabulary=vocabulary, keep_unknown=True)
 
 
 def ratings_for(table: pd.DataFrame, field: str, level: str) -> pd.DataFrame:
@@ -179,6 +189,8 @@ def with_final_labels(session: Session, project: Project, table: pd.DataFrame, f
     else:  # a score field
         finals = [(item, (scores or {}).get(field)) for item, scores in session.execute(
             select(Query.public_id, FinalLabel.scores).join(FinalLabel, FinalLabel.query_id == Query.id))]
+    if field == "languages":
+        finals = [(item, stored_languages(v, project.taxonomy.languages)) for item, v in finals]
     reference: dict[Any, Any] = {item: (frozenset(v) if level == "multilabel" and v else v)
                                  for item, v in finals if v is not None and v != []}
     if not reference or ratings.empty:
