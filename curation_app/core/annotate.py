@@ -152,7 +152,7 @@ def save(
     given = {**saved, **fields}
     given["scores"], retired = merge_scores(saved.get("scores"), fields.get("scores", {}), score_fields)
     cleaned = clean_fields(given, project.taxonomy, complete=submit, score_fields=score_fields,
-                           answer_required=project.require_reference_answer, where=f"query {public_id}")
+                           answer_required=project.require_reference_answer)
     dropped = {name: given[name] for name in CLEARED_ON_REJECT
                if cleaned[name] is None and given.get(name) not in (None, "", [], {})}
     if retired:  # scores of fields the project no longer has stay as they were
