@@ -104,6 +104,22 @@ def test_resolve_with_an_override_records_sources_and_rationale(engine, admin, l
     assert feedback["adjudications_by_category"] == [{"category": "Development and Programming", "adjudicated": 1}]
 
 
+def test_a_final_label_holds_vocabulary_languages_only(engine, admin, lead, tmp_path):
+    load(engine, admin, tmp_path, [label("i2", a, category=SECURITY if a in "yz" else DEBUG) for a in "wxyz"])
+    chosen = {"decision": "keep", "category": DEBUG[0], "subcategory": DEBUG[1], "difficulty": "easy",
+              "reference_answer": "Merged answer."}
+    with session_scope(engine) as session:
+        with pytest.raises(InvalidInput, match="language 'Klingon' is not in the project's vocabulary"):
+            adjudicate.resolve(session, actor=lead["lead1"], public_id="i2", fields={**chosen, "languages": ["Klingon"]},
+                               rationale=None, expected_revision=0)
+    assert finals(engine) == {}
+    with session_scope(engine) as session:
+        adjudicate.resolve(session, actor=lead["lead1"], public_id="i2",
+                           fields={**chosen, "languages": ["PYTHON", "Python 3", "RUST"]}, rationale=None,
+                           expected_revision=0)
+    assert finals(engine)["i2"].languages == ["python", "rust"]
+
+
 def test_second_lead_gets_a_conflict_and_the_first_decision_stays(engine, admin, lead, tmp_path):
     load(engine, admin, tmp_path, [label("i2", a, category=SECURITY if a in "yz" else DEBUG) for a in "wxyz"])
     fields = {"decision": "keep", "category": DEBUG[0], "subcategory": DEBUG[1], "languages": ["python"],

@@ -6,12 +6,13 @@ import csv
 import json
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
-from curation_app.core import annotation_io
+from curation_app.core import adjudicate, annotation_io
+from curation_app.core.agreement import database as agreement_db
 from curation_app.core.errors import ImportRefused
 from curation_app.core.importer import import_file
-from curation_app.models import Annotation, AuditLog, Query, User
+from curation_app.models import Annotation, AuditLog, FinalLabel, Query, User
 from tests.factories import ROW, write_csv, write_jsonl
 
 CONTRACT_KEYS = {"n_items", "n_annotators", "percent_agreement", "krippendorff_alpha", "fleiss_kappa",
@@ -69,6 +70,7 @@ def test_overwriting_an_annotation_is_audited_with_old_and_new(db_url, engine, q
     ({"category": "Cooking"}, "row 2 (line 3): category 'Cooking' is not in the taxonomy"),
     ({"subcategory": "Security"}, "row 2 (line 3): subcategory 'Security' belongs to 'Specialized Computing Areas'"),
     ({"difficulty": "trivial"}, "row 2 (line 3): difficulty 'trivial' is not in the taxonomy"),
+    ({"languages": "python|Klingon"}, "row 2 (line 3): language 'Klingon' is not in the project's vocabulary"),
     ({"annotator": "bad name"}, "row 2 (line 3): user name 'bad name' is not allowed"),
     ({**{k: "" for k in ROW}, "notes": "only a note"}, "row 2 (line 3): no label: decision, reject_reason"),
 ])
@@ -156,6 +158,44 @@ def test_agreement_on_the_database_per_field_and_all_fields(db_url, engine, quer
     text = cli("agreement", "--field", "category")
     assert text.code == 0 and "krippendorff_alpha" in text.out
     assert "unknown field 'colour'" in cli("agreement", "--field", "colour").err
+
+
+def test_import_stores_one_spelling_per_language_and_refuses_unknown_ones(db_url, engine, queries, cli, tmp_path):
+    rows = [{"query_id": "t0", "annotator": "ann_a", **ROW, "languages": "RUST|C++"},
+            {"query_id": "t1", "annotator": "ann_a", **ROW, "languages": "Rust|cpp|rust"}]
+    assert cli("annotations", "import", write_csv(tmp_path / "a.csv", rows)).code == 0
+    jsonl = [{"query_id": "t2", "annotator": "ann_a", **ROW, "languages": ["Golang", "JS"]}]
+    assert cli("annotations", "import", write_jsonl(tmp_path / "a.jsonl", jsonl)).code == 0
+    assert [languages for *_, languages in stored(engine)] == [["rust", "c++"], ["rust", "c++"], ["go", "js"]]
+    unknown = [{"query_id": "t3", "annotator": "ann_b", **ROW}, {"query_id": "t0", "annotator": "ann_b", **ROW,
+                                                                   "languages": ["python", "KLINGON"]}]
+    refused = cli("annotations", "import", write_jsonl(tmp_path / "b.jsonl", unknown))
+    assert refused.code == 1 and "b.jsonl: line 2: language 'KLINGON' is not in the project's vocabulary" in refused.err
+    assert len(stored(engine)) == 3  # nothing of the refused file
+    assert cli("settings", "set", "extra_languages", "Klingon").code == 0  # an admin adds it
+    assert cli("annotations", "import", write_jsonl(tmp_path / "b.jsonl", unknown)).code == 0
+    assert stored(engine)[1][-1] == ["python", "Klingon"]
+
+
+def test_agreement_counts_old_spellings_of_one_language_as_one_label(db_url, engine, queries, admin, cli, tmp_path):
+    rows = [{"query_id": f"t{i}", "annotator": name, **ROW, "languages": "rust"}
+            for i in range(3) for name in ("ann_a", "ann_b")]
+    cli("annotations", "import", write_csv(tmp_path / "labels.csv", rows))
+    with Session(engine) as session:
+        adjudicate.apply_rule(session, actor=admin)
+        ann_b = session.exec(select(User.id).where(User.name == "ann_b")).one()
+        # Rows stored before spellings were merged: the same language in other spellings.
+        session.exec(update(Annotation).where(Annotation.annotator_id == ann_b).values(languages=["RUST"]))
+        session.exec(update(FinalLabel).values(languages=["Rust"]))
+        session.commit()
+    report = cli("agreement", "--field", "languages", "--json").json()
+    assert (report["n_items"], report["percent_agreement"]) == (3, 1.0)
+    with Session(engine) as session:
+        project = agreement_db.load_project(session)
+        table = agreement_db.annotation_table(session, actor=admin, project=project)
+        against_final = agreement_db.with_final_labels(session, project, table, "languages")
+    assert set(table["languages"]) == {frozenset({"rust"})}
+    assert list(against_final["percent_agreement"]) == [1.0, 1.0]
 
 
 def test_agreement_on_a_ratings_file(cli, tmp_path):

@@ -215,6 +215,30 @@ def test_languages_come_from_the_vocabulary_and_an_admin_can_add_to_it(engine, p
     assert kept.languages == ["python", "Zig", "go"]  # the vocabulary's spelling, each once
 
 
+def test_a_save_merges_spellings_and_refuses_an_unknown_language(engine, project):
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], public_ids=["q5"])
+    next_for(engine, project["ann1"])
+    with pytest.raises(InvalidInput, match="^language 'Klingon' is not in the project's vocabulary"):
+        submit(engine, project["ann1"], "q5", fields={**KEEP, "languages": ["RUST", "Klingon"]})
+    with session_scope(engine) as session:  # a draft is checked too
+        with pytest.raises(InvalidInput, match="^language 'Klingon'"):
+            annotate.save(session, actor=project["ann1"], public_id="q5", fields={"languages": ["Klingon"]},
+                          submit=False)
+    kept = submit(engine, project["ann1"], "q5", fields={**KEEP, "languages": ["RUST", "Rust", "C++", "cpp"]})
+    assert kept.languages == ["rust", "c++"]
+
+
+def test_an_added_language_may_not_be_another_spelling_of_one_the_vocabulary_has(engine, admin):
+    with session_scope(engine) as session:
+        for name, known in (("golang", "go"), ("RUST", "rust"), ("Python 3", "python")):
+            with pytest.raises(InvalidInput, match=f"extra_languages: {name!r} is already in the vocabulary as {known!r}"):
+                configure.change_setting(session, actor=admin, key="extra_languages", value=["zig", name])
+        with pytest.raises(InvalidInput, match="names a language twice"):  # names compare without case or spaces
+            configure.change_setting(session, actor=admin, key="extra_languages", value=["Objective C", "objectivec"])
+        configure.change_setting(session, actor=admin, key="extra_languages", value=["zig"])
+
+
 def test_rejecting_clears_what_a_rejected_item_never_carries_and_keeps_it_on_record(engine, project):
     with session_scope(engine) as session:
         queue.assign(session, actor=project["boss"], public_ids=["q6"])
