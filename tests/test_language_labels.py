@@ -9,7 +9,7 @@ import pytest
 
 from curation_app.core.errors import InvalidInput
 from curation_app.core.labels import canonical_languages, clean_fields, language_label
-from curation_app.core.languages import LABEL_ALIASES, RELATED_TAGS, SPELLINGS
+from curation_app.core.languages import RELATED_TAGS, SPELLINGS
 from curation_app.core.taxonomy import default_taxonomy
 from tests.conftest import shared_file
 
