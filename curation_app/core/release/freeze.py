@@ -22,7 +22,7 @@ from curation_app.core.auth import require_role
 from curation_app.core.errors import Conflict, InvalidInput
 from curation_app.core.project import load_project
 from curation_app.core.readers import file_sha256
-from curation_app.core.release import provenance
+from curation_app.core.release.provenance import contamination, funnel, query_flags, sources
 from curation_app.core.release.card import dataset_card
 from curation_app.core.release.files import ALL_FILES, DATA_FILES, item_keys, public_item, write_jsonl, write_parquet
 from curation_app.core.release.selection import ReleaseSpec, _agreement_summary, preview
@@ -70,7 +70,7 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
         query_ids = [i["_query_id"] for i in result.items]
         versions = sorted({v for v in _guideline_versions(session, query_ids) if v})
         settings = all_settings(session)
-        flags = provenance.query_flags(session)
+        flags = query_flags(session)
         manifest = {
             "name": name, "version": version, "items": len(result.items),
             "files": {f: {"sha256": file_sha256(work / f), "bytes": (work / f).stat().st_size} for f in DATA_FILES},
@@ -83,10 +83,10 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
                         "rewritten": sum(1 for i in result.items if i["rewritten"])},
             "license": settings["license"],
             "languages": settings["dataset_languages"],
-            "sources": provenance.sources(session, result.distributions["source"]),
-            "funnel": provenance.funnel(session, pool=result.report["pool"], released_query_ids=query_ids,
+            "sources": sources(session, result.distributions["source"]),
+            "funnel": funnel(session, pool=result.report["pool"], released_query_ids=query_ids,
                                         flags=flags),
-            "contamination": provenance.contamination(
+            "contamination": contamination(
                 session, released_query_ids=query_ids, public_ids={i["_query_id"]: i["id"] for i in result.items},
                 flags=flags),
             **({"scores": result.scores} if result.scores else {}),
