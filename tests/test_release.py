@@ -90,7 +90,8 @@ def test_release_folder_keys_types_and_card(engine, admin, finals):
     assert manifest["agreement"]["category"]["krippendorff_alpha"] == pytest.approx(1.0)
     card = (folder / "README.md").read_text()
     front = card.split("---")[1]
-    assert "configs:" in front and "path: data.jsonl" in front and "path: data.parquet" in front
+    # One config: `datasets` reads a folder with one builder (see test_release_card.py).
+    assert "configs:" in front and "path: data.parquet" in front and "path: data.jsonl" not in front
     assert "task_categories:" in front
     assert "## How the items were selected" in card and "Krippendorff's alpha" in card and "| difficulty |" in card
 
@@ -106,15 +107,23 @@ def test_the_card_renders_from_its_template_and_escapes_table_cells():
         "scores": [{"name": "quality", "label": "Quality | <1-5>", "level": "interval", "scale_min": 1,
                     "scale_max": 5, "items": 2, "mean": 3.5, "min": 3, "max": 4}],
         "guideline_versions": ["v1"], "taxonomy": {"name": "CodeArena", "version": "1"},
-        "rule": {"min_annotations": 2, "keep_quorum": 2}, "tool_version": "0.1", "created_at": "2024-01-01T00:00:00"}
+        "rule": {"min_annotations": 2, "keep_quorum": 2}, "tool_version": "0.1", "created_at": "2024-01-01T00:00:00",
+        "agreement_all": {}, "license": None, "languages": [], "content": {"with_reference_answer": 3, "rewritten": 0},
+        "sources": [{"source": "<b>import</b>", "files": ["a.jsonl"], "read": 3, "imported": 3, "duplicates": 0,
+                     "released": 3}],
+        "funnel": {"files": 1, "read": 3, "duplicates_at_import": 0, "skipped_at_import": 0, "imported": 3,
+                   "confirmed_duplicates": 0, "not_final": 0, "rejected": 0, "kept": 3, "held_out_by_triage": 0,
+                   "outside_filters": 0, "not_sampled": 0, "released": 3},
+        "contamination": {"triage_runs": 0, "last_run": None, "queries_with_evidence": 0, "benchmarks": []}}
     dists = {"category": {"pipes | and\nnew lines": 2, "<html> & `code`": 1}, "subcategory": {}, "difficulty": {},
-             "programming_language": {}, "source": {"import": 3}, "label_source": {"unanimous": 3}}
+             "programming_language": {}, "source": {"<b>import</b>": 3}, "label_source": {"unanimous": 3}}
     rendered = release.dataset_card("bench", "1.0", manifest, dists)
     assert rendered.startswith('---\npretty_name: "bench 1.0"\n') and rendered.endswith("on 2024-01-01T00:00:00.\n")
-    assert "| pipes \\| and new lines | 2 | 66.7% |\n| <html> & `code` | 1 | 33.3% |\n\n" in rendered  # no HTML escapes
-    assert "| Quality \\| <1-5> (`quality`) | interval | 1 to 5 | 2 | 3.500 | 3 | 4 |\n\n## Distributions" in rendered
+    assert "| pipes \\| and new lines | 2 | 66.7% |\n| &lt;html&gt; &amp; `code` | 1 | 33.3% |\n\n" in rendered
+    assert "<b>" not in rendered and "| &lt;b&gt;import&lt;/b&gt; | a.jsonl | 3 | 0 | 3 | 3 |" in rendered
+    assert "| Quality \\| &lt;1-5&gt; (`quality`) | interval | 1 to 5 | 2 | 3.500 | 3 | 4 |\n\n## Distributions" in rendered
     assert "| category | nominal | 3 | 0.500 | n/a | 0.250 to 0.750 |\n" in rendered
-    assert '`keep`, filtered by {"categories": ["a|b"]}: 3 items.' in rendered
+    assert 'holds out, filtered by {"categories": ["a|b"]}: 3 items.' in rendered
     assert "| subcategory | items | share |\n| --- | ---: | ---: |\n\n" in rendered  # an empty table keeps its header
     assert "| data.jsonl | 1,234,567 | `" in rendered and "(`label_source`: unanimous 3)" in rendered
     del manifest["tool_version"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -83,6 +84,40 @@ def _refuse_known_languages(extra: list[str], taxonomy: dict | None) -> None:
             raise InvalidInput(f"setting extra_languages: {name.strip()!r} is already in the vocabulary as {known!r}")
 
 
+# A Hugging Face licence id (https://huggingface.co/docs/hub/repositories-licenses): "mit",
+# "cc-by-4.0", "apache-2.0", "openrail++", or "other" for a licence of one's own.
+_LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}$")
+# An ISO 639-1 or 639-3 code, optionally with a BCP 47 region or script: "en", "zh", "pt-BR".
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+def _parse_license(text: str) -> str | None:
+    """A licence id, or 'none' for not stated."""
+    answer = text.strip()
+    return None if answer.lower() == "none" else answer
+
+
+def _check_license(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _LICENSE_ID.match(value):
+        return (f"{value!r} is not a Hugging Face licence id (lower case letters, digits, '.', '+' or '-', "
+                "e.g. mit, cc-by-4.0, apache-2.0, other); 'none' for not stated")
+    return None
+
+
+def _check_dataset_languages(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return "must be a list of language codes"
+    wrong = [v for v in value if not _LANGUAGE_CODE.match(v)]
+    if wrong:
+        return (f"{', '.join(repr(v) for v in wrong)}: not an ISO 639 language code (two or three lower "
+                "case letters, e.g. en, zh, pt-BR)")
+    if len({v.casefold() for v in value}) != len(value):
+        return "names a language twice"
+    return None
+
+
 def _parse_taxonomy(text: str) -> Any:
     """A path to a taxonomy JSON file, or "default"."""
     if text == "default":
@@ -133,6 +168,12 @@ SETTINGS: dict[str, SettingSpec] = {
         False, "a kept item needs a reference answer to be submitted (yes or no); without it, a kept "
         "item with no answer is submitted with a warning and counted in the release preview", _parse_yes_no,
         _check_bool),
+    "license": SettingSpec(
+        None, "licence of the released data, a Hugging Face licence id (e.g. cc-by-4.0, mit, other) for the "
+        "dataset card; 'none' for not stated", _parse_license, _check_license),
+    "dataset_languages": SettingSpec(
+        [], "natural languages of the queries, ISO 639 codes for the dataset card (comma-separated, e.g. "
+        "en,zh; 'none' for not stated)", _parse_names, _check_dataset_languages),
 }
 # Settings that change what an annotation is: the admin's, not a lead's.
 SCHEMA_SETTINGS = ("taxonomy", "score_fields", "extra_languages")

@@ -6,8 +6,9 @@ hidden temporary folder and renamed into place in one step, so a crash never lea
 that looks complete. The same database state and selection give byte-identical data files.
 
 selection.py chooses the items, files.py writes the data files, card.py (with card.md.j2) the
-dataset card, freeze.py the folder and its database record, readback.py verifies, compares and
-lists releases.
+dataset card, provenance.py the card's sources, counts from import to release and contamination
+check, freeze.py the folder and its database record, readback.py verifies, compares and lists
+releases.
 """
 
 from curation_app.core.readers import file_sha256

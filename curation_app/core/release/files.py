@@ -48,7 +48,7 @@ def parquet_schema(score_names: list[str] | tuple[str, ...] = ()) -> pa.Schema:
         ("id", pa.string()), ("messages", pa.list_(message)), ("difficulty", pa.string()),
         ("programming_language", pa.list_(pa.string())), ("category", pa.string()), ("subcategory", pa.string()),
         ("reference_answer", pa.string()), ("baseline_answer", pa.string()), ("source", pa.string()),
-        ("original_id", pa.string()), ("label_source", pa.string()), ("n_annotators", pa.int32()),
+        ("original_id", pa.string()), ("label_source", pa.string()), ("n_annotators", pa.int64()),
         ("field_sources", pa.string()), ("rewritten", pa.bool_()), ("original_messages", pa.string()),
         *scores,
     ])

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -21,9 +22,11 @@ from curation_app.core.auth import require_role
 from curation_app.core.errors import Conflict, InvalidInput
 from curation_app.core.project import load_project
 from curation_app.core.readers import file_sha256
+from curation_app.core.release.provenance import contamination, funnel, query_flags, sources
 from curation_app.core.release.card import dataset_card
 from curation_app.core.release.files import ALL_FILES, DATA_FILES, item_keys, public_item, write_jsonl, write_parquet
-from curation_app.core.release.selection import ReleaseSpec, preview
+from curation_app.core.release.selection import ReleaseSpec, _agreement_summary, preview
+from curation_app.core.settings import all_settings
 from curation_app.models import Annotation, AnnotationState, Release, ReleaseItem, Role, User, utcnow
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -66,13 +69,26 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
         write_parquet(result.items, work / "data.parquet")
         query_ids = [i["_query_id"] for i in result.items]
         versions = sorted({v for v in _guideline_versions(session, query_ids) if v})
+        settings = all_settings(session)
+        flags = query_flags(session)
         manifest = {
             "name": name, "version": version, "items": len(result.items),
             "files": {f: {"sha256": file_sha256(work / f), "bytes": (work / f).stat().st_size} for f in DATA_FILES},
             "keys": list(item_keys(result.items)),
             "distributions": result.distributions,
             "selection": {"spec": spec.as_dict(), "report": result.report},
-            "agreement": result.agreement,
+            "agreement": result.agreement,  # on the released items' annotations
+            "agreement_all": _project_agreement(session, actor, project, query_ids, result.agreement),
+            "content": {"with_reference_answer": sum(1 for i in result.items if i["reference_answer"]),
+                        "rewritten": sum(1 for i in result.items if i["rewritten"])},
+            "license": settings["license"],
+            "languages": settings["dataset_languages"],
+            "sources": sources(session, result.distributions["source"]),
+            "funnel": funnel(session, pool=result.report["pool"], released_query_ids=query_ids,
+                                        flags=flags),
+            "contamination": contamination(
+                session, released_query_ids=query_ids, public_ids={i["_query_id"]: i["id"] for i in result.items},
+                flags=flags),
             **({"scores": result.scores} if result.scores else {}),
             "guideline_versions": versions,
             "taxonomy": {"name": taxonomy.name, "version": taxonomy.version},
@@ -82,7 +98,8 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
             "created_at": utcnow().isoformat(timespec="seconds"),
             "created_by": actor.name,
         }
-        card = dataset_card(name, version, manifest, result.distributions)
+        card = dataset_card(name, version, manifest, result.distributions,
+                            schema=pq.read_schema(work / "data.parquet"))
         (work / "README.md").write_text(card, encoding="utf-8")
         manifest["files"]["README.md"] = {"sha256": file_sha256(work / "README.md"),
                                           "bytes": (work / "README.md").stat().st_size}
@@ -124,6 +141,16 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
         problems.append(f"a folder already at {final_path} had no database record (an interrupted export?); "
                         f"it was moved to {moved_aside}")
     return {"path": str(final_path), "items": len(result.items), "sha256": digest, "problems": problems}
+
+
+def _project_agreement(session: Session, actor: User, project, query_ids: list[int], released: dict) -> dict:
+    """Agreement over every annotated item of the project; the released items' figures when the
+    release holds every annotated item."""
+    annotated = set(session.execute(select(Annotation.query_id).where(
+        Annotation.state == AnnotationState.SUBMITTED).distinct()).scalars())
+    if annotated.issubset(query_ids):
+        return released
+    return _agreement_summary(session, actor, None, project)
 
 
 def _database_fingerprint(session: Session) -> str:

@@ -243,12 +243,13 @@ class Preview:
     scores: list[dict] = field(default_factory=list)  # per score field of the project (score_summary)
 
 
-def _agreement_summary(session: Session, actor: User, public_ids: set[str], project: Project) -> dict:
-    """Krippendorff's alpha and percent agreement per field on the released items' annotations."""
-    if not public_ids:
+def _agreement_summary(session: Session, actor: User, public_ids: set[str] | None, project: Project) -> dict:
+    """Krippendorff's alpha and percent agreement per field on the released items' annotations,
+    or with `public_ids` None on every annotated item of the project."""
+    if public_ids is not None and not public_ids:
         return {}
     table = agreement_db.annotation_table(session, actor=actor, project=project)
-    if not public_ids.issuperset(table["item"].unique()):  # a full release needs no filtering
+    if public_ids is not None and not public_ids.issuperset(table["item"].unique()):  # a full release: no filter
         table = table[table["item"].isin(public_ids)]
     summary = {}
     for name in agreement_db.field_levels(project):
