@@ -208,3 +208,72 @@ def test_cli_adjudicate_auto_json(db_url, engine, admin, lead, tmp_path, cli):
     result = cli("adjudicate", "--auto", "--json")
     assert result.code == 0, result.err
     assert result.json() == {"finalised": 2, "unanimous": 1, "majority": 1, "to_adjudicate": 0}
+
+
+def test_split_decisions_come_first_closest_split_first(engine, admin, lead, tmp_path):
+    with session_scope(engine) as session:
+        configure.change_setting(session, actor=admin, key="keep_quorum", value=4)
+    reject = {"decision": "reject", "reject_reason": "too trivial"}
+    rows = ([label("i0", a, category=SECURITY if a == "z" else DEBUG) for a in "wxyz"]      # a category conflict
+            + [label("i1", a, **(reject if a == "z" else {})) for a in "wxyz"]               # keep 3 : 1
+            + [label("i2", a, **(reject if a in "yz" else {})) for a in "wxyz"])             # keep 2 : 2
+    load(engine, admin, tmp_path, rows)
+    with session_scope(engine) as session:
+        queued = adjudicate.conflict_queue(session, actor=lead["lead1"])
+        # The category conflict has the lowest agreement score, but a split decision is more in doubt.
+        assert queued[0].agreement > queued[2].agreement
+        assert [i.public_id for i in queued] == ["i2", "i1", "i0"]
+        split = queued[0]
+        assert (split.conflicts, split.if_rejected) == (["decision"], ["reject_reason"])
+        assert split.if_kept == ["category", "subcategory", "languages", "difficulty"]
+        assert split.decision_votes == {"keep": 2, "reject": 2}
+        assert split.conflict_text() == ("decision; if kept: category, subcategory, languages, difficulty; "
+                                         "if rejected: reject_reason")
+        assert [i.public_id for i in adjudicate.conflict_queue(session, actor=lead["lead1"],
+                                                                 field="reject_reason")] == ["i2", "i1"]
+
+
+def test_keepers_texts_go_to_kept_items_and_none_to_rejected_ones(engine, admin, lead, tmp_path):
+    rows = ([{**label("i0", a), "rewritten_prompt": "Fix this loop." if a != "z" else "Other words."} for a in "wxyz"]
+            + [{**label("i1", a, decision="reject", reject_reason="too trivial"), "rewritten_prompt": "Short."}
+               for a in "wxy"] + [label("i1", "z")])
+    load(engine, admin, tmp_path, rows)
+    with session_scope(engine) as session:
+        assert adjudicate.apply_rule(session, actor=lead["lead1"])["finalised"] == 2
+    final = finals(engine)
+    assert final["i0"].rewritten_prompt == "Fix this loop." and final["i0"].field_sources["rewritten_prompt"]["by"] == "w"
+    assert (final["i1"].decision, final["i1"].reference_answer, final["i1"].rewritten_prompt) == ("reject", None, None)
+    assert set(final["i1"].field_sources) == {"decision", "reject_reason"}
+
+
+def test_resolving_a_split_as_kept_records_no_reject_reason_and_keeps_the_rewrite(engine, admin, lead, tmp_path):
+    reject = {"decision": "reject", "reject_reason": "too trivial"}
+    rows = [{**label("i2", a, **(reject if a in "yz" else {})), "rewritten_prompt": "" if a in "yz" else "Clean."}
+            for a in "wxyz"]
+    load(engine, admin, tmp_path, rows)
+    with session_scope(engine) as session:
+        view = adjudicate.adjudication_view(session, actor=lead["lead1"], public_id="i2")
+        assert view.proposal["decision"] is None and view.proposal["rewritten_prompt"] == "Clean."
+        with pytest.raises(InvalidInput, match="do not settle the decision .keep x2, reject x2.; choose one"):
+            adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2", changes={}, rationale=None)
+        adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2", changes={"decision": "keep"},
+                                       rationale="a real bug report")
+    final = finals(engine)["i2"]
+    assert (final.decision, final.category, final.rewritten_prompt) == ("keep", DEBUG[0], "Clean.")
+    assert "reject_reason" not in final.field_sources
+    assert final.field_sources["decision"] == {"source": "adjudicated", "by": "lead1", "votes": "2/4"}
+    assert final.field_sources["rewritten_prompt"] == {"source": "annotator", "by": "w", "votes": None}
+    with session_scope(engine) as session:  # editing the final label: the rest stays as saved
+        adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2",
+                                       changes={"difficulty": "hard"}, rationale="harder than it looks")
+        with pytest.raises(InvalidInput, match="unknown field.s. colour"):
+            adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2", changes={"colour": "red"},
+                                           rationale=None)
+    final = finals(engine)["i2"]
+    assert (final.difficulty, final.rewritten_prompt, final.revision) == ("hard", "Clean.", 2)
+    with session_scope(engine) as session:  # turned into a reject, the keepers' fields go
+        adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2", changes={"decision": "reject"},
+                                       rationale="trivial after all")
+    final = finals(engine)["i2"]
+    assert (final.reject_reason, final.category, final.rewritten_prompt) == ("too trivial", None, None)
+    assert set(final.field_sources) == {"decision", "reject_reason"}
