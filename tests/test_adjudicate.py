@@ -277,3 +277,86 @@ def test_resolving_a_split_as_kept_records_no_reject_reason_and_keeps_the_rewrit
     final = finals(engine)["i2"]
     assert (final.reject_reason, final.category, final.rewritten_prompt) == ("too trivial", None, None)
     assert set(final.field_sources) == {"decision", "reject_reason"}
+
+
+def test_cli_lead_decisions_resolve_reopen_and_send_back(db_url, engine, admin, lead, tmp_path, cli):
+    reject = {"decision": "reject", "reject_reason": "too trivial"}
+    load(engine, admin, tmp_path, [{**label("i2", a, **(reject if a in "yz" else {})),
+                                    "rewritten_prompt": "" if a in "yz" else "Clean."} for a in "wxyz"])
+    listed = cli("adjudicate", "--json").json()["to_adjudicate"]
+    assert [(i["id"], i["conflicts"], i["if_rejected"], i["decision_votes"]) for i in listed] == [
+        ("i2", ["decision"], ["reject_reason"], {"keep": 2, "reject": 2})]
+    undecided = cli("adjudicate", "resolve", "i2", "--rationale", "no decision given")
+    assert undecided.code == 1 and undecided.err.startswith("error: i2: the annotators do not settle the decision")
+    assert "give FIELD=VALUE" in cli("adjudicate", "resolve", "i2", "--set", "decision").err
+    assert "unknown field(s) colour" in cli("adjudicate", "resolve", "i2", "--set", "colour=red").err
+    assert "no query with id 'nope'" in cli("adjudicate", "resolve", "nope", "--set", "decision=keep").err
+    assert "i2" not in finals(engine)  # nothing was written by the refusals
+    saved = cli("adjudicate", "resolve", "i2", "--set", "decision=keep", "--set", "languages=python|sql",
+                "--rationale", "a real bug report", "--confidence", "medium", "--json")
+    assert saved.code == 0, saved.err
+    result = saved.json()
+    assert (result["decision"], result["languages"], result["rewritten_prompt"]) == ("keep", ["python", "sql"], "Clean.")
+    assert result["label_source"] == "adjudicated" and result["revision"] == 1
+    assert "reject_reason" not in result["field_sources"]
+    final = finals(engine)["i2"]
+    assert (final.category, final.difficulty, final.confidence) == (DEBUG[0], "easy", "medium")
+    stale = cli("adjudicate", "resolve", "i2", "--set", "difficulty=hard", "--revision", "0")
+    assert stale.code == 1 and "resolved by another lead" in stale.err
+    edited = cli("adjudicate", "resolve", "i2", "--set", "difficulty=hard", "--revision", "1")
+    assert edited.code == 0 and edited.out.strip() == "i2: final label saved (keep, adjudicated), revision 2"
+    assert (finals(engine)["i2"].difficulty, finals(engine)["i2"].languages) == ("hard", ["python", "sql"])
+    with pytest.raises(SystemExit):  # --reason is required
+        cli("adjudicate", "reopen", "i2")
+    reopened = cli("adjudicate", "reopen", "i2", "--reason", "second look", "--json")
+    assert reopened.code == 0 and reopened.json() == {"id": "i2", "reopened": True}
+    assert "i2" not in finals(engine)
+    again = cli("adjudicate", "reopen", "i2", "--reason", "again")
+    assert again.code == 1 and "i2 has no final label to reopen" in again.err
+    assert "q did not annotate i2" in cli("adjudicate", "send-back", "i2", "--reason", "r", "--to", "q").err
+    sent = cli("adjudicate", "send-back", "i2", "--reason", "is it trivial?", "--to", "y", "--to", "z")
+    assert sent.code == 0 and sent.out.strip() == "i2 sent back to y, z"
+    with Session(engine) as session:
+        states = dict(session.exec(select(User.name, Annotation.state).join(
+            Annotation, Annotation.annotator_id == User.id)).all())
+    assert states == {"w": "submitted", "x": "submitted", "y": "draft", "z": "draft"}
+    with Session(engine) as session:
+        actions = [r.action for r in session.exec(select(AuditLog).where(AuditLog.action.like("final.%"))
+                                                  .order_by(AuditLog.id))]
+    assert actions == ["final.resolve", "final.resolve", "final.reopen", "final.send_back"]
+
+
+def test_cli_finals_export_csv_and_jsonl(db_url, engine, admin, lead, tmp_path, cli):
+    import csv
+    import json
+
+    reject = {"decision": "reject", "reject_reason": "too trivial"}
+    load(engine, admin, tmp_path, [label("i0", a) for a in "wxyz"]
+         + [label("i1", a, **(reject if a != "w" else {})) for a in "wxyz"]
+         + [label("i2", a, **(reject if a in "yz" else {})) for a in "wxyz"])
+    assert cli("adjudicate", "--auto").code == 0
+    assert cli("adjudicate", "resolve", "i2", "--set", "decision=keep", "--rationale", "kept").code == 0
+    exported = cli("finals", "export", tmp_path / "finals.csv", "--json")
+    assert exported.code == 0, exported.err
+    assert exported.json() == {"file": str(tmp_path / "finals.csv"), "rows": 3}
+    with open(tmp_path / "finals.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["id"]: row for row in csv.DictReader(handle)}
+    assert list(rows) == ["i0", "i1", "i2"] and "votes" not in rows["i0"]
+    assert (rows["i0"]["label_source"], rows["i0"]["n_annotations"], rows["i0"]["languages"]) == (
+        "unanimous", "4", "python")
+    assert json.loads(rows["i0"]["field_sources"])["decision"] == {"source": "unanimous", "by": None, "votes": "4/4"}
+    assert (rows["i1"]["decision"], rows["i1"]["reject_reason"], rows["i1"]["category"]) == (
+        "reject", "too trivial", "")
+    assert (rows["i2"]["label_source"], rows["i2"]["decided_by"], rows["i2"]["rationale"]) == (
+        "adjudicated", "", "kept")  # the command line is no user of the database
+    assert json.loads(rows["i2"]["field_sources"])["decision"]["by"] == "(command line)"
+    assert cli("finals", "export", tmp_path / "finals.jsonl").out.strip() == (
+        f"3 final labels written to {tmp_path / 'finals.jsonl'}")
+    lines = [json.loads(line) for line in (tmp_path / "finals.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_id = {line["id"]: line for line in lines}
+    assert by_id["i0"]["languages"] == ["python"] and by_id["i2"]["n_annotations"] == 4
+    assert set(by_id["i1"]["field_sources"]) == {"decision", "reject_reason"}
+    assert "reject_reason" not in by_id["i2"]["field_sources"]
+    refused = cli("finals", "export", tmp_path / "finals.txt")
+    assert refused.code == 1 and "give a .csv or .jsonl file name" in refused.err
+    assert not (tmp_path / "finals.txt").exists() and not (tmp_path / "finals.txt.partial").exists()
