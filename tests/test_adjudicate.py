@@ -224,3 +224,155 @@ def test_cli_adjudicate_auto_json(db_url, engine, admin, lead, tmp_path, cli):
     result = cli("adjudicate", "--auto", "--json")
     assert result.code == 0, result.err
     assert result.json() == {"finalised": 2, "unanimous": 1, "majority": 1, "to_adjudicate": 0}
+
+
+def test_split_decisions_come_first_closest_split_first(engine, admin, lead, tmp_path):
+    with session_scope(engine) as session:
+        configure.change_setting(session, actor=admin, key="keep_quorum", value=4)
+    reject = {"decision": "reject", "reject_reason": "too trivial"}
+    rows = ([label("i0", a, category=SECURITY if a == "z" else DEBUG) for a in "wxyz"]      # a category conflict
+            + [label("i1", a, **(reject if a == "z" else {})) for a in "wxyz"]               # keep 3 : 1
+            + [label("i2", a, **(reject if a in "yz" else {})) for a in "wxyz"])             # keep 2 : 2
+    load(engine, admin, tmp_path, rows)
+    with session_scope(engine) as session:
+        queued = adjudicate.conflict_queue(session, actor=lead["lead1"])
+        # The category conflict has the lowest agreement score, but a split decision is more in doubt.
+        assert queued[0].agreement > queued[2].agreement
+        assert [i.public_id for i in queued] == ["i2", "i1", "i0"]
+        split = queued[0]
+        assert (split.conflicts, split.if_rejected) == (["decision"], ["reject_reason"])
+        assert split.if_kept == ["category", "subcategory", "languages", "difficulty"]
+        assert split.decision_votes == {"keep": 2, "reject": 2}
+        assert split.conflict_text() == ("decision; if kept: category, subcategory, languages, difficulty; "
+                                         "if rejected: reject_reason")
+        assert [i.public_id for i in adjudicate.conflict_queue(session, actor=lead["lead1"],
+                                                                 field="reject_reason")] == ["i2", "i1"]
+
+
+def test_keepers_texts_go_to_kept_items_and_none_to_rejected_ones(engine, admin, lead, tmp_path):
+    rows = ([{**label("i0", a), "rewritten_prompt": "Fix this loop." if a != "z" else "Other words."} for a in "wxyz"]
+            + [{**label("i1", a, decision="reject", reject_reason="too trivial"), "rewritten_prompt": "Short."}
+               for a in "wxy"] + [label("i1", "z")])
+    load(engine, admin, tmp_path, rows)
+    with session_scope(engine) as session:
+        assert adjudicate.apply_rule(session, actor=lead["lead1"])["finalised"] == 2
+    final = finals(engine)
+    assert final["i0"].rewritten_prompt == "Fix this loop." and final["i0"].field_sources["rewritten_prompt"]["by"] == "w"
+    assert (final["i1"].decision, final["i1"].reference_answer, final["i1"].rewritten_prompt) == ("reject", None, None)
+    assert set(final["i1"].field_sources) == {"decision", "reject_reason"}
+
+
+def test_resolving_a_split_as_kept_records_no_reject_reason_and_keeps_the_rewrite(engine, admin, lead, tmp_path):
+    reject = {"decision": "reject", "reject_reason": "too trivial"}
+    rows = [{**label("i2", a, **(reject if a in "yz" else {})), "rewritten_prompt": "" if a in "yz" else "Clean."}
+            for a in "wxyz"]
+    load(engine, admin, tmp_path, rows)
+    with session_scope(engine) as session:
+        view = adjudicate.adjudication_view(session, actor=lead["lead1"], public_id="i2")
+        assert view.proposal["decision"] is None and view.proposal["rewritten_prompt"] == "Clean."
+        with pytest.raises(InvalidInput, match="do not settle the decision .keep x2, reject x2.; choose one"):
+            adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2", changes={}, rationale=None)
+        adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2", changes={"decision": "keep"},
+                                       rationale="a real bug report")
+    final = finals(engine)["i2"]
+    assert (final.decision, final.category, final.rewritten_prompt) == ("keep", DEBUG[0], "Clean.")
+    assert "reject_reason" not in final.field_sources
+    assert final.field_sources["decision"] == {"source": "adjudicated", "by": "lead1", "votes": "2/4"}
+    assert final.field_sources["rewritten_prompt"] == {"source": "annotator", "by": "w", "votes": None}
+    with session_scope(engine) as session:  # editing the final label: the rest stays as saved
+        adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2",
+                                       changes={"difficulty": "hard"}, rationale="harder than it looks")
+        with pytest.raises(InvalidInput, match="unknown field.s. colour"):
+            adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2", changes={"colour": "red"},
+                                           rationale=None)
+    final = finals(engine)["i2"]
+    assert (final.difficulty, final.rewritten_prompt, final.revision) == ("hard", "Clean.", 2)
+    with session_scope(engine) as session:  # turned into a reject, the keepers' fields go
+        adjudicate.resolve_as_proposed(session, actor=lead["lead1"], public_id="i2", changes={"decision": "reject"},
+                                       rationale="trivial after all")
+    final = finals(engine)["i2"]
+    assert (final.reject_reason, final.category, final.rewritten_prompt) == ("too trivial", None, None)
+    assert set(final.field_sources) == {"decision", "reject_reason"}
+
+
+def test_cli_lead_decisions_resolve_reopen_and_send_back(db_url, engine, admin, lead, tmp_path, cli):
+    reject = {"decision": "reject", "reject_reason": "too trivial"}
+    load(engine, admin, tmp_path, [{**label("i2", a, **(reject if a in "yz" else {})),
+                                    "rewritten_prompt": "" if a in "yz" else "Clean."} for a in "wxyz"])
+    listed = cli("adjudicate", "--json").json()["to_adjudicate"]
+    assert [(i["id"], i["conflicts"], i["if_rejected"], i["decision_votes"]) for i in listed] == [
+        ("i2", ["decision"], ["reject_reason"], {"keep": 2, "reject": 2})]
+    undecided = cli("adjudicate", "resolve", "i2", "--rationale", "no decision given")
+    assert undecided.code == 1 and undecided.err.startswith("error: i2: the annotators do not settle the decision")
+    assert "give FIELD=VALUE" in cli("adjudicate", "resolve", "i2", "--set", "decision").err
+    assert "unknown field(s) colour" in cli("adjudicate", "resolve", "i2", "--set", "colour=red").err
+    assert "no query with id 'nope'" in cli("adjudicate", "resolve", "nope", "--set", "decision=keep").err
+    assert "i2" not in finals(engine)  # nothing was written by the refusals
+    saved = cli("adjudicate", "resolve", "i2", "--set", "decision=keep", "--set", "languages=python|sql",
+                "--rationale", "a real bug report", "--confidence", "medium", "--json")
+    assert saved.code == 0, saved.err
+    result = saved.json()
+    assert (result["decision"], result["languages"], result["rewritten_prompt"]) == ("keep", ["python", "sql"], "Clean.")
+    assert result["label_source"] == "adjudicated" and result["revision"] == 1
+    assert "reject_reason" not in result["field_sources"]
+    final = finals(engine)["i2"]
+    assert (final.category, final.difficulty, final.confidence) == (DEBUG[0], "easy", "medium")
+    stale = cli("adjudicate", "resolve", "i2", "--set", "difficulty=hard", "--revision", "0")
+    assert stale.code == 1 and "resolved by another lead" in stale.err
+    edited = cli("adjudicate", "resolve", "i2", "--set", "difficulty=hard", "--revision", "1")
+    assert edited.code == 0 and edited.out.strip() == "i2: final label saved (keep, adjudicated), revision 2"
+    assert (finals(engine)["i2"].difficulty, finals(engine)["i2"].languages) == ("hard", ["python", "sql"])
+    with pytest.raises(SystemExit):  # --reason is required
+        cli("adjudicate", "reopen", "i2")
+    reopened = cli("adjudicate", "reopen", "i2", "--reason", "second look", "--json")
+    assert reopened.code == 0 and reopened.json() == {"id": "i2", "reopened": True}
+    assert "i2" not in finals(engine)
+    again = cli("adjudicate", "reopen", "i2", "--reason", "again")
+    assert again.code == 1 and "i2 has no final label to reopen" in again.err
+    assert "q did not annotate i2" in cli("adjudicate", "send-back", "i2", "--reason", "r", "--to", "q").err
+    sent = cli("adjudicate", "send-back", "i2", "--reason", "is it trivial?", "--to", "y", "--to", "z")
+    assert sent.code == 0 and sent.out.strip() == "i2 sent back to y, z"
+    with Session(engine) as session:
+        states = dict(session.exec(select(User.name, Annotation.state).join(
+            Annotation, Annotation.annotator_id == User.id)).all())
+    assert states == {"w": "submitted", "x": "submitted", "y": "draft", "z": "draft"}
+    with Session(engine) as session:
+        actions = [r.action for r in session.exec(select(AuditLog).where(AuditLog.action.like("final.%"))
+                                                  .order_by(AuditLog.id))]
+    assert actions == ["final.resolve", "final.resolve", "final.reopen", "final.send_back"]
+
+
+def test_cli_finals_export_csv_and_jsonl(db_url, engine, admin, lead, tmp_path, cli):
+    import csv
+    import json
+
+    reject = {"decision": "reject", "reject_reason": "too trivial"}
+    load(engine, admin, tmp_path, [label("i0", a) for a in "wxyz"]
+         + [label("i1", a, **(reject if a != "w" else {})) for a in "wxyz"]
+         + [label("i2", a, **(reject if a in "yz" else {})) for a in "wxyz"])
+    assert cli("adjudicate", "--auto").code == 0
+    assert cli("adjudicate", "resolve", "i2", "--set", "decision=keep", "--rationale", "kept").code == 0
+    exported = cli("finals", "export", tmp_path / "finals.csv", "--json")
+    assert exported.code == 0, exported.err
+    assert exported.json() == {"file": str(tmp_path / "finals.csv"), "rows": 3}
+    with open(tmp_path / "finals.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["id"]: row for row in csv.DictReader(handle)}
+    assert list(rows) == ["i0", "i1", "i2"] and "votes" not in rows["i0"]
+    assert (rows["i0"]["label_source"], rows["i0"]["n_annotations"], rows["i0"]["languages"]) == (
+        "unanimous", "4", "python")
+    assert json.loads(rows["i0"]["field_sources"])["decision"] == {"source": "unanimous", "by": None, "votes": "4/4"}
+    assert (rows["i1"]["decision"], rows["i1"]["reject_reason"], rows["i1"]["category"]) == (
+        "reject", "too trivial", "")
+    assert (rows["i2"]["label_source"], rows["i2"]["decided_by"], rows["i2"]["rationale"]) == (
+        "adjudicated", "", "kept")  # the command line is no user of the database
+    assert json.loads(rows["i2"]["field_sources"])["decision"]["by"] == "(command line)"
+    assert cli("finals", "export", tmp_path / "finals.jsonl").out.strip() == (
+        f"3 final labels written to {tmp_path / 'finals.jsonl'}")
+    lines = [json.loads(line) for line in (tmp_path / "finals.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_id = {line["id"]: line for line in lines}
+    assert by_id["i0"]["languages"] == ["python"] and by_id["i2"]["n_annotations"] == 4
+    assert set(by_id["i1"]["field_sources"]) == {"decision", "reject_reason"}
+    assert "reject_reason" not in by_id["i2"]["field_sources"]
+    refused = cli("finals", "export", tmp_path / "finals.txt")
+    assert refused.code == 1 and "give a .csv or .jsonl file name" in refused.err
+    assert not (tmp_path / "finals.txt").exists() and not (tmp_path / "finals.txt.partial").exists()

@@ -221,7 +221,9 @@ def test_lead_resolves_a_conflict_on_the_adjudicate_page(demo_db):
     app = open_page("adjudicate", "lead")
     assert not app.exception
     queue_table = app.dataframe[0].value
-    assert list(queue_table["query"])[:1] == ["demo-003"]  # lowest agreement first
+    # A split decision first (demo-013), then demo-003, the lowest agreement.
+    assert list(queue_table["query"])[:2] == ["demo-013", "demo-003"]
+    assert list(queue_table["conflicts"])[0].startswith("decision; if kept: ")
     app = app.button(key="apply_rule").click().run()  # apply the rule: 10 unanimous items become final
     assert shown(app.success)[0].startswith("10 finalised")
     app = open_page("adjudicate", "lead", adjudicate="demo-003")
@@ -238,6 +240,38 @@ def test_lead_resolves_a_conflict_on_the_adjudicate_page(demo_db):
                                                                  "adjudicated")
     assert final.rationale == "a traceback to debug, not data science" and final.guidelines_need_update
     assert final.field_sources["category"]["by"] == "lead"
+
+
+def test_saving_the_adjudicate_form_as_proposed_keeps_the_annotators_rewrite(sqlite_db, tmp_path):
+    from curation_app.core import annotation_io, configure
+    from curation_app.models import FinalLabel, Query
+    from tests.factories import label, write_csv, write_jsonl
+
+    admin = auth.command_line_actor()
+    from curation_app.core.importer import import_file
+
+    import_file(write_jsonl(tmp_path / "q.jsonl", [{"id": "q0", "prompt": "pls my loop slow why"}]), actor=admin)
+    with session_scope() as session:
+        auth.create_user(session, actor=admin, name="lead1", role="lead", password="password1")
+        configure.change_settings(session, actor=admin, values={"min_annotations": 3, "keep_quorum": 3})
+    rewrite = "Why is this Python loop slow, and how can it be made faster?"
+    rows = [{**label("q0", "w"), "rewritten_prompt": rewrite},
+            {**label("q0", "x", difficulty="hard"), "rewritten_prompt": rewrite},  # difficulty 2 of 3: a conflict
+            {**label("q0", "y"), "rewritten_prompt": "Speed up my loop.", "reference_answer": ""}]
+    annotation_io.import_annotations(write_csv(tmp_path / "labels.csv", rows), actor=admin)
+    app = open_page("adjudicate", "lead1", adjudicate="q0")
+    assert not app.exception
+    form = "adjudicate:q0:0"
+    assert app.text_area(key=f"{form}:rewritten:proposed").value == rewrite  # the most common one
+    assert rewrite in " ".join(element.proto.body for element in app.get("html"))  # shown side by side
+    app = app.button(key=f"FormSubmitter:{form}-Save final label").click().run()
+    assert shown(app.success) == ["Final label of q0 saved."], shown(app.error)
+    with Session(get_engine()) as session:
+        final = session.exec(select(FinalLabel).join(Query, Query.id == FinalLabel.query_id)
+                             .where(Query.public_id == "q0")).one()
+    assert (final.rewritten_prompt, final.reference_answer, final.difficulty) == (rewrite, "Use a set.", "easy")
+    assert final.field_sources["rewritten_prompt"] == {"source": "annotator", "by": "w", "votes": None}
+    assert "reject_reason" not in final.field_sources
 
 
 def test_the_second_of_two_leads_saving_the_same_item_gets_a_conflict_message(demo_db):

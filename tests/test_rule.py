@@ -8,8 +8,9 @@ import pytest
 
 from curation_app.core.errors import InvalidInput
 from curation_app.core.labels import clean_fields, flat_values, missing_labels, nested_values
-from curation_app.core.rule import (Outcome, Rule, agreement_score, conflicts, decide_field, decide_item, field_sources,
-                                    overall_source, pick_text)
+from curation_app.core.rule import (Outcome, Rule, agreement_score, conflicts, conflicts_by_decision, decide_field,
+                                    decide_item, decision_margin, field_sources, overall_source, pick_text,
+                                    proposed_values)
 from curation_app.core.scores import ScoreField
 from curation_app.core.taxonomy import default_taxonomy
 
@@ -56,6 +57,66 @@ def test_codearena_three_of_four_on_a_whole_item():
     # for a quorum of 3, so the whole item goes to a lead.
     assert conflicts(split)[0] == "decision" and split["decision"].value is None
     assert (split["category"].voters, split["category"].agreeing) == (2, 2) and "category" in conflicts(split)
+
+
+def test_a_split_decision_leaves_each_side_s_fields_to_that_side():
+    rule = Rule(min_annotations=4, keep_quorum=3)
+    split = decide_item([kept("w"), kept("x"), rejected("y"), rejected("z")], rule)
+    assert conflicts_by_decision(split) == (["decision"], ["category", "subcategory", "languages", "difficulty"],
+                                            ["reject_reason"])
+    assert decision_margin(split["decision"]) == 0.0
+    three_one = decide_item([kept("w"), kept("x"), kept("y"), rejected("z")], Rule(4, 4))
+    assert decision_margin(three_one["decision"]) == 0.5
+    settled = decide_item([kept("w"), kept("x"), kept("y"), kept("z", category=OPTIMISE)], Rule(4, 4))
+    assert conflicts_by_decision(settled) == (["subcategory"], [], [])
+
+
+def test_fields_outside_quorum_fields_are_settled_by_those_who_gave_them():
+    decision_only = Rule(min_annotations=4, keep_quorum=3, quorum_fields=frozenset({"decision"}))
+    split = decide_item([kept("w"), kept("x"), rejected("y"), rejected("z")], decision_only)
+    # The two keepers agree on every keeper's field, the two rejecters on the reason: only the
+    # decision is left to a lead.
+    assert conflicts(split) == ["decision"] and split["category"].status == "unanimous"
+    assert split["reject_reason"].status == "unanimous" and split["reject_reason"].value == "too trivial"
+    two_of_three = decide_item([kept("w"), kept("x"), kept("y", difficulty="hard"), rejected("z")], decision_only)
+    assert (two_of_three["difficulty"].status, two_of_three["difficulty"].value) == ("majority", "easy")
+    one_one = decide_item([kept("w"), kept("x", difficulty="hard"), rejected("y"), rejected("z")], decision_only)
+    assert one_one["difficulty"].status == "conflict" and one_one["difficulty"].value is None
+    assert decide_item([kept("w"), kept("x"), rejected("y"), rejected("z")], rule := Rule(4, 3))[
+        "category"].status == "conflict" and rule.needs_quorum("category")  # the default: every field
+
+
+def test_a_lead_s_decision_on_a_split_claims_no_field_it_left_empty():
+    rule = Rule(min_annotations=4, keep_quorum=3)
+    annotations = [kept("w", rewritten_prompt="Why is my loop slow?", minute=2),
+                   kept("x", rewritten_prompt="Why is my loop slow?", minute=1), rejected("y"), rejected("z")]
+    as_kept = flat_values({"decision": "keep", "category": DEBUG[0], "subcategory": DEBUG[1],
+                           "languages": ["python"], "difficulty": "easy", "reject_reason": None}, ())
+    sources = field_sources(decide_item(annotations, rule, decision="keep"), as_kept, "lead1")
+    assert "reject_reason" not in sources
+    assert sources["decision"] == {"source": "adjudicated", "by": "lead1", "votes": "2/4"}
+    assert sources["category"] == {"source": "adjudicated", "by": "lead1", "votes": "2/2"}  # 2 < quorum 3
+    # Even with the outcomes of the split itself (a conflict on the reject reason):
+    assert "reject_reason" not in field_sources(decide_item(annotations, rule), as_kept, "lead1")
+    as_rejected = {"decision": "reject", "reject_reason": "too trivial", "category": None, "subcategory": None,
+                   "languages": None, "difficulty": None}
+    sources = field_sources(decide_item(annotations, rule), as_rejected, "lead1")
+    assert set(sources) == {"decision", "reject_reason"}
+
+
+def test_proposed_values_follow_the_decision():
+    rule = Rule(min_annotations=4, keep_quorum=3)
+    annotations = [kept("w", rewritten_prompt="Why is my loop slow?", reference_answer="Use a set.", minute=2),
+                   kept("x", rewritten_prompt="Why is my loop slow?", minute=1),
+                   {**rejected("y", minute=0), "rewritten_prompt": "A rejecter's rewrite"}, rejected("z")]
+    split = proposed_values(annotations, rule)
+    assert split["decision"] is None and split["category"] == DEBUG[0] and split["reject_reason"] == "too trivial"
+    assert (split["rewritten_prompt"], split["reference_answer"]) == ("Why is my loop slow?", "Use a set.")
+    as_rejected = proposed_values(annotations, rule, decision="reject")
+    assert (as_rejected["decision"], as_rejected["reject_reason"]) == ("reject", "too trivial")
+    assert as_rejected["category"] is None and as_rejected["rewritten_prompt"] is None
+    as_kept = proposed_values(annotations, rule, decision="keep")
+    assert as_kept["reject_reason"] is None and as_kept["difficulty"] == "easy"
 
 
 def test_a_rejected_item_needs_only_the_reject_reason():

@@ -87,6 +87,19 @@ def test_settings_defaults_set_show_and_rules(db_url, engine, cli):
             configure.change_setting(session, actor=User(id=5, name="a", role="annotator"), key="overlap", value=3)
 
 
+def test_quorum_fields_names_label_or_score_fields(db_url, engine, cli):
+    assert cli("settings", "show", "--json").json()["quorum_fields"] == "all"
+    assert cli("settings", "set", "quorum_fields", "decision, reject_reason").code == 0
+    with Session(engine) as session:
+        assert load_project(session).rule.quorum_fields == frozenset({"decision", "reject_reason"})
+    refused = cli("settings", "set", "quorum_fields", "decision,quality")
+    assert refused.code == 1 and "quorum_fields: unknown field(s) quality; known: decision" in refused.err
+    assert "names a field twice" in cli("settings", "set", "quorum_fields", "decision,decision").err
+    assert cli("settings", "set", "quorum_fields", "all").code == 0
+    with Session(engine) as session:
+        assert load_project(session).rule.quorum_fields is None
+
+
 def test_language_additions_and_the_reference_answer_rule_are_settings(db_url, engine, cli):
     assert cli("settings", "set", "extra_languages", "zig, Nim").code == 0
     assert cli("settings", "show", "--json").json()["extra_languages"] == ["zig", "Nim"]

@@ -27,11 +27,16 @@ with st.expander(f"Acceptance rule: at least {rule.min_annotations} annotations;
         columns = st.columns(2)
         minimum = columns[0].number_input("Annotations an item needs", 1, 20, rule.min_annotations)
         quorum = columns[1].number_input("Annotators who must agree (majority)", 1, 20, rule.keep_quorum)
+        decided = list(labels.decided_fields(score_fields))
+        needing = st.multiselect("Fields that need that many (any other: all, or more than half, of the annotators "
+                                 "who gave it a value)", decided,
+                                 default=[f for f in decided if rule.needs_quorum(f)])
         if st.form_submit_button("Save rule"):
             try:
                 with session_scope() as session:
-                    configure.change_settings(session, actor=user, values={"min_annotations": int(minimum),
-                                                                       "keep_quorum": int(quorum)})
+                    configure.change_settings(session, actor=user, values={
+                        "min_annotations": int(minimum), "keep_quorum": int(quorum),
+                        "quorum_fields": "all" if set(needing) == set(decided) else list(needing)})
                 st.rerun()
             except CurationError as error:
                 st.error(md(error))
@@ -52,10 +57,11 @@ with queue_tab:
                                           annotator=annotator_filter.strip() or None)
     picked_id = st.query_params.get("adjudicate")
     if items:
-        table = pd.DataFrame([{"query": i.public_id, "agreement": i.agreement, "conflicts": ", ".join(i.conflicts),
+        table = pd.DataFrame([{"query": i.public_id, "agreement": i.agreement, "conflicts": i.conflict_text(),
                                "annotations": i.annotations, "category": i.category,
                                "annotators": ", ".join(i.annotators)} for i in items])
-        st.caption(f"{len(items)} item(s), lowest agreement first. Select one to resolve it.")
+        st.caption(f"{len(items)} item(s): split decisions first (the closest split first), then the lowest "
+                   "agreement. Select one to resolve it.")
         picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
                               selection_mode="single-row", key="conflicts")
         if picked.selection.rows:
@@ -120,26 +126,22 @@ with right:
     if view.fast:
         st.warning(f"Suspiciously fast: {md(', '.join(view.fast))}")
 
-if view.reference_diffs:
-    with st.expander("Reference answers side by side, with a diff"):
-        answers = [a for a in view.annotations if a["reference_answer"]]
-        columns = st.columns(len(answers))
-        for column, annotation in zip(columns, answers):
-            column.caption(md(annotation["annotator"]))
-            column.html(highlight(annotation["reference_answer"], "markdown"))
-        for name_a, name_b, diff in view.reference_diffs:
+for text_field, title in (("rewritten_prompt", "Rewritten prompts"), ("reference_answer", "Reference answers")):
+    versions = view.text_versions(text_field)
+    if not versions:
+        continue
+    with st.expander(f"{title} side by side" + (", with a diff" if text_field == "reference_answer" else ""),
+                     expanded=text_field == "rewritten_prompt"):
+        for column, (name, text) in zip(st.columns(len(versions)), versions):
+            column.caption(md(name))
+            column.html(highlight(text, "markdown"))
+        for name_a, name_b, diff in view.reference_diffs if text_field == "reference_answer" else ():
             st.caption(f"{md(name_a)} → {md(name_b)}")
             st.html(highlight(diff or "(identical)", "diff"))
 
 
-final_values = labels.flat_values(view.final, view.score_fields) if view.final else None
-
-
 def proposed(name: str):  # noqa: ANN201 - a value of the field's own type
-    if final_values is not None:
-        return final_values.get(name)
-    outcome = view.outcomes.get(name)
-    return outcome.value if outcome else None
+    return view.proposal.get(name)
 
 
 def index_of(options: list, value) -> int:  # noqa: ANN001
@@ -183,15 +185,20 @@ with st.form(key):
         scores[score.name] = score_input(
             column, score, value=proposed(score.name), key=f"{key}:score:{score.name}",
             help=f"Annotators gave: {votes}" if votes else "No annotator gave one")
-    answers = {a["annotator"]: a["reference_answer"] for a in view.annotations if a["reference_answer"]}
+    # "proposed" is the saved final label's text, else the keepers' most common one (as the rule keeps).
+    answers = dict(view.text_versions("reference_answer"))
     start_from = st.radio("Start the reference answer from", ["proposed", *answers, "baseline", "empty"],
                           horizontal=True, key=f"{key}:start")
-    starting_text = {"proposed": proposed("reference_answer") or next(iter(answers.values()), ""),
+    starting_text = {"proposed": proposed("reference_answer") or "",
                      "baseline": view.baseline_answer or "", "empty": "", **answers}[start_from]
     reference = st.text_area("Final reference answer (choose, merge or rewrite)", value=starting_text or "",
                              height=220, key=f"{key}:reference:{start_from}")
-    rewritten = st.text_area("Final rewritten prompt", value=proposed("rewritten_prompt") or "", height=100,
-                             key=f"{key}:rewritten")
+    prompts = dict(view.text_versions("rewritten_prompt"))
+    prompt_from = st.radio("Start the rewritten prompt from", ["proposed", *prompts, "empty"], horizontal=True,
+                           key=f"{key}:prompt_start")
+    rewritten = st.text_area("Final rewritten prompt (empty: the user's own words are released)",
+                             value={"proposed": proposed("rewritten_prompt") or "", "empty": "", **prompts}[prompt_from],
+                             height=100, key=f"{key}:rewritten:{prompt_from}")
     columns = st.columns(3)
     confidence = columns[0].selectbox("Confidence", adjudicate.CONFIDENCES, index=2, key=f"{key}:confidence")
     error_type = columns[1].selectbox("Error type", [None, *adjudicate.ERROR_TYPES], format_func=none_label,

@@ -38,6 +38,7 @@ _REGISTRATIONS = (
     agreement_report.register_agreement,
     labelling.register_annotations,
     labelling.register_adjudicate,
+    labelling.register_finals,
     releases.register_release,
     database_admin.register_backup,
     triage_flags.register_triage,

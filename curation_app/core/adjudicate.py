@@ -18,10 +18,12 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound, ResolvedElsewhere
-from curation_app.core.labels import CHOSEN_TEXT_FIELDS, FIELDS, clean_fields, flat_values, nested_values
+from curation_app.core.labels import (CHOSEN_TEXT_FIELDS, FIELDS, clean_fields, decided_fields, flat_values,
+                                      nested_values)
 from curation_app.core.project import Project, load_project
-from curation_app.core.rule import (FieldOutcome, Rule, agreement_score, conflicts, decide_item, field_sources,
-                                    overall_source, pick_text)
+from curation_app.core.rule import (FieldOutcome, Rule, agreement_score, conflicts, conflicts_by_decision,
+                                    decide_item, decision_margin, field_sources, overall_source, proposed_texts,
+                                    proposed_values)
 from curation_app.core.scores import ScoreField
 from curation_app.models import Annotation, AnnotationState, FinalLabel, LabelSource, Query, Role, User, utcnow
 
@@ -79,7 +81,7 @@ def apply_rule(session: Session, *, actor: User) -> dict:
         if not values:
             result["to_adjudicate"] += 1
             continue
-        texts = {name: pick_text(item_annotations, name) for name in CHOSEN_TEXT_FIELDS}
+        texts = proposed_texts(item_annotations, values["decision"])
         sources = field_sources(outcomes, chosen, None, score_fields)
         for name, (_, author) in texts.items():
             if author:
@@ -101,15 +103,31 @@ def apply_rule(session: Session, *, actor: User) -> dict:
 class ConflictItem:
     public_id: str
     annotations: int
-    conflicts: list[str]
+    conflicts: list[str]  # whatever the decision is
     agreement: float
     category: str | None
     annotators: list[str]
+    if_kept: list[str] = field(default_factory=list)  # while the decision is split: conflicts if kept
+    if_rejected: list[str] = field(default_factory=list)  # ... and if rejected
+    decision_votes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def decision_split(self) -> bool:
+        return "decision" in self.conflicts
+
+    def conflict_text(self) -> str:
+        """The conflicts in one line: "decision; if kept: category; if rejected: reject_reason"."""
+        parts = [", ".join(self.conflicts)]
+        parts += [f"if kept: {', '.join(self.if_kept)}"] if self.if_kept else []
+        parts += [f"if rejected: {', '.join(self.if_rejected)}"] if self.if_rejected else []
+        return "; ".join(parts)
 
 
 def conflict_queue(session: Session, *, actor: User, field: str | None = None, category: str | None = None,
                    annotator: str | None = None) -> list[ConflictItem]:
-    """Complete items the rule did not settle, lowest agreement first."""
+    """Complete items the rule did not settle, those most in doubt first: split decisions (the
+    closest split first), then the others, lowest agreement first. On a split decision, the
+    keepers' fields are conflicts only if the item is kept, the reject reason only if rejected."""
     require_role(actor, *LEADS)
     project = load_project(session)
     rule, score_fields = project.rule, project.score_fields
@@ -120,10 +138,11 @@ def conflict_queue(session: Session, *, actor: User, field: str | None = None, c
         public_ids.update(session.execute(select(Query.id, Query.public_id).where(
             Query.id.in_(query_ids[start:start + 500]))).all())
     items = []
+    margins: dict[str, float] = {}
     for query_id, item_annotations in grouped.items():
         outcomes = decide_item(item_annotations, rule, score_fields)
-        in_conflict = conflicts(outcomes)
-        if not in_conflict or (field and field not in in_conflict):
+        in_conflict, if_kept, if_rejected = conflicts_by_decision(outcomes, score_fields)
+        if not in_conflict or (field and field not in (*in_conflict, *if_kept, *if_rejected)):
             continue
         names = [a["annotator"] for a in item_annotations]
         if annotator and annotator not in names:
@@ -132,8 +151,10 @@ def conflict_queue(session: Session, *, actor: User, field: str | None = None, c
         if category and category not in {a["category"] for a in item_annotations}:
             continue
         items.append(ConflictItem(public_ids[query_id], len(item_annotations), in_conflict, agreement_score(outcomes),
-                                  modal, names))
-    return sorted(items, key=lambda item: (item.agreement, item.public_id))
+                                  modal, names, if_kept, if_rejected, outcomes["decision"].votes))
+        margins[public_ids[query_id]] = decision_margin(outcomes["decision"])
+    return sorted(items, key=lambda item: (not item.decision_split, margins[item.public_id] if item.decision_split
+                                           else 0.0, item.agreement, item.public_id))
 
 
 @dataclass
@@ -150,6 +171,20 @@ class AdjudicationView:
     score_fields: tuple[ScoreField, ...] = ()
     project: Project | None = None
     reference_diffs: list[tuple[str, str, str]] = field(default_factory=list)  # (a, b, unified diff)
+    # What the final-label form starts from, flat: the saved final label, otherwise the agreed or
+    # leading value of each field and the keepers' most common texts (as `adjudicate --auto` keeps).
+    proposal: dict[str, Any] = field(default_factory=dict)
+
+    def proposal_for(self, decision: str | None) -> dict[str, Any]:
+        """The proposal when the lead chooses this decision: the saved final label when it has
+        that decision, otherwise the annotations' proposal for it."""
+        if decision is None or decision == self.proposal.get("decision"):
+            return dict(self.proposal)
+        return proposed_values(self.annotations, self.project.rule, self.score_fields, decision)
+
+    def text_versions(self, name: str) -> list[tuple[str, str]]:
+        """(annotator, text) for each annotator who wrote this text field."""
+        return [(a["annotator"], a[name]) for a in self.annotations if a[name]]
 
 
 def _median_time(session: Session) -> float:
@@ -172,6 +207,10 @@ def adjudication_view(session: Session, *, actor: User, public_id: str,
     # Labels imported from elsewhere carry no time on task (0): they are not "fast", just unmeasured.
     fast = [a["annotator"] for a in annotations if 0 < a["time_on_task_s"] < threshold]
     final = session.execute(select(FinalLabel).where(FinalLabel.query_id == query.id)).scalar_one_or_none()
+    if final is not None:
+        proposal = flat_values({f: getattr(final, f) for f in FIELDS if f != "notes"}, score_fields)
+    else:
+        proposal = proposed_values(annotations, project.rule, score_fields)
     answers = [(a["annotator"], a["reference_answer"] or "") for a in annotations if a["reference_answer"]]
     diffs = []
     for (name_a, text_a), (name_b, text_b) in zip(answers, answers[1:]):
@@ -186,7 +225,7 @@ def adjudication_view(session: Session, *, actor: User, public_id: str,
                                           "rationale": final.rationale, "confidence": final.confidence,
                                           "error_type": final.error_type,
                                           "guidelines_need_update": final.guidelines_need_update},
-        final_revision=final.revision if final else 0, reference_diffs=diffs)
+        final_revision=final.revision if final else 0, reference_diffs=diffs, proposal=proposal)
 
 
 def resolve(
@@ -213,7 +252,10 @@ def resolve(
     chosen = clean_fields({k: v for k, v in fields.items() if k != "notes"}, project.taxonomy,
                           complete=True, score_fields=view.score_fields)
     chosen.pop("notes", None)
-    sources = field_sources(view.outcomes, flat_values(chosen, view.score_fields), actor.name, view.score_fields)
+    # The fields that depend on the decision are weighed by the side the lead chose.
+    outcomes = decide_item(view.annotations, project.rule, view.score_fields, chosen["decision"]) \
+        if view.annotations else {}
+    sources = field_sources(outcomes, flat_values(chosen, view.score_fields), actor.name, view.score_fields)
     for name in CHOSEN_TEXT_FIELDS:
         if chosen.get(name):
             authors = [a["annotator"] for a in view.annotations if a[name] == chosen[name]]
@@ -245,6 +287,39 @@ def resolve(
                                       "error_type": error_type, "guidelines_need_update": guidelines_need_update})
     session.flush()
     return session.execute(select(FinalLabel).where(FinalLabel.query_id == view.query_id)).scalar_one()
+
+
+def resolve_as_proposed(
+    session: Session,
+    *,
+    actor: User,
+    public_id: str,
+    changes: dict[str, Any],
+    rationale: str | None,
+    confidence: str | None = None,
+    error_type: str | None = None,
+    guidelines_need_update: bool = False,
+    expected_revision: int | None = None,
+) -> FinalLabel:
+    """Resolve with the fields in `changes` (flat: scores under their own names; "" or None
+    empties one) and every other field as the Adjudicate page proposes it (`proposal_for` the
+    chosen decision). expected_revision defaults to the revision read here."""
+    require_role(actor, *LEADS)
+    view = adjudication_view(session, actor=actor, public_id=public_id)
+    known = (*decided_fields(view.score_fields), *CHOSEN_TEXT_FIELDS)
+    unknown = [name for name in changes if name not in known]
+    if unknown:
+        raise InvalidInput(f"{public_id}: unknown field(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    decision = changes.get("decision") or view.proposal.get("decision")
+    values = {**view.proposal_for(decision), **changes}
+    if values.get("decision") is None:
+        votes = ", ".join(f"{v} x{n}" for v, n in view.outcomes["decision"].votes.items()) if view.outcomes else ""
+        raise InvalidInput(f"{public_id}: the annotators do not settle the decision ({votes or 'no annotations'}); "
+                           "choose one")
+    return resolve(session, actor=actor, public_id=public_id, fields=nested_values(values, view.score_fields),
+                   rationale=rationale, confidence=confidence, error_type=error_type,
+                   guidelines_need_update=guidelines_need_update,
+                   expected_revision=view.final_revision if expected_revision is None else expected_revision)
 
 
 def _final_or_raise(session: Session, public_id: str) -> tuple[Query, FinalLabel | None]:

@@ -42,7 +42,8 @@ def load_project(session: Session) -> Project:
     return Project(
         taxonomy=replace(taxonomy, languages=taxonomy.languages + added) if added else taxonomy,
         score_fields=from_setting(values["score_fields"]),
-        rule=Rule(values["min_annotations"], values["keep_quorum"]),
+        rule=Rule(values["min_annotations"], values["keep_quorum"],
+                  None if values["quorum_fields"] == "all" else frozenset(values["quorum_fields"])),
         overlap=values["overlap"],
         reservation_minutes=values["reservation_minutes"],
         guideline_version=values["guideline_version"],

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
-from curation_app.core.labels import MAX_LANGUAGE_CHARS, language_key, language_label
+from curation_app.core.labels import LABEL_FIELDS, MAX_LANGUAGE_CHARS, language_key, language_label
 from curation_app.core.scores import parse_score_fields_setting, score_field_problems
 from curation_app.core.taxonomy import default_taxonomy, taxonomy_problems
 from curation_app.models import Role, Setting, User, utcnow
@@ -118,6 +118,19 @@ def _check_dataset_languages(value: Any) -> str | None:
     return None
 
 
+def _parse_field_names(text: str) -> Any:
+    """Comma-separated field names, or "all"."""
+    return "all" if text.strip().lower() == "all" else _parse_names(text)
+
+
+def _check_field_names(value: Any) -> str | None:
+    if value == "all":
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        return "must be 'all' or a list of field names"
+    return "names a field twice" if len(set(value)) != len(value) else None
+
+
 def _parse_taxonomy(text: str) -> Any:
     """A path to a taxonomy JSON file, or "default"."""
     if text == "default":
@@ -146,6 +159,10 @@ SETTINGS: dict[str, SettingSpec] = {
     "keep_quorum": SettingSpec(
         2, "annotators who must agree on a field for it to be final without a lead "
         "(CodeArena: 3 of 4)", int, _int_between(1, 20)),
+    "quorum_fields": SettingSpec(
+        "all", "fields that need keep_quorum annotators to agree (comma-separated, or 'all'); any other "
+        "field is final when the annotators who gave it a value all agree or more than half do",
+        _parse_field_names, _check_field_names),
     "reservation_minutes": SettingSpec(
         30, "minutes an item stays reserved for the annotator who opened it", int,
         _int_between(1, 24 * 60)),
@@ -228,6 +245,12 @@ def store_settings(session: Session, *, actor: User, values: dict[str, Any]) -> 
         )
     if "extra_languages" in values:
         _refuse_known_languages(values["extra_languages"], proposed["taxonomy"])
+    if "quorum_fields" in values and proposed["quorum_fields"] != "all":
+        known = (*LABEL_FIELDS, *(spec["name"] for spec in proposed["score_fields"] or ()))
+        unknown = [name for name in proposed["quorum_fields"] if name not in known]
+        if unknown:
+            raise InvalidInput(f"setting quorum_fields: unknown field(s) {', '.join(unknown)}; "
+                               f"known: {', '.join(known)}")
     for key, value in values.items():
         row = session.get(Setting, key)
         old = _spec(key).default if row is None else row.value
