@@ -129,6 +129,8 @@ class Query(SQLModel, table=True):
     original_id: Optional[str] = Field(default=None, max_length=300)
     batch_id: int = Field(foreign_key="import_batch.id")
     extra: Optional[dict] = _json_column()  # every field the importer did not use
+    # The primary (first imported) of the query's baselines, kept equal to that Baseline row by the
+    # importer; every baseline, this one included, is a Baseline row.
     baseline_answer: Optional[str] = _text_column()
     baseline_model: Optional[str] = Field(default=None, max_length=200)
     triage_flags: Optional[dict] = _json_column()
@@ -142,6 +144,22 @@ class Query(SQLModel, table=True):
     # Lower comes first; a lead may order by the category model's uncertainty (most uncertain first).
     queue_rank: float = 0.0
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Baseline(SQLModel, table=True):
+    """One model's answer to a query: from a `<model>_response` field of the imported row or from an
+    answers file. One per (query, model): the same model again replaces its answer in place, so
+    the lowest id is the query's first baseline."""
+
+    __table_args__ = (UniqueConstraint("query_id", "model"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    query_id: int = Field(foreign_key="query.id")
+    model: str = Field(max_length=200)
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    source_file: str = Field(max_length=500)  # the file the answer came from
+    source_location: str = Field(max_length=50)  # "line 12", "row 7", "item 3"
+    imported_at: datetime = Field(default_factory=utcnow)
 
 
 class Assignment(SQLModel, table=True):

@@ -433,3 +433,20 @@ def test_a_lead_who_reopens_an_item_can_resolve_it_again(demo_db):
         final = session.exec(select(FinalLabel).join(Query, Query.id == FinalLabel.query_id)
                              .where(Query.public_id == "demo-003")).one()
     assert final.rationale == "decided again after reopening"
+
+
+def test_annotate_shows_each_models_baseline_and_starts_from_the_first(demo_db, tmp_path):
+    from curation_app.core.importer import import_answers
+    from tests.factories import write_jsonl
+
+    answers = write_jsonl(tmp_path / "claude-3-opus_answers.jsonl", [{"id": "demo-019", "answer": "Second model."}])
+    import_answers(answers, actor=auth.command_line_actor())
+    app = log_in(open_app(), "alice", "alice-demo")
+    assert app.query_params["item"] == "demo-019"
+    labels = [re.sub(r"\\(.)", r"\1", e.label) for e in app.expander if e.label.startswith("Baseline answer")]
+    assert labels == ["Baseline answer (baseline, the one Alt+B starts from)", "Baseline answer (claude-3-opus)"]
+    assert any("Second model." in m for m in shown(app.markdown))
+    key = key_for(app, "demo-019", "reference_answer")
+    app = app.button(key=key.replace("reference_answer", "btn_baseline")).click().run()
+    assert not app.exception
+    assert app.text_area(key=key).value.startswith("EF Core cannot translate")

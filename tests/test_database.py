@@ -10,7 +10,7 @@ from sqlmodel import SQLModel
 
 from curation_app import database, models  # noqa: F401  (tables on the metadata)
 
-EXPECTED_TABLES = {"alembic_version", "app_user", "annotation", "assignment", "audit_log", "final_label",
+EXPECTED_TABLES = {"alembic_version", "app_user", "annotation", "assignment", "audit_log", "baseline", "final_label",
                    "import_batch", "login_session", "query", "release", "release_item", "setting"}
 
 
@@ -118,3 +118,45 @@ def test_migration_0007_retires_duplicates_confirmed_before_it(any_url):
     engine.dispose()
     assert [(p, bool(r), n) for p, r, n in queries] == [("q0", False, 1), ("q1", True, 0)]
     assert [tuple(s) for s in states] == [(1, "assigned"), (2, "skipped")]
+
+
+def test_migration_0008_moves_each_querys_baseline_into_the_baseline_table(any_url):
+    """Under 0007 a query held one baseline in query.baseline_answer/baseline_model (the model may be
+    missing); 0008 makes each its first Baseline row and keeps the query's columns as its copy."""
+    database.upgrade(any_url, "0007")
+    engine = database.make_engine(any_url, single_connection=True)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO import_batch (source, file_name, file_sha256, file_format, shape, n_read, "
+                                "n_imported, n_duplicates, n_skipped, created_at) "
+                                "VALUES ('s', 'f.jsonl', 'x', 'jsonl', 'flat', 3, 3, 0, 0, CURRENT_TIMESTAMP)"))
+        for public_id, answer, model in (("q0", "def f(): pass", "gpt-4-turbo-2024-04-09"), ("q1", None, None),
+                                         ("q2", "SELECT 1;", None)):
+            connection.execute(text(
+                "INSERT INTO query (public_id, content_hash, messages, n_turns, n_chars, source, source_file, "
+                "source_location, batch_id, baseline_answer, baseline_model, in_pool, n_claims, pool_open, "
+                "queue_rank, retired, created_at) VALUES (:id, :id, '[]', 1, 1, 's', 'f.jsonl', 'line 1', 1, "
+                ":answer, :model, false, 0, false, 0, false, CURRENT_TIMESTAMP)"),
+                {"id": public_id, "answer": answer, "model": model})
+    engine.dispose()
+    database.upgrade(any_url)
+    engine = database.make_engine(any_url, single_connection=True)
+    with engine.connect() as connection:
+        baselines = connection.execute(text(
+            "SELECT q.public_id, b.model, b.answer, b.imported_at IS NOT NULL FROM baseline b "
+            "JOIN query q ON q.id = b.query_id ORDER BY b.id")).all()
+        columns = connection.execute(text("SELECT public_id, baseline_model, baseline_answer FROM query "
+                                          "ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(b) for b in baselines] == [("q0", "gpt-4-turbo-2024-04-09", "def f(): pass", True),
+                                             ("q2", "unknown", "SELECT 1;", True)]
+    assert [tuple(c) for c in columns] == [("q0", "gpt-4-turbo-2024-04-09", "def f(): pass"), ("q1", None, None),
+                                           ("q2", "unknown", "SELECT 1;")]
+    database.downgrade(any_url, "0007")  # the first baseline stays where 0007 reads it
+    engine = database.make_engine(any_url, single_connection=True)
+    try:
+        assert "baseline" not in database.table_names(engine)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT baseline_answer FROM query WHERE public_id = 'q0'")).scalar_one() \
+                == "def f(): pass"
+    finally:
+        engine.dispose()

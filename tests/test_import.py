@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 
 from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.importer import content_hash, import_answers, import_file
-from curation_app.models import AuditLog, ImportBatch, Query
+from curation_app.models import AuditLog, Baseline, ImportBatch, Query
 from tests.conftest import run_until_marker_then_kill, shared_file
 from tests.factories import write_jsonl
 
@@ -64,6 +64,82 @@ def test_codearena_jsonl_keeps_messages_baseline_and_metadata(engine, admin, tmp
     assert (first.source, first.source_file, first.source_location) == ("codearena", "codearena.jsonl", "line 1")
     assert first.batch_id == summary.batch_id
     assert second.n_turns == 3 and second.messages[2] == {"role": "user", "content": "And in Python?"}
+
+
+def baselines(engine) -> dict[str, list[tuple[str, str]]]:
+    """public id -> [(model, answer), ...] in the order the query's baselines were first imported."""
+    with Session(engine) as session:
+        rows = session.exec(select(Query.public_id, Baseline.model, Baseline.answer)
+                            .join(Query, Query.id == Baseline.query_id).order_by(Baseline.id)).all()
+    found: dict[str, list[tuple[str, str]]] = {}
+    for public_id, model, answer in rows:
+        found.setdefault(public_id, []).append((model, answer))
+    return found
+
+
+def test_every_response_field_of_a_row_is_a_baseline_of_its_model(engine, admin, tmp_path):
+    rows = [{"id": "r-1", "messages": [{"role": "user", "content": "Reverse a list in Python"}],
+             "gpt-4-turbo-2024-04-09_response": "xs[::-1]", "claude-3-opus_response": "list(reversed(xs))",
+             "_response": "xs.reverse()", "judge_response": "", "category": "basics"},
+            {"id": "r-2", "messages": [{"role": "user", "content": "Sort a dict by value"}],
+             "gpt-4-turbo-2024-04-09_response": None}]
+    summary = import_file(write_jsonl(tmp_path / "two_models.jsonl", rows), actor=admin, engine=engine)
+    assert summary.baselines == {"unknown": 1, "claude-3-opus": 1, "gpt-4-turbo-2024-04-09": 1}
+    assert baselines(engine) == {"r-1": [("unknown", "xs.reverse()"), ("claude-3-opus", "list(reversed(xs))"),
+                                         ("gpt-4-turbo-2024-04-09", "xs[::-1]")]}
+    first, second = queries(engine)
+    assert (first.baseline_model, first.baseline_answer) == ("unknown", "xs.reverse()")  # the first, by field name
+    assert first.extra == {"category": "basics"}  # no `_response` field left behind as metadata
+    assert (second.baseline_answer, second.extra) == (None, None)
+    with Session(engine) as session:
+        stored = session.exec(select(Baseline).order_by(Baseline.id)).first()
+    assert (stored.source_file, stored.source_location) == ("two_models.jsonl", "line 1")
+
+
+def test_a_too_long_model_name_refuses_the_file_whole(engine, admin, tmp_path):
+    rows = [{"prompt": "fine"}, {"prompt": "long model", f"{'m' * 201}_response": "an answer"}]
+    with pytest.raises(ImportRefused) as refused:
+        import_file(write_jsonl(tmp_path / "long.jsonl", rows), actor=admin, engine=engine)
+    assert refused.value.problems[0][0] == "line 2" and "longer than 200" in refused.value.problems[0][1]
+    assert counts(engine)["Query"] == 0 and baselines(engine) == {}
+
+
+def test_an_answers_file_adds_a_baseline_and_the_same_model_again_replaces_its_answer(engine, admin, tmp_path):
+    rows = [{"id": "a-1", "prompt": "Reverse a list", "gpt-4-turbo-2024-04-09_response": "xs[::-1]"},
+            {"id": "a-2", "prompt": "Read a CSV file"}]
+    import_file(write_jsonl(tmp_path / "queries.jsonl", rows), actor=admin, engine=engine)
+    arena = [{"question_id": "a-1", "model_id": "gpt-4-0314", "choices": [{"turns": [{"content": "reversed(xs)"}]}]},
+             {"question_id": "a-2", "model_id": "gpt-4-0314", "choices": [{"turns": [{"content": "csv.reader"}]}]}]
+    added = import_answers(write_jsonl(tmp_path / "gpt-4-0314_answers.jsonl", arena), actor=admin, engine=engine)
+    assert (added.attached, added.added, added.replaced, added.models) == (2, 2, 0, {"gpt-4-0314": 2})
+    assert baselines(engine) == {"a-1": [("gpt-4-turbo-2024-04-09", "xs[::-1]"), ("gpt-4-0314", "reversed(xs)")],
+                                 "a-2": [("gpt-4-0314", "csv.reader")]}
+    # The first baseline stays the query's first; a-2 had none, so gpt-4-0314's is its first.
+    assert [(q.baseline_model, q.baseline_answer) for q in queries(engine)] == [
+        ("gpt-4-turbo-2024-04-09", "xs[::-1]"), ("gpt-4-0314", "csv.reader")]
+
+    # No model in the records: the file name names it; the same model again replaces, and says so.
+    fixes = [{"id": "a-1", "answer": "xs[::-1]  # a copy"}, {"id": "a-2", "answer": "csv.reader"}]
+    again = import_answers(write_jsonl(tmp_path / "gpt-4-turbo-2024-04-09_answers.jsonl", fixes[:1]), actor=admin,
+                           engine=engine)
+    assert (again.added, again.replaced, again.replaced_ids) == (0, 1, ["a-1"])
+    same = import_answers(write_jsonl(tmp_path / "more.jsonl", fixes[1:]), actor=admin, model="gpt-4-0314",
+                          engine=engine)
+    assert (same.added, same.replaced, same.unchanged) == (0, 0, 1)
+    assert baselines(engine) == {"a-1": [("gpt-4-turbo-2024-04-09", "xs[::-1]  # a copy"),
+                                         ("gpt-4-0314", "reversed(xs)")],
+                                 "a-2": [("gpt-4-0314", "csv.reader")]}
+    assert queries(engine)[0].baseline_answer == "xs[::-1]  # a copy"  # the first baseline's copy follows it
+
+
+def test_an_answers_file_with_two_answers_from_one_model_to_one_query_is_refused(engine, admin, tmp_path):
+    import_file(write_jsonl(tmp_path / "q.jsonl", [{"id": "d-1", "prompt": "question"}]), actor=admin, engine=engine)
+    answers = [{"id": "d-1", "model": "m", "answer": "one"}, {"id": "d-1", "model": "other", "answer": "fine"},
+               {"id": "d-1", "model": "m", "answer": "two"}]
+    with pytest.raises(ImportRefused) as refused:
+        import_answers(write_jsonl(tmp_path / "a.jsonl", answers), actor=admin, engine=engine)
+    assert refused.value.problems == [("line 3", "a second answer from 'm' to 'd-1' (the first is at line 1)")]
+    assert baselines(engine) == {} and queries(engine)[0].baseline_answer is None
 
 
 def test_codearena_messages_as_python_literal_string_in_csv(engine, admin, tmp_path):
@@ -358,6 +434,8 @@ def test_real_arena_hard_queries_and_answers(engine, admin):
     stored = queries(engine)
     assert len(stored) == 500
     assert all(q.baseline_answer and q.baseline_model == "gpt-4-0314" for q in stored)
+    assert sum(len(b) for b in baselines(engine).values()) == 500
+    assert import_answers(answers, actor=admin, engine=engine).unchanged == 500  # again: nothing added
     assert all(q.public_id == q.original_id and len(q.public_id) == 32 for q in stored)
     assert {"category", "cluster"} <= set(stored[0].extra)
 
@@ -368,6 +446,23 @@ def test_real_answers_file_is_detected_by_the_cli(db_url, cli):
     assert cli("import", questions, "--json").json()["imported"] == 500
     result = cli("import", answers, "--json").json()
     assert result["attached"] == 500 and result["imported"] == 0
+
+
+def test_the_cli_says_which_answers_replaced_a_models_earlier_one(db_url, cli, tmp_path):
+    queries_file = write_jsonl(tmp_path / "q.jsonl", [{"id": "c-1", "prompt": "Parse JSON in Go"},
+                                                     {"id": "c-2", "prompt": "Parse JSON in Rust"}])
+    assert cli("import", str(queries_file), "--no-triage", "--json").json()["imported"] == 2
+    first = write_jsonl(tmp_path / "a.jsonl", [{"id": "c-1", "answer": "json.Unmarshal"},
+                                               {"id": "c-2", "answer": "serde_json"}])
+    added = cli("import", str(first), "--answers", "--model", "gpt-4o", "--json").json()
+    assert (added["added"], added["replaced"], added["models"]) == (2, 0, {"gpt-4o": 2})
+    second = write_jsonl(tmp_path / "b.jsonl", [{"id": "c-1", "answer": "json.NewDecoder"}])
+    result = cli("import", str(second), "--answers", "--model", "gpt-4o")
+    assert result.code == 0
+    assert "0 added as baseline answers, 1 replaced the same model's earlier answer" in result.out
+    assert "replaced: c-1" in result.out
+    refused = cli("import", str(queries_file), "--model", "gpt-4o")
+    assert refused.code != 0 and "--model names the model of an answers file" in refused.err
 
 
 def test_csv_with_an_unclosed_quote_is_refused_at_the_line_it_starts(engine, admin, tmp_path):

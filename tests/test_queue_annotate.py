@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import Session, func, select, update
 
 from curation_app.core import annotate, auth, configure, labels, queue
-from curation_app.core.errors import Conflict, InvalidInput, PermissionDenied
-from curation_app.core.importer import import_file
+from curation_app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from curation_app.core.importer import import_answers, import_file
 from curation_app.database import session_scope
 from curation_app.models import Annotation, Assignment, AuditLog, FinalLabel, Query, User, utcnow
 from tests.factories import make_team, write_jsonl
@@ -265,6 +265,28 @@ def test_a_missing_reference_answer_is_refused_only_where_the_project_requires_o
     next_for(engine, project["ann1"])
     with pytest.raises(InvalidInput, match="missing reference answer"):
         submit(engine, project["ann1"], "q9", fields=no_answer)
+
+
+def test_an_item_shows_every_baseline_and_starts_from_the_first(engine, project, admin, tmp_path):
+    rows = [{"id": "b-1", "messages": [{"role": "user", "content": "How do I flatten a nested list in Python?"}],
+             "gpt-4-turbo-2024-04-09_response": "Use itertools.chain."}]
+    import_file(write_jsonl(tmp_path / "codearena.jsonl", rows), actor=admin, engine=engine)
+    import_answers(write_jsonl(tmp_path / "gpt-4-0314_answers.jsonl", [{"id": "b-1", "answer": "A comprehension."}]),
+                   actor=admin, engine=engine)
+    with session_scope(engine) as session:
+        queue.assign(session, actor=project["boss"], annotators=["ann1", "ann3"], public_ids=["b-1"])
+    with session_scope(engine) as session:
+        view = annotate.open_item(session, actor=project["ann1"], public_id="b-1")
+        first = annotate.baseline_answer(session, actor=project["ann1"], public_id="b-1")
+        chosen = annotate.baseline_answer(session, actor=project["ann1"], public_id="b-1", model="gpt-4-0314")
+        with pytest.raises(NotFound, match="no baseline answer from 'gpt-5'"):
+            annotate.baseline_answer(session, actor=project["ann1"], public_id="b-1", model="gpt-5")
+        with pytest.raises(PermissionDenied, match="not assigned to ann2"):
+            annotate.baseline_answer(session, actor=project["ann2"], public_id="b-1")
+    assert view.baselines == [{"model": "gpt-4-turbo-2024-04-09", "answer": "Use itertools.chain."},
+                              {"model": "gpt-4-0314", "answer": "A comprehension."}]
+    assert (view.baseline_model, view.baseline_answer) == ("gpt-4-turbo-2024-04-09", "Use itertools.chain.")
+    assert (first, chosen) == ("Use itertools.chain.", "A comprehension.")
 
 
 def test_roles_are_enforced_in_core_and_annotators_are_blind(engine, project):

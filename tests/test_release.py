@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from curation_app.core import adjudicate, annotation_io, release
 from curation_app.core.errors import Conflict
-from curation_app.core.importer import import_file
+from curation_app.core.importer import import_answers, import_file
 from curation_app.core.labels import FIELDS
 from curation_app.core.project import load_project
 from curation_app.core.release import ReleaseSpec, card, freeze
@@ -34,10 +34,12 @@ LANGUAGES = ["python", "js", "c++", "sql", "go", "rust", "java", "bash"]
 DIFFICULTIES = ["easy", "medium", "hard"]
 
 
-def build_finals(engine, admin, tmp_path, n: int = 120, seed: int = 0) -> None:
-    """n queries, each labelled the same way by two annotators, finalised by the default rule."""
+def build_finals(engine, admin, tmp_path, n: int = 120, seed: int = 0, row_fields=None) -> None:
+    """n queries, each labelled the same way by two annotators, finalised by the default rule;
+    row_fields(i) gives more fields of query i's imported row."""
     rng = random.Random(seed)
-    rows = [{"id": f"r{i:03d}", "prompt": f"release question {i}"} for i in range(n)]
+    rows = [{"id": f"r{i:03d}", "prompt": f"release question {i}", **(row_fields(i) if row_fields else {})}
+            for i in range(n)]
     import_file(write_jsonl(tmp_path / "queries.jsonl", rows), actor=admin, engine=engine)
     labels = []
     for i in range(n):
@@ -94,6 +96,65 @@ def test_release_folder_keys_types_and_card(engine, admin, finals):
     assert "configs:" in front and "path: data.parquet" in front and "path: data.jsonl" not in front
     assert "task_categories:" in front
     assert "## How the items were selected" in card and "Krippendorff's alpha" in card and "| difficulty |" in card
+
+
+JUDGE_MODEL = "gpt-4-turbo-2024-04-09"  # the baseline CodeArena's judge compares against
+
+
+def test_each_baseline_is_released_under_its_models_response_key(engine, admin, tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATION_EXPORTS_DIR", str(tmp_path / "exports"))
+    build_finals(engine, admin, tmp_path, n=12,
+                 row_fields=lambda i: {f"{JUDGE_MODEL}_response": f"turbo answer {i}"} if i % 4 else {})
+    second = [{"question_id": f"r{i:03d}", "model_id": "gpt-4-0314",
+               "choices": [{"turns": [{"content": f"0314 answer {i}"}]}]} for i in range(0, 12, 2)]
+    import_answers(write_jsonl(tmp_path / "gpt-4-0314_answers.jsonl", second), actor=admin, engine=engine)
+    created = make(engine, admin, name="arena", version="1.0")
+    folder = Path(created["path"])
+
+    # CodeArena's judge: open the JSONL and index item[f"{model}_response"] for every item.
+    with open(folder / "data.jsonl", encoding="utf-8") as handle:
+        items = [json.loads(line) for line in handle]
+    turbo = {item["id"]: item[f"{JUDGE_MODEL}_response"] for item in items}
+    assert turbo == {f"r{i:03d}": f"turbo answer {i}" if i % 4 else None for i in range(12)}
+    by_id = {item["id"]: item for item in items}
+    assert by_id["r002"]["gpt-4-0314_response"] == "0314 answer 2" and by_id["r001"]["gpt-4-0314_response"] is None
+    assert by_id["r002"]["baseline_models"] == [JUDGE_MODEL, "gpt-4-0314"]
+    assert by_id["r002"]["baseline_answer"] == "turbo answer 2"  # the first one imported
+    assert (by_id["r004"]["baseline_models"], by_id["r004"]["baseline_answer"]) == (["gpt-4-0314"], "0314 answer 4")
+    assert (by_id["r001"]["baseline_models"], by_id["r003"]["baseline_answer"]) == ([JUDGE_MODEL], "turbo answer 3")
+    assert all(list(item) == [*release.ITEM_KEYS, "gpt-4-0314_response", f"{JUDGE_MODEL}_response"]
+               for item in items)
+
+    table = pq.read_table(folder / "data.parquet")  # one type per column
+    assert table.schema.equals(release.parquet_schema((), ["gpt-4-0314_response", f"{JUDGE_MODEL}_response"]))
+    assert table.column(f"{JUDGE_MODEL}_response").to_pylist() == list(turbo.values())
+    assert pa.types.is_list(table.schema.field("baseline_models").type)
+    from_jsonl = pyarrow.json.read_json(folder / "data.jsonl")
+    assert from_jsonl.schema.field(f"{JUDGE_MODEL}_response").type == pa.string()
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["baseline_models"] == {"gpt-4-0314": 6, JUDGE_MODEL: 9}
+    assert manifest["keys"][-2:] == ["gpt-4-0314_response", f"{JUDGE_MODEL}_response"]
+    card_text = (folder / "README.md").read_text()
+    assert "## Baseline answers" in card_text
+    assert f"| {JUDGE_MODEL} | `{JUDGE_MODEL}_response` | 9 |" in card_text
+    assert release.verify(folder) == []
+
+    # A model's replaced answer is a change of that item in the next version.
+    fixed = [{"question_id": "r002", "model_id": "gpt-4-0314", "choices": [{"turns": [{"content": "better"}]}]}]
+    assert import_answers(write_jsonl(tmp_path / "fix.jsonl", fixed), actor=admin, engine=engine).replaced == 1
+    newer = make(engine, admin, name="arena", version="1.1")
+    assert release.diff(folder, newer["path"])["changed"] == [{"id": "r002", "fields": ["gpt-4-0314_response"]}]
+
+
+def test_a_release_without_baselines_has_no_response_keys(engine, admin, finals):
+    folder = Path(make(engine, admin)["path"])
+    first = json.loads((folder / "data.jsonl").read_text().splitlines()[0])
+    assert not [key for key in first if key.endswith("_response")]
+    assert first["baseline_models"] == [] and first["baseline_answer"] is None
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["baseline_models"] == {}
+    assert "## Baseline answers" not in (folder / "README.md").read_text()
 
 
 def test_the_card_renders_from_its_template_and_escapes_table_cells():

@@ -266,9 +266,10 @@ with left:
     # the bottom), and the first lines of a query are often the question.
     with st.container(border=True):
         render_conversation(view.messages)
-    if view.baseline_answer:
-        with st.expander(f"Baseline answer ({md(view.baseline_model or 'unknown model')})"):
-            render_markdown_preview(view.baseline_answer)
+    for number, baseline in enumerate(view.baselines):  # one per model; the button and Alt+B take the first
+        starts_here = f", the one {SHORTCUTS['baseline']} starts from" if number == 0 and len(view.baselines) > 1 else ""
+        with st.expander(f"Baseline answer ({md(baseline['model'])}{starts_here})"):
+            render_markdown_preview(baseline["answer"])
 
 with right:
     saved_languages = state.get(field_key(public_id, "languages")) or []
@@ -335,7 +336,8 @@ with write:
     st.text_area("Reference answer (markdown, code in fenced blocks)", key=field_key(public_id, "reference_answer"),
                  height=220, on_change=autosave, args=(public_id,), disabled=read_only)
     if view.baseline_answer:
-        st.button(f"Start from the baseline answer `{SHORTCUTS['baseline']}`", key=field_key(public_id, "btn_baseline"),
+        st.button(f"Start from the baseline answer{f' ({md(view.baseline_model)})' if len(view.baselines) > 1 else ''} "
+                  f"`{SHORTCUTS['baseline']}`", key=field_key(public_id, "btn_baseline"),
                   on_click=use_baseline, args=(public_id,), disabled=read_only)
 with preview:
     st.caption("Preview")

@@ -24,7 +24,10 @@ def register_import(commands: Commands) -> None:
     imp.add_argument("--skip-bad-rows", action="store_true",
                      help="import the good rows and list the bad ones instead of refusing the file")
     imp.add_argument("--answers", action="store_true",
-                     help="the file holds baseline answers keyed by query id (detected for Arena-Hard answers)")
+                     help="the file holds baseline answers keyed by query id (detected for Arena-Hard answers); "
+                          "each adds a baseline of its model, or replaces that model's earlier answer")
+    imp.add_argument("--model", help="with --answers: the model of answers whose records do not name one "
+                                     "(default: the file name, e.g. gpt-4-0314 for gpt-4-0314_answers.jsonl)")
     imp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     imp.set_defaults(run=cmd_import)
 
@@ -43,14 +46,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     engine = ready_engine()
     path = Path(args.file)
     if args.answers or (path.is_file() and looks_like_answers(path)):
-        summary: Any = import_answers(path, actor=actor(), source=args.source, engine=engine)
+        summary: Any = import_answers(path, actor=actor(), source=args.source, model=args.model, engine=engine)
         result = summary.as_dict()
         if args.json:
             print_json(result)
         else:
-            print(f"{path.name}: {result['read']} answers read, {result['attached']} attached as "
-                  f"baseline answers, {result['unmatched']} with no matching query")
+            models = ", ".join(f"{name} {count}" for name, count in result["models"].items()) or "none"
+            print(f"{path.name}: {result['read']} answers read (models: {models}), {result['added']} added as "
+                  f"baseline answers, {result['replaced']} replaced the same model's earlier answer, "
+                  f"{result['unchanged']} unchanged, {result['unmatched']} with no matching query")
+            if result["replaced_ids"]:
+                print(f"  replaced: {', '.join(result['replaced_ids'][:10])}"
+                      f"{' ...' if result['replaced'] > 10 else ''}")
         return 0
+    if args.model:
+        raise CommandFailed("--model names the model of an answers file; this file holds queries "
+                            "(their `<model>_response` fields name their models)")
     update, bar = _progress_bar(path)
     try:
         summary = import_file(path, actor=actor(), source=args.source, text_field=args.text_field,
@@ -83,6 +94,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"{path.name} ({result['format']}, {result['shape']} shape) as source {result['source']!r}: "
           f"{result['read']} read, {result['imported']} imported, {result['duplicates']} duplicates, "
           f"{result['errors']} skipped")
+    if result["baselines"]:
+        print("  baseline answers: " + ", ".join(f"{model} {n}" for model, n in result["baselines"].items()))
     if "error" in result.get("triage", {}):
         print(f"  triage did not run ({result['triage']['error']}); run `python -m curation_app triage` later")
     elif "triage" in result:

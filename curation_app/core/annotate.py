@@ -20,8 +20,8 @@ from curation_app.core.languages import confident_languages
 from curation_app.core.project import Project, load_project
 from curation_app.core.rendering import suggest_for_messages
 from curation_app.core.scores import merge_scores
-from curation_app.models import (Annotation, AnnotationState, Assignment, AssignmentState, FinalLabel, Query, Role,
-                                 User, utcnow)
+from curation_app.models import (Annotation, AnnotationState, Assignment, AssignmentState, Baseline, FinalLabel, Query,
+                                 Role, User, utcnow)
 
 # Time on task counts at most this much per save, so an item left open overnight does not count.
 MAX_SECONDS_PER_SAVE = 30 * 60
@@ -35,9 +35,10 @@ class ItemView:
     public_id: str
     messages: list[dict]
     source: str
-    baseline_answer: str | None
+    baseline_answer: str | None  # the first of `baselines`
     baseline_model: str | None
     suggested_languages: list[dict]
+    baselines: list[dict] = field(default_factory=list)  # {"model", "answer"} per model, first imported first
     annotation: dict[str, Any] = field(default_factory=dict)
     state: str | None = None  # None | draft | submitted
     revision: int = 0
@@ -79,12 +80,14 @@ def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
     if assignment.state == AssignmentState.SKIPPED:
         raise InvalidInput(f"you skipped {public_id} (or a lead closed it); it is no longer in your queue")
     annotation: Annotation | None = _own(session, Annotation, query.id, actor.id)
+    baselines = _baselines(session, query.id)
     suggestions = (annotation.suggested_languages if annotation and annotation.suggested_languages is not None
                    else [s.as_dict() for s in suggest_for_messages(query.messages)])
     return ItemView(
         query_id=query.id, public_id=query.public_id, messages=query.messages, source=query.source,
-        baseline_answer=query.baseline_answer, baseline_model=query.baseline_model,
-        suggested_languages=suggestions,
+        baseline_answer=baselines[0]["answer"] if baselines else None,
+        baseline_model=baselines[0]["model"] if baselines else None,
+        suggested_languages=suggestions, baselines=baselines,
         annotation={name: getattr(annotation, name) for name in FIELDS} if annotation else {},
         state=annotation.state if annotation else None, revision=annotation.revision if annotation else 0,
         time_on_task_s=annotation.time_on_task_s if annotation else 0.0,
@@ -95,12 +98,23 @@ def open_item(session: Session, *, actor: User, public_id: str) -> ItemView:
     )
 
 
-def baseline_answer(session: Session, *, actor: User, public_id: str) -> str | None:
-    """The item's baseline answer, for an annotator who has it in their queue."""
+def _baselines(session: Session, query_id: int) -> list[dict]:
+    return [{"model": model, "answer": answer} for model, answer in session.execute(
+        select(Baseline.model, Baseline.answer).where(Baseline.query_id == query_id).order_by(Baseline.id))]
+
+
+def baseline_answer(session: Session, *, actor: User, public_id: str, model: str | None = None) -> str | None:
+    """The item's first baseline answer, or `model`'s, for an annotator who has it in their queue."""
     require_role(actor, Role.ANNOTATOR)
     query = _query(session, public_id)
     _assignment(session, query, actor)
-    return query.baseline_answer
+    baselines = _baselines(session, query.id)
+    if model is None:
+        return baselines[0]["answer"] if baselines else None
+    answer = next((b["answer"] for b in baselines if b["model"] == model), None)
+    if answer is None:
+        raise NotFound(f"query {public_id} has no baseline answer from {model!r}")
+    return answer
 
 
 def start_item(session: Session, *, actor: User, public_id: str) -> ItemView:

@@ -25,7 +25,7 @@ from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.readers import file_sha256, read_records, type_name
 from curation_app.database import session_scope
-from curation_app.models import ImportBatch, Query, Role, User, utcnow
+from curation_app.models import Baseline, ImportBatch, Query, Role, User, utcnow
 
 FLAT_TEXT_FIELDS = ("prompt", "instruction", "question", "query", "text")
 ID_FIELDS = ("id", "question_id", "query_id", "conversation_id", "uid", "uuid", "task_id")
@@ -35,6 +35,9 @@ MAX_ID_CHARS = 150
 MAX_SOURCE_CHARS = 100
 MAX_LISTED_PROBLEMS = 1_000
 CHUNK_ROWS = 2_000
+RESPONSE_SUFFIX = "_response"  # CodeArena's `<model>_response`: that model's answer to the query
+MAX_MODEL_CHARS = 200
+UNKNOWN_MODEL = "unknown"  # a `_response` field with no model name before the suffix
 _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                    "chatgpt": "assistant", "bard": "assistant", "bing": "assistant", "model": "assistant",
                    "system": "system"}
@@ -172,8 +175,7 @@ class ParsedRow:
     messages: list[dict]
     content_hash: str
     original_id: str | None
-    baseline_answer: str | None
-    baseline_model: str | None
+    baselines: list[tuple[str, str]]  # (model, answer), the first one the query's primary baseline
     extra: dict
 
 
@@ -202,15 +204,26 @@ def parse_record(record: dict, shape: Shape) -> ParsedRow:
             raise RowProblem(f"{name!r} is longer than {MAX_ID_CHARS} characters")
         used.add(name)
         break
-    baseline_answer = baseline_model = None
+    baselines = []
     for name in sorted(record):
-        if name.endswith("_response") and isinstance(record[name], str) and record[name].strip():
-            baseline_answer, baseline_model = record[name], name[: -len("_response")][:200] or None
-            used.add(name)
-            break
+        value = record[name]
+        if not name.endswith(RESPONSE_SUFFIX) or not (value is None or isinstance(value, (str, float))):
+            continue  # a `_response` list or object is not an answer: kept as metadata
+        if value is None or isinstance(value, float):
+            if value is None or value != value:  # no answer from that model (a gap in a CSV or Parquet column)
+                used.add(name)
+            continue
+        used.add(name)
+        if not value.strip():
+            continue
+        model = name[: -len(RESPONSE_SUFFIX)].strip() or UNKNOWN_MODEL
+        if len(model) > MAX_MODEL_CHARS:
+            raise RowProblem(f"{name[:60]!r}...: the model name is longer than {MAX_MODEL_CHARS} characters")
+        if "\x00" in value:
+            raise RowProblem(f"{name!r} contains a NUL byte")
+        baselines.append((model, value))
     extra = {k: _json_safe(v) for k, v in record.items() if k not in used}
-    return ParsedRow("", messages, content_hash(messages), original_id, baseline_answer,
-                     baseline_model, extra)
+    return ParsedRow("", messages, content_hash(messages), original_id, baselines, extra)
 
 
 @dataclass
@@ -225,6 +238,7 @@ class ImportSummary:
     errors: int = 0
     skipped: list[dict] = field(default_factory=list)
     renamed: list[dict] = field(default_factory=list)
+    baselines: dict[str, int] = field(default_factory=dict)  # model -> baseline answers imported with the queries
     batch_id: int | None = None
 
     def as_dict(self) -> dict:
@@ -381,19 +395,37 @@ def _insert_chunk(session: Session, chunk: list[ParsedRow], batch: ImportBatch, 
     now = utcnow()
     bookkeeping = queue.initial_bookkeeping()
     values = []
+    answered: dict[str, ParsedRow] = {}
     for row, (public_id, renamed) in zip(new_rows, ids.assign(new_rows)):
         if renamed:
             summary.renamed.append(renamed)
+        if row.baselines:
+            answered[public_id] = row
+        first_model, first_answer = row.baselines[0] if row.baselines else (None, None)
         values.append({
             "public_id": public_id, "content_hash": row.content_hash, "messages": row.messages,
             "n_turns": len(row.messages), "n_chars": sum(len(m["content"]) for m in row.messages),
             "source": summary.source, "source_file": batch.file_name, "source_location": row.location,
             "original_id": row.original_id, "batch_id": batch.id, "extra": row.extra or None,
-            "baseline_answer": row.baseline_answer, "baseline_model": row.baseline_model,
+            "baseline_answer": first_answer, "baseline_model": first_model,
             "triage_flags": None, **bookkeeping, "created_at": now,
         })
     # Core executemany, not the ORM's bulk path: a third of the time for 100,000 rows.
     session.connection().execute(insert(Query.__table__), values)
+    if not answered:
+        return
+    baselines = []
+    public_ids = list(answered)
+    for start in range(0, len(public_ids), 500):
+        for public_id, query_id in session.execute(select(Query.public_id, Query.id).where(
+                Query.public_id.in_(public_ids[start:start + 500]))):
+            row = answered[public_id]
+            for model, answer in row.baselines:
+                baselines.append({"query_id": query_id, "model": model, "answer": answer,
+                                  "source_file": batch.file_name, "source_location": row.location,
+                                  "imported_at": now})
+                summary.baselines[model] = summary.baselines.get(model, 0) + 1
+    session.connection().execute(insert(Baseline.__table__), baselines)
 
 
 # Answers files: a baseline answer per query id, from a separate file.
@@ -430,40 +462,68 @@ def looks_like_answers(path: Path) -> bool:
         k in first for k in ("messages", "turns", "conversations", *FLAT_TEXT_FIELDS))
 
 
+def model_from_file_name(path: Path) -> str:
+    """The model of an answers file whose records do not name one: Arena-Hard names its files
+    `<model>_answers.jsonl`, so `gpt-4-0314_answers.jsonl` holds gpt-4-0314's answers."""
+    stem = path.name.split(".")[0]
+    for suffix in ("_answers", "-answers", "_answer", "-answer"):
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    return stem or UNKNOWN_MODEL
+
+
 @dataclass
 class AnswersSummary:
     file: str
     read: int = 0
-    attached: int = 0
+    attached: int = 0  # added + replaced + unchanged
+    added: int = 0  # a model's first answer to a query: one more baseline
+    replaced: int = 0  # a new answer from a model the query already had one from
+    unchanged: int = 0  # the same answer from the same model again
+    replaced_ids: list[str] = field(default_factory=list)
+    models: dict[str, int] = field(default_factory=dict)  # model -> answers attached
     unmatched: list[str] = field(default_factory=list)
     errors: int = 0
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "read": self.read, "attached": self.attached,
-                "unmatched": len(self.unmatched), "unmatched_ids": self.unmatched[:100],
+        return {"file": self.file, "read": self.read, "attached": self.attached, "added": self.added,
+                "replaced": self.replaced, "unchanged": self.unchanged, "replaced_ids": self.replaced_ids[:100],
+                "models": dict(self.models), "unmatched": len(self.unmatched), "unmatched_ids": self.unmatched[:100],
                 "errors": self.errors, "imported": 0, "duplicates": 0}
 
 
-def import_answers(path: str | Path, *, actor: User, source: str | None = None,
+def import_answers(path: str | Path, *, actor: User, source: str | None = None, model: str | None = None,
                    engine: Engine | None = None) -> AnswersSummary:
-    """Attach baseline answers, keyed by query id, to queries already imported."""
+    """Add baseline answers, keyed by query id, to queries already imported: each a baseline of its
+    model (the record's `model_id` or `model`, else `model`, else the file name's). A model the
+    query already has a baseline from has that answer replaced; other baselines stay."""
     require_role(actor, Role.ADMIN)
     path = Path(path)
+    default_model = (model or "").strip() or model_from_file_name(path)
     _, raw_records = read_records(path)
     summary = AnswersSummary(file=str(path))
     problems: list[tuple[str, str]] = []
-    answers: list[tuple[str, str, str, str | None]] = []
+    answers: list[tuple[str, str, str, str]] = []
+    first_seen: dict[tuple[str, str], str] = {}
     for raw in raw_records:
         summary.read += 1
         try:
             if raw.problem or raw.record is None:
                 raise RowProblem(raw.problem or "unreadable")
-            query_id, text, model = _answer_of(raw.record)
+            query_id, text, record_model = _answer_of(raw.record)
             if not query_id:
                 raise RowProblem(f"missing id: none of {'/'.join(ID_FIELDS)}")
             if not text.strip():
                 raise RowProblem("empty text: the answer is blank")
-            answers.append((raw.location, query_id, text, None if model is None else str(model)))
+            if "\x00" in text:
+                raise RowProblem("the answer contains a NUL byte")
+            answer_model = default_model if record_model is None else str(record_model).strip()
+            if not answer_model or len(answer_model) > MAX_MODEL_CHARS:
+                raise RowProblem(f"the model name must have 1-{MAX_MODEL_CHARS} characters")
+            earlier = first_seen.setdefault((query_id, answer_model), raw.location)
+            if earlier != raw.location:
+                raise RowProblem(f"a second answer from {answer_model!r} to {query_id!r} (the first is at {earlier})")
+            answers.append((raw.location, query_id, text, answer_model))
         except RowProblem as problem:
             summary.errors += 1
             problems.append((raw.location, str(problem)))
@@ -472,6 +532,7 @@ def import_answers(path: str | Path, *, actor: User, source: str | None = None,
     if problems:
         raise ImportRefused(path.name, problems[:MAX_LISTED_PROBLEMS], len(problems))
     with session_scope(engine) as session:
+        now = utcnow()
         for start in range(0, len(answers), 500):
             chunk = answers[start:start + 500]
             wanted = [a[1] for a in chunk]
@@ -484,24 +545,64 @@ def import_answers(path: str | Path, *, actor: User, source: str | None = None,
             for original_id, target in session.execute(select(Query.original_id, Query.id).where(
                     Query.original_id.in_(wanted), scope)):
                 by_original.setdefault(original_id, []).append(target)
-            updates = []
-            for _, query_id, text, model in chunk:
+            matched: dict[tuple[int, str], tuple[str, str, str]] = {}  # (query, model) -> (location, text, id)
+            for location, query_id, text, answer_model in chunk:
                 candidates = by_original.get(query_id, [])
                 target = by_public.get(query_id) or (candidates[0] if len(candidates) == 1 else None)
                 if target is None:
                     summary.unmatched.append(query_id if len(candidates) < 2 else f"{query_id} (ambiguous: "
                                              f"{len(candidates)} sources; pass --source)")
                     continue
-                updates.append({"target": target, "answer": text, "model": model})
-            if updates:
-                table = Query.__table__
-                session.connection().execute(
-                    update(table).where(table.c.id == bindparam("target")).values(
-                        baseline_answer=bindparam("answer"), baseline_model=bindparam("model")),
-                    updates)
-            summary.attached += len(updates)
+                matched[(target, answer_model)] = (location, text, query_id)
+            _store_baselines(session, matched, path.name, now, summary)
         audit.record(session, actor=actor, action="import.answers", entity="file", entity_id=path.name,
-                     new={"read": summary.read, "attached": summary.attached,
-                          "unmatched": len(summary.unmatched)})
+                     new={"read": summary.read, "attached": summary.attached, "added": summary.added,
+                          "replaced": summary.replaced, "unchanged": summary.unchanged,
+                          "models": dict(summary.models), "unmatched": len(summary.unmatched)})
     return summary
 
+
+def _store_baselines(session: Session, matched: dict[tuple[int, str], tuple[str, str, str]], file_name: str,
+                     now: datetime, summary: AnswersSummary) -> None:
+    """Insert each (query, model)'s answer, or replace that model's earlier one; keep each query's
+    first baseline copied into query.baseline_answer/baseline_model."""
+    if not matched:
+        return
+    targets = sorted({target for target, _ in matched})
+    existing = {(query_id, model): (baseline_id, answer) for baseline_id, query_id, model, answer in session.execute(
+        select(Baseline.id, Baseline.query_id, Baseline.model, Baseline.answer).where(Baseline.query_id.in_(targets)))}
+    primary = dict(session.execute(select(Query.id, Query.baseline_model).where(Query.id.in_(targets))).all())
+    inserts, replacements, firsts = [], [], {}
+    for (target, model), (location, text, query_id) in matched.items():
+        summary.attached += 1
+        summary.models[model] = summary.models.get(model, 0) + 1
+        row = {"query_id": target, "model": model, "answer": text, "source_file": file_name,
+               "source_location": location, "imported_at": now}
+        earlier = existing.get((target, model))
+        if earlier is None:
+            summary.added += 1
+            inserts.append(row)
+        elif earlier[1] == text:
+            summary.unchanged += 1
+            continue
+        else:
+            summary.replaced += 1
+            summary.replaced_ids.append(query_id)
+            replacements.append({**row, "target": earlier[0]})
+        if primary.get(target) is None or primary[target] == model:  # the query's first baseline
+            primary[target] = model
+            firsts[target] = {"target": target, "answer": text, "model": model}
+    connection = session.connection()
+    if inserts:
+        connection.execute(insert(Baseline.__table__), inserts)
+    if replacements:
+        table = Baseline.__table__
+        connection.execute(update(table).where(table.c.id == bindparam("target")).values(
+            answer=bindparam("answer"), source_file=bindparam("source_file"),
+            source_location=bindparam("source_location"), imported_at=bindparam("imported_at")),
+            [{k: r[k] for k in ("target", "answer", "source_file", "source_location", "imported_at")}
+             for r in replacements])
+    if firsts:
+        table = Query.__table__
+        connection.execute(update(table).where(table.c.id == bindparam("target")).values(
+            baseline_answer=bindparam("answer"), baseline_model=bindparam("model")), list(firsts.values()))

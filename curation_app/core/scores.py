@@ -24,7 +24,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RESERVED_NAMES = frozenset({
     "decision", "reject_reason", "category", "subcategory", "languages", "difficulty", "rewritten_prompt",
     "reference_answer", "notes", "scores", "query_id", "annotator", "id", "messages", "programming_language",
-    "baseline_answer", "source", "original_id", "label_source", "n_annotators", "field_sources", "rewritten",
+    "baseline_answer", "baseline_models", "source", "original_id", "label_source", "n_annotators", "field_sources", "rewritten",
     "original_messages", "item", "batch", "value", "state", "revision",
 })
 _KEYS = {"name", "label", "level", "min", "max", "step", "required", "help"}

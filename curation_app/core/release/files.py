@@ -17,14 +17,22 @@ DATA_FILES = ("data.jsonl", "data.parquet")
 ALL_FILES = DATA_FILES + ("README.md", "manifest.json")
 # Keys of one item, in file order: CodeArena's first, then provenance.
 ITEM_KEYS = ("id", "messages", "difficulty", "programming_language", "category", "subcategory",
-             "reference_answer", "baseline_answer", "source", "original_id", "label_source", "n_annotators",
+             "reference_answer", "baseline_answer", "baseline_models", "source", "original_id", "label_source", "n_annotators",
              "field_sources", "rewritten", "original_messages")
 # Items of a project with score fields (setting score_fields) also carry "scores": {name: number}.
 CHANGE_KEYS = ITEM_KEYS[1:] + ("scores",)
+# Items whose queries have baseline answers also carry CodeArena's "<model>_response": that model's
+# answer, one key per model among the release's items (null where an item has none), after "scores".
+RESPONSE_SUFFIX = "_response"
+
+
+def response_keys(item: dict) -> tuple[str, ...]:
+    return tuple(key for key in item if key.endswith(RESPONSE_SUFFIX))
 
 
 def item_keys(items: list[dict]) -> tuple[str, ...]:
-    return ITEM_KEYS + (("scores",) if items and "scores" in items[0] else ())
+    return (ITEM_KEYS + (("scores",) if items and "scores" in items[0] else ())
+            + (response_keys(items[0]) if items else ()))
 
 
 def public_item(item: dict) -> dict:
@@ -32,6 +40,8 @@ def public_item(item: dict) -> dict:
     public = {key: item[key] for key in ITEM_KEYS}
     if "scores" in item:
         public["scores"] = item["scores"]
+    for key in response_keys(item):
+        public[key] = item[key]
     return public
 
 
@@ -41,21 +51,24 @@ def write_jsonl(items: Iterable[dict], path: Path) -> None:
             handle.write(orjson.dumps(public_item(item)) + b"\n")
 
 
-def parquet_schema(score_names: list[str] | tuple[str, ...] = ()) -> pa.Schema:
+def parquet_schema(score_names: list[str] | tuple[str, ...] = (),
+                   response_names: list[str] | tuple[str, ...] = ()) -> pa.Schema:
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
     scores = [("scores", pa.struct([(name, pa.float64()) for name in score_names]))] if score_names else []
     return pa.schema([
         ("id", pa.string()), ("messages", pa.list_(message)), ("difficulty", pa.string()),
         ("programming_language", pa.list_(pa.string())), ("category", pa.string()), ("subcategory", pa.string()),
-        ("reference_answer", pa.string()), ("baseline_answer", pa.string()), ("source", pa.string()),
+        ("reference_answer", pa.string()), ("baseline_answer", pa.string()),
+        ("baseline_models", pa.list_(pa.string())), ("source", pa.string()),
         ("original_id", pa.string()), ("label_source", pa.string()), ("n_annotators", pa.int64()),
         ("field_sources", pa.string()), ("rewritten", pa.bool_()), ("original_messages", pa.string()),
-        *scores,
+        *scores, *[(name, pa.string()) for name in response_names],
     ])
 
 
 def write_parquet(items: list[dict], path: Path) -> None:
-    schema = parquet_schema(list(items[0]["scores"]) if items and "scores" in items[0] else ())
+    schema = parquet_schema(list(items[0]["scores"]) if items and "scores" in items[0] else (),
+                            response_keys(items[0]) if items else ())
     columns = {name: [item[name] for item in items] for name in schema.names}
     table = pa.Table.from_pydict(columns, schema=schema)
     # No pandas metadata and no timestamps: the same items give the same bytes.

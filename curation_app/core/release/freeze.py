@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -90,6 +91,8 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
                 session, released_query_ids=query_ids, public_ids={i["_query_id"]: i["id"] for i in result.items},
                 flags=flags),
             **({"scores": result.scores} if result.scores else {}),
+            # Each baseline model, with how many items have its answer (as `<model>_response`).
+            "baseline_models": dict(sorted(Counter(m for i in result.items for m in i["baseline_models"]).items())),
             "guideline_versions": versions,
             "taxonomy": {"name": taxonomy.name, "version": taxonomy.version},
             "rule": {"min_annotations": project.rule.min_annotations, "keep_quorum": project.rule.keep_quorum},

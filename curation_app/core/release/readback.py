@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from curation_app.core.errors import InvalidInput, NotFound
 from curation_app.core.readers import file_sha256
-from curation_app.core.release.files import CHANGE_KEYS
+from curation_app.core.release.files import CHANGE_KEYS, response_keys
 from curation_app.models import Release, User
 
 
@@ -77,7 +77,8 @@ def diff(path_a: str | Path, path_b: str | Path) -> dict:
     a, b = load_items(path_a), load_items(path_b)
     changed = []
     for item_id in sorted(set(a) & set(b)):
-        fields = [k for k in CHANGE_KEYS if a[item_id].get(k) != b[item_id].get(k)]
+        responses = sorted(set(response_keys(a[item_id])) | set(response_keys(b[item_id])))
+        fields = [k for k in (*CHANGE_KEYS, *responses) if a[item_id].get(k) != b[item_id].get(k)]
         if fields:
             changed.append({"id": item_id, "fields": fields})
     return {"added": sorted(set(b) - set(a)), "removed": sorted(set(a) - set(b)), "changed": changed,

@@ -18,10 +18,10 @@ from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
 from curation_app.core.labels import KEEP
 from curation_app.core.project import Project, load_project
-from curation_app.core.release.files import score_summary
+from curation_app.core.release.files import RESPONSE_SUFFIX, score_summary
 from curation_app.core.scores import ScoreField
 from curation_app.core.taxonomy import Taxonomy
-from curation_app.models import Annotation, AnnotationState, FinalLabel, Query, Role, User
+from curation_app.models import Annotation, AnnotationState, Baseline, FinalLabel, Query, Role, User
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _pool(session: Session, spec: ReleaseSpec,
     the ids held back by triage flags that no lead has cleared."""
     # Plain columns, not ORM objects: a 100,000-item release reads them all.
     statement = (select(Query.id, Query.public_id, Query.messages, Query.source, Query.original_id,
-                        Query.baseline_answer, Query.triage_flags, FinalLabel.difficulty, FinalLabel.languages,
+                        Query.triage_flags, FinalLabel.difficulty, FinalLabel.languages,
                         FinalLabel.category, FinalLabel.subcategory, FinalLabel.reference_answer,
                         FinalLabel.rewritten_prompt, FinalLabel.source.label("label_source"), FinalLabel.field_sources,
                         FinalLabel.scores)
@@ -90,6 +90,12 @@ def _pool(session: Session, spec: ReleaseSpec,
         statement = statement.where(Query.source.in_(spec.sources))
     counts = dict(session.execute(select(Annotation.query_id, func.count()).where(
         Annotation.state == AnnotationState.SUBMITTED).group_by(Annotation.query_id)).all())
+    baselines: dict[int, dict[str, str]] = defaultdict(dict)  # query -> {model: answer}, first imported first
+    for query_id, model, answer in session.execute(
+            select(Baseline.query_id, Baseline.model, Baseline.answer).join(
+                FinalLabel, FinalLabel.query_id == Baseline.query_id)
+            .where(FinalLabel.decision == KEEP).order_by(Baseline.id).execution_options(yield_per=5000)):
+        baselines[query_id][model] = answer
     wanted_languages = set(spec.languages)
     score_names = [f.name for f in score_fields]
     rows = []
@@ -110,7 +116,8 @@ def _pool(session: Session, spec: ReleaseSpec,
             "category": row.category,
             "subcategory": row.subcategory,
             "reference_answer": row.reference_answer,
-            "baseline_answer": row.baseline_answer,
+            "baseline_answer": next(iter(baselines.get(row.id, {}).values()), None),
+            "baseline_models": list(baselines.get(row.id, ())),
             "source": row.source,
             "original_id": row.original_id,
             "label_source": row.label_source,
@@ -119,11 +126,23 @@ def _pool(session: Session, spec: ReleaseSpec,
             "rewritten": rewritten,
             "original_messages": json.dumps(row.messages, ensure_ascii=False) if rewritten else None,
             "_query_id": row.id,
+            "_baselines": baselines.get(row.id, {}),
         })
         if score_names:
             scores = row.scores or {}
             rows[-1]["scores"] = {name: scores.get(name) for name in score_names}
     return rows, held_back
+
+
+def add_responses(items: list[dict]) -> list[str]:
+    """Give every item CodeArena's `<model>_response` key for each baseline model among the items
+    (None where an item has no answer from that model), so every row has the same keys and each
+    key one type. Returns the models, sorted."""
+    models = sorted({model for item in items for model in item["baseline_models"]})
+    for item in items:
+        for model in models:
+            item[f"{model}{RESPONSE_SUFFIX}"] = item["_baselines"].get(model)
+    return models
 
 
 def _quotas(size: int, mix: tuple[tuple[str, float], ...]) -> dict[str, int]:
@@ -266,6 +285,7 @@ def preview(session: Session, *, actor: User, spec: ReleaseSpec, with_agreement:
     project = project or load_project(session)
     pool, held_back = _pool(session, spec, project.score_fields)
     items, report = select_items(pool, spec, project.taxonomy)
+    add_responses(items)
     report["held_back_by_triage"] = {"count": len(held_back), "ids": held_back[:100]}
     unanswered = [item["id"] for item in items if not item["reference_answer"]]
     report["without_reference_answer"] = {"count": len(unanswered), "ids": unanswered[:100]}
