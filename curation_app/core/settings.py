@@ -101,6 +101,11 @@ SETTINGS: dict[str, SettingSpec] = {
     "keep_quorum": SettingSpec(
         2, "annotators who must agree on a field for it to be final without a lead "
         "(CodeArena: 3 of 4)", int, _int_between(1, 20)),
+    "review_votes": SettingSpec(
+        0, "reviewers who vote on each annotated item, a second stage after the rule settles its labels "
+        "(0: no review stage; CodeArena: 4)", int, _int_between(0, 20)),
+    "review_quorum": SettingSpec(
+        3, "reviewers' keep votes an item needs to be kept (CodeArena: 3 of 4)", int, _int_between(1, 20)),
     "reservation_minutes": SettingSpec(
         30, "minutes an item stays reserved for the annotator who opened it", int,
         _int_between(1, 24 * 60)),
@@ -174,6 +179,11 @@ def store_settings(session: Session, *, actor: User, values: dict[str, Any]) -> 
         raise InvalidInput(
             f"setting {named}: keep_quorum ({proposed['keep_quorum']}) cannot exceed "
             f"min_annotations ({proposed['min_annotations']})"
+        )
+    if proposed["review_votes"] and proposed["review_quorum"] > proposed["review_votes"]:
+        raise InvalidInput(
+            f"setting {', '.join(values)}: review_quorum ({proposed['review_quorum']}) cannot exceed "
+            f"review_votes ({proposed['review_votes']})"
         )
     for key, value in values.items():
         row = session.get(Setting, key)
