@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 
 class Role(StrEnum):
     ANNOTATOR = "annotator"
+    REVIEWER = "reviewer"  # a senior developer who votes on annotated items (the review stage)
     LEAD = "lead"
     ADMIN = "admin"
 
@@ -42,6 +43,7 @@ class LabelSource(StrEnum):
     MAJORITY = "majority"
     ADJUDICATED = "adjudicated"
     ANNOTATOR = "annotator"  # a text field taken from the annotator who wrote it
+    REVIEWED = "reviewed"  # the annotation stage's labels, kept or rejected by the reviewers' votes
 
 
 ROLES = tuple(Role)
@@ -51,7 +53,7 @@ CLAIMING_STATES = (AssignmentState.ASSIGNED, AssignmentState.RESERVED, Assignmen
 # Assignments of an item still being annotated, closed when the item is final or retired.
 OPEN_STATES = (AssignmentState.ASSIGNED, AssignmentState.RESERVED, AssignmentState.EXPIRED)
 ANNOTATION_STATES = tuple(AnnotationState)
-LABEL_SOURCES = (LabelSource.UNANIMOUS, LabelSource.MAJORITY, LabelSource.ADJUDICATED)
+LABEL_SOURCES = (LabelSource.UNANIMOUS, LabelSource.MAJORITY, LabelSource.REVIEWED, LabelSource.ADJUDICATED)
 
 # Names for constraints and indexes, so Alembic autogenerate and hand-written migrations agree.
 SQLModel.metadata.naming_convention = {
@@ -238,8 +240,27 @@ class FinalLabel(SQLModel, table=True):
     confidence: Optional[str] = Field(default=None, max_length=20)
     error_type: Optional[str] = Field(default=None, max_length=40)
     guidelines_need_update: bool = False
+    # With a review stage: {"keep": n, "reject": n, "votes": n needed, "quorum": n} when decided.
+    review: Optional[dict] = _json_column()
     decided_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
     revision: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewVote(SQLModel, table=True):
+    """A reviewer's vote on an item's proposed labels (the annotation stage's), blind to the others'."""
+
+    __tablename__ = "review_vote"
+    __table_args__ = (UniqueConstraint("query_id", "reviewer_id"), Index("ix_review_vote_reviewer_id", "reviewer_id"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    query_id: int = Field(foreign_key="query.id")
+    reviewer_id: int = Field(foreign_key="app_user.id")
+    vote: str = Field(max_length=20)  # keep | reject
+    comment: Optional[str] = _text_column()
+    # Labels the reviewer would change ({field: value}), for the lead; the vote is on the proposal.
+    corrections: Optional[dict] = _json_column()
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -51,7 +51,7 @@ def test_codearena_rule_three_of_four(engine, admin, lead, tmp_path):
     load(engine, admin, tmp_path, rows)
     with session_scope(engine) as session:
         result = adjudicate.apply_rule(session, actor=lead["lead1"])
-    assert result == {"finalised": 3, "unanimous": 1, "majority": 2, "to_adjudicate": 1}
+    assert result == {"finalised": 3, "unanimous": 1, "majority": 2, "to_adjudicate": 1, "to_review": 0}
     final = finals(engine)
     assert set(final) == {"i0", "i1", "i3"}
     assert final["i0"].source == "unanimous" and final["i1"].source == "majority"
@@ -223,7 +223,7 @@ def test_cli_adjudicate_auto_json(db_url, engine, admin, lead, tmp_path, cli):
                                                                            else "easy") for a in "wxyz"])
     result = cli("adjudicate", "--auto", "--json")
     assert result.code == 0, result.err
-    assert result.json() == {"finalised": 2, "unanimous": 1, "majority": 1, "to_adjudicate": 0}
+    assert result.json() == {"finalised": 2, "unanimous": 1, "majority": 1, "to_adjudicate": 0, "to_review": 0}
 
 
 def test_split_decisions_come_first_closest_split_first(engine, admin, lead, tmp_path):

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 from curation_app import database, models  # noqa: F401  (tables on the metadata)
 
 EXPECTED_TABLES = {"alembic_version", "app_user", "annotation", "assignment", "audit_log", "baseline", "final_label",
-                   "import_batch", "login_session", "query", "release", "release_item", "setting"}
+                   "import_batch", "login_session", "query", "release", "release_item", "review_vote", "setting"}
 
 
 def test_upgrade_creates_every_table_and_matches_the_models(any_url):

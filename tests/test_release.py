@@ -427,7 +427,7 @@ def test_end_to_end_on_real_arena_hard_data(db_url, engine, admin, cli, tmp_path
                    {"query_id": query_id, "annotator": "rater2", **other}]
     assert cli("annotations", "import", write_csv(tmp_path / "labels.csv", labels), "--json").json()["created"] == 160
     auto = cli("adjudicate", "--auto", "--json").json()
-    assert auto == {"finalised": 60, "unanimous": 60, "majority": 0, "to_adjudicate": 20}
+    assert auto == {"finalised": 60, "unanimous": 60, "majority": 0, "to_adjudicate": 20, "to_review": 0}
     with session_scope(engine) as session:
         for item in adjudicate.conflict_queue(session, actor=admin):
             view = adjudicate.adjudication_view(session, actor=admin, public_id=item.public_id)

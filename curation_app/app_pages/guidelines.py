@@ -8,7 +8,7 @@ from curation_app.core.project import load_project
 from curation_app.database import read_scope
 from curation_app.models import Role
 
-require(current_user(), Role.ANNOTATOR, Role.LEAD, Role.ADMIN)
+require(current_user(), Role.ANNOTATOR, Role.REVIEWER, Role.LEAD, Role.ADMIN)
 with read_scope() as session:
     current = load_project(session).guideline_version
 versions = available_versions()

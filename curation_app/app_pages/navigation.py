@@ -6,10 +6,11 @@ from curation_app.models import Role
 
 PAGES_DIR = Path(__file__).resolve().parent
 PAGE_FILES = {name: PAGES_DIR / f"{name}.py" for name in
-              ("login", "annotate", "my_work", "overview", "assign", "adjudicate", "agreement", "releases", "triage", "guidelines")}
+              ("login", "annotate", "review", "my_work", "overview", "assign", "adjudicate", "agreement", "releases", "triage", "guidelines")}
 # (page, title, icon, roles)
 PAGES = [
     ("annotate", "Annotate", ":material/edit_note:", (Role.ANNOTATOR,)),
+    ("review", "Review", ":material/how_to_vote:", (Role.REVIEWER,)),
     ("my_work", "My work", ":material/checklist:", (Role.ANNOTATOR,)),
     ("overview", "Overview", ":material/dashboard:", (Role.ANNOTATOR, Role.LEAD, Role.ADMIN)),
     ("assign", "Assign work", ":material/group_add:", (Role.LEAD, Role.ADMIN)),
@@ -17,7 +18,7 @@ PAGES = [
     ("agreement", "Agreement", ":material/insights:", (Role.LEAD, Role.ADMIN)),
     ("triage", "Triage", ":material/policy:", (Role.LEAD, Role.ADMIN)),
     ("releases", "Releases", ":material/inventory_2:", (Role.LEAD, Role.ADMIN)),
-    ("guidelines", "Guidelines", ":material/menu_book:", (Role.ANNOTATOR, Role.LEAD, Role.ADMIN)),
+    ("guidelines", "Guidelines", ":material/menu_book:", (Role.ANNOTATOR, Role.REVIEWER, Role.LEAD, Role.ADMIN)),
 ]
 
 

@@ -154,7 +154,8 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
         print_json(result)
     elif args.auto:
         print(f"{result['finalised']} finalised ({result[LabelSource.UNANIMOUS]} unanimous, "
-              f"{result[LabelSource.MAJORITY]} majority); {result['to_adjudicate']} left for a lead")
+              f"{result[LabelSource.MAJORITY]} majority); {result['to_adjudicate']} left for a lead"
+              + (f"; {result['to_review']} waiting for reviewers' votes" if result["to_review"] else ""))
     else:
         for item, text in zip(result["to_adjudicate"], texts):
             print(f"{item['id']:<40} agreement {item['agreement']:.2f}  conflicts: {text}")

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound, ResolvedElsewhere
-from curation_app.core.labels import (CHOSEN_TEXT_FIELDS, FIELDS, clean_fields, decided_fields, flat_values,
+from curation_app.core.labels import (CHOSEN_TEXT_FIELDS, FIELDS, KEEP, clean_fields, decided_fields, flat_values,
                                       nested_values)
 from curation_app.core.project import Project, load_project
 from curation_app.core.rule import (FieldOutcome, Rule, agreement_score, conflicts, conflicts_by_decision,
@@ -63,31 +63,46 @@ def _open_complete_items(session: Session, rule: Rule) -> dict[int, list[dict]]:
     return grouped
 
 
+def settled_labels(item_annotations: list[dict], project: Project) -> tuple[dict, dict] | None:
+    """The labels the rule settles for one complete item, with where each field came from; None
+    when it leaves the item to a lead."""
+    score_fields = project.score_fields
+    outcomes = decide_item(item_annotations, project.rule, score_fields)
+    chosen = {name: o.value for name, o in outcomes.items()}
+    try:
+        # Decided fields can still disagree with each other (a subcategory of another category).
+        values = not conflicts(outcomes) and clean_fields(
+            nested_values(chosen, score_fields), project.taxonomy, complete=True, score_fields=score_fields)
+    except InvalidInput:
+        values = None
+    if not values:
+        return None
+    texts = proposed_texts(item_annotations, values["decision"])
+    sources = field_sources(outcomes, chosen, None, score_fields)
+    for name, (_, author) in texts.items():
+        if author:
+            sources[name] = {"source": LabelSource.ANNOTATOR, "by": author, "votes": None}
+    values.pop("notes", None)
+    values.update({k: v for k, (v, _) in texts.items()})
+    return values, sources
+
+
 def apply_rule(session: Session, *, actor: User) -> dict:
-    """Finalise every complete item that the rule settles; count the ones left for a lead."""
+    """Finalise every complete item that the rule settles; count the ones left for a lead. With a
+    review stage, a settled item that is kept waits for the reviewers' votes instead (core/review.py)."""
     require_role(actor, *LEADS)
     project = load_project(session)
-    rule, taxonomy, score_fields = project.rule, project.taxonomy, project.score_fields
-    result = {"finalised": 0, "unanimous": 0, "majority": 0, "to_adjudicate": 0}
+    rule = project.rule
+    result = {"finalised": 0, "unanimous": 0, "majority": 0, "to_adjudicate": 0, "to_review": 0}
     for query_id, item_annotations in _open_complete_items(session, rule).items():
-        outcomes = decide_item(item_annotations, rule, score_fields)
-        chosen = {name: o.value for name, o in outcomes.items()}
-        try:
-            # Decided fields can still disagree with each other (a subcategory of another category).
-            values = not conflicts(outcomes) and clean_fields(
-                nested_values(chosen, score_fields), taxonomy, complete=True, score_fields=score_fields)
-        except InvalidInput:
-            values = None
-        if not values:
+        settled = settled_labels(item_annotations, project)
+        if settled is None:
             result["to_adjudicate"] += 1
             continue
-        texts = proposed_texts(item_annotations, values["decision"])
-        sources = field_sources(outcomes, chosen, None, score_fields)
-        for name, (_, author) in texts.items():
-            if author:
-                sources[name] = {"source": LabelSource.ANNOTATOR, "by": author, "votes": None}
-        values.pop("notes", None)
-        values.update({k: v for k, (v, _) in texts.items()})
+        values, sources = settled
+        if project.review_votes and values["decision"] == KEEP:
+            result["to_review"] += 1
+            continue
         label = FinalLabel(query_id=query_id, source=overall_source(sources), field_sources=sources, **values)
         session.add(label)
         session.flush()

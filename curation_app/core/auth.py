@@ -80,15 +80,16 @@ def create_user(
     return user
 
 
-def create_imported_annotator(session: Session, *, actor: User, name: str) -> User:
-    """An annotator named in imported labels: an account without a password, made by a lead."""
+def create_imported_annotator(session: Session, *, actor: User, name: str, role: str = Role.ANNOTATOR) -> User:
+    """An annotator (or reviewer) named in imported labels (or votes): an account without a
+    password, made by a lead."""
     require_role(actor, Role.LEAD, Role.ADMIN)
     validate_name(name)
-    user = User(name=name, role=Role.ANNOTATOR, password_hash=None)
+    user = User(name=name, role=role, password_hash=None)
     session.add(user)
     session.flush()
     audit.record(session, actor=actor, action="user.create", entity="user", entity_id=name,
-                 new={"role": Role.ANNOTATOR, "can_log_in": False, "reason": "named in imported annotations"})
+                 new={"role": role, "can_log_in": False, "reason": f"named in imported {'votes' if role == Role.REVIEWER else 'annotations'}"})
     return user
 
 

@@ -29,6 +29,8 @@ class Project:
     ngram: int
     duplicate_threshold: float
     require_reference_answer: bool = False
+    review_votes: int = 0  # reviewers per item; 0: no review stage
+    review_quorum: int = 3  # keep votes that keep an item
 
 
 def load_project(session: Session) -> Project:
@@ -50,4 +52,6 @@ def load_project(session: Session) -> Project:
         ngram=values["ngram"],
         duplicate_threshold=values["duplicate_threshold"],
         require_reference_answer=values["require_reference_answer"],
+        review_votes=values["review_votes"],
+        review_quorum=values["review_quorum"],
     )

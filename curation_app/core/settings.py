@@ -163,6 +163,11 @@ SETTINGS: dict[str, SettingSpec] = {
         "all", "fields that need keep_quorum annotators to agree (comma-separated, or 'all'); any other "
         "field is final when the annotators who gave it a value all agree or more than half do",
         _parse_field_names, _check_field_names),
+    "review_votes": SettingSpec(
+        0, "reviewers who vote on each annotated item, a second stage after the rule settles its labels "
+        "(0: no review stage; CodeArena: 4)", int, _int_between(0, 20)),
+    "review_quorum": SettingSpec(
+        3, "reviewers' keep votes an item needs to be kept (CodeArena: 3 of 4)", int, _int_between(1, 20)),
     "reservation_minutes": SettingSpec(
         30, "minutes an item stays reserved for the annotator who opened it", int,
         _int_between(1, 24 * 60)),
@@ -251,6 +256,11 @@ def store_settings(session: Session, *, actor: User, values: dict[str, Any]) -> 
         if unknown:
             raise InvalidInput(f"setting quorum_fields: unknown field(s) {', '.join(unknown)}; "
                                f"known: {', '.join(known)}")
+    if proposed["review_votes"] and proposed["review_quorum"] > proposed["review_votes"]:
+        raise InvalidInput(
+            f"setting {', '.join(values)}: review_quorum ({proposed['review_quorum']}) cannot exceed "
+            f"review_votes ({proposed['review_votes']})"
+        )
     for key, value in values.items():
         row = session.get(Setting, key)
         old = _spec(key).default if row is None else row.value

@@ -1,0 +1,358 @@
+"""The review stage, CodeArena's second step: once the acceptance rule settles an item's labels
+from the annotation stage (one annotator: their labels as they are), `review_votes` reviewers
+(senior developers) vote keep or reject on those proposed labels, blind to each other's votes.
+The item is kept with the proposed labels when keep votes reach `review_quorum`, rejected as soon
+as the reject votes reach the quorum, and otherwise (for example 2-2 of 4) left to a lead.
+Items the annotation stage itself rejects are final without a review, as before.
+
+With 4 votes and a quorum of 3 (CodeArena): 4-0 and 3-1 keep, 1-3 and 0-4 reject, 2-2 goes to a
+lead; an item is decided as soon as a quorum is reached, and later votes are refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import exists, func, not_, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from curation_app.core import audit, queue
+from curation_app.core.annotation_io import neutralise_formula
+from curation_app.core.readers import read_records
+from curation_app.database import session_scope
+from curation_app.core.adjudicate import _open_complete_items, _submitted_annotations, settled_labels
+from curation_app.core.auth import create_imported_annotator, get_user, require_role, validate_name
+from curation_app.core.errors import ImportRefused, InvalidInput, NotFound, PermissionDenied
+from curation_app.core.labels import KEEP, REJECT, TEXT_FIELDS, clean_fields
+from curation_app.core.project import Project, load_project
+from curation_app.models import FinalLabel, LabelSource, Query, ReviewVote, Role, User, utcnow
+
+VOTES = (KEEP, REJECT)
+MAX_COMMENT_CHARS = 5_000
+LEADS = (Role.LEAD, Role.ADMIN)
+
+
+class Verdict:
+    KEPT = "kept"
+    REJECTED = "rejected"
+    TO_LEAD = "to a lead"
+    WAITING = "waiting for votes"
+
+
+@dataclass
+class ReviewItem:
+    """What a reviewer sees: the query, its proposed labels with the rewrite and the reference
+    answer, and their own vote only."""
+
+    query_id: int
+    public_id: str
+    messages: list[dict]
+    proposed: dict[str, Any]
+    own_vote: dict | None
+    votes_needed: int
+
+
+def _require_review_stage(project: Project) -> None:
+    if not project.review_votes:
+        raise InvalidInput("this project has no review stage: set review_votes (e.g. 4) and review_quorum "
+                           "(e.g. 3) first")
+
+
+def verdict(keep_votes: int, reject_votes: int, *, votes: int, quorum: int) -> str:
+    """Kept at `quorum` keep votes; rejected at `quorum` reject votes (a keep is then out of reach
+    too); to a lead when every vote is in and neither happened (2-2 of 4 with a quorum of 3)."""
+    if keep_votes >= quorum:
+        return Verdict.KEPT
+    if reject_votes >= quorum:
+        return Verdict.REJECTED
+    return Verdict.TO_LEAD if keep_votes + reject_votes >= votes else Verdict.WAITING
+
+
+def _proposal(session: Session, query_id: int, project: Project) -> dict[str, Any] | None:
+    """The annotation stage's settled, kept labels for one item still open; None otherwise."""
+    if session.execute(select(FinalLabel.id).where(FinalLabel.query_id == query_id)).first():
+        return None
+    annotations = _submitted_annotations(session, [query_id]).get(query_id, [])
+    if len(annotations) < project.rule.min_annotations:
+        return None
+    settled = settled_labels(annotations, project)
+    if settled is None or settled[0]["decision"] != KEEP:
+        return None
+    return {"values": settled[0], "sources": settled[1]}
+
+
+def _votes(session: Session, query_id: int) -> list[tuple[ReviewVote, str]]:
+    return list(session.execute(select(ReviewVote, User.name).join(User, User.id == ReviewVote.reviewer_id)
+                                .where(ReviewVote.query_id == query_id).order_by(User.name)).all())
+
+
+def review_queue(session: Session, *, actor: User, limit: int = 50) -> list[str]:
+    """Items waiting for this reviewer's vote, oldest first: proposed labels, fewer votes than
+    `review_votes`, none from this reviewer."""
+    require_role(actor, Role.REVIEWER)
+    project = load_project(session)
+    if not project.review_votes:
+        return []
+    mine = exists().where(ReviewVote.query_id == Query.id, ReviewVote.reviewer_id == actor.id)
+    counted = (select(func.count()).select_from(ReviewVote).where(ReviewVote.query_id == Query.id)
+               .scalar_subquery())
+    found: list[str] = []
+    candidates = {query_id for query_id in _open_complete_items(session, project.rule)}
+    rows = session.execute(select(Query.id, Query.public_id).where(
+        Query.id.in_(candidates), not_(mine), counted < project.review_votes).order_by(Query.id)).all()
+    for query_id, public_id in rows:
+        if _proposal(session, query_id, project) is not None:
+            found.append(public_id)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def review_item(session: Session, *, actor: User, public_id: str) -> ReviewItem:
+    require_role(actor, Role.REVIEWER)
+    project = load_project(session)
+    _require_review_stage(project)
+    query = _query(session, public_id)
+    proposal = _proposal(session, query.id, project)
+    own = session.execute(select(ReviewVote).where(ReviewVote.query_id == query.id,
+                                                   ReviewVote.reviewer_id == actor.id)).scalar_one_or_none()
+    if proposal is None:
+        raise InvalidInput(f"{public_id} is not waiting for a review (not annotated yet, or already final)")
+    return ReviewItem(query_id=query.id, public_id=query.public_id, messages=query.messages,
+                      proposed=proposal["values"], votes_needed=project.review_votes,
+                      own_vote=None if own is None else {"vote": own.vote, "comment": own.comment,
+                                                         "corrections": own.corrections})
+
+
+def _query(session: Session, public_id: str) -> Query:
+    query = session.execute(select(Query).where(Query.public_id == public_id)).scalar_one_or_none()
+    if query is None:
+        raise NotFound(f"no query with id {public_id!r}")
+    return query
+
+
+def _clean_vote(vote: Any, comment: Any, corrections: Any, project: Project, where: str) -> tuple[str, str | None, dict | None]:
+    prefix = f"{where}: " if where else ""
+    if vote not in VOTES:
+        raise InvalidInput(f"{prefix}vote {vote!r} is not keep or reject")
+    if comment is not None and not isinstance(comment, str):
+        raise InvalidInput(f"{prefix}comment must be text")
+    comment = (comment or "").strip() or None
+    if comment and len(comment) > MAX_COMMENT_CHARS:
+        raise InvalidInput(f"{prefix}comment is longer than {MAX_COMMENT_CHARS:,} characters")
+    if corrections in (None, {}):
+        return vote, comment, None
+    if not isinstance(corrections, dict):
+        raise InvalidInput(f"{prefix}corrections must be an object of label fields")
+    cleaned = clean_fields(corrections, project.taxonomy, complete=False, where=where, score_fields=project.score_fields)
+    return vote, comment, {name: cleaned[name] for name in corrections}
+
+
+def cast_vote(session: Session, *, actor: User, public_id: str, vote: str, comment: str | None = None,
+              corrections: dict | None = None) -> str:
+    """Record (or change, until the item is decided) this reviewer's vote; decide the item when
+    the votes allow. Returns the item's verdict."""
+    require_role(actor, Role.REVIEWER)
+    project = load_project(session)
+    _require_review_stage(project)
+    query = _query(session, public_id)
+    if _proposal(session, query.id, project) is None:
+        raise InvalidInput(f"{public_id} is not waiting for a review (not annotated yet, or already final)")
+    vote, comment, corrections = _clean_vote(vote, comment, corrections, project, public_id)
+    _store_vote(session, actor=actor, query_id=query.id, reviewer=actor, vote=vote, comment=comment,
+                corrections=corrections, project=project, public_id=public_id)
+    return decide(session, actor=actor, query_id=query.id, project=project)
+
+
+def _store_vote(session: Session, *, actor: User, query_id: int, reviewer: User, vote: str, comment: str | None,
+                corrections: dict | None, project: Project, public_id: str) -> None:
+    existing = session.execute(select(ReviewVote).where(ReviewVote.query_id == query_id,
+                                                        ReviewVote.reviewer_id == reviewer.id)).scalar_one_or_none()
+    if existing is None:
+        count = session.execute(select(func.count()).select_from(ReviewVote)
+                                .where(ReviewVote.query_id == query_id)).scalar_one()
+        if count >= project.review_votes:
+            raise PermissionDenied(f"{public_id} already has its {project.review_votes} reviewers' votes")
+        session.add(ReviewVote(query_id=query_id, reviewer_id=reviewer.id, vote=vote, comment=comment,
+                               corrections=corrections))
+    else:
+        existing.vote, existing.comment, existing.corrections = vote, comment, corrections
+        existing.updated_at = utcnow()
+        session.add(existing)
+    session.flush()
+    audit.record(session, actor=actor, action="review.vote", entity="query", entity_id=public_id,
+                 old=None if existing is None else {"reviewer": reviewer.name},
+                 new={"reviewer": reviewer.name, "vote": vote, "comment": comment, "corrections": corrections})
+
+
+def decide(session: Session, *, actor: User, query_id: int, project: Project | None = None) -> str:
+    """Finalise an item whose votes decide it (kept: the proposed labels; rejected: the reviewers'
+    most common reject reason), recording the votes; a split stays for a lead."""
+    project = project or load_project(session)
+    proposal = _proposal(session, query_id, project)
+    if proposal is None:
+        return Verdict.WAITING
+    votes = _votes(session, query_id)
+    keep = sum(1 for v, _ in votes if v.vote == KEEP)
+    reject = len(votes) - keep
+    outcome = verdict(keep, reject, votes=project.review_votes, quorum=project.review_quorum)
+    if outcome not in (Verdict.KEPT, Verdict.REJECTED):
+        return outcome
+    summary = {"keep": keep, "reject": reject, "votes": project.review_votes, "quorum": project.review_quorum,
+               "reviewers": [{"reviewer": name, "vote": v.vote, "comment": v.comment} for v, name in votes]}
+    values, sources = dict(proposal["values"]), dict(proposal["sources"])
+    if outcome == Verdict.REJECTED:
+        values = _rejected(values, [v for v, _ in votes if v.vote == REJECT], project)
+        sources = {"decision": {"source": LabelSource.REVIEWED, "by": None, "votes": f"{reject}/{len(votes)}"},
+                   "reject_reason": {"source": LabelSource.REVIEWED, "by": None, "votes": None}}
+    else:
+        sources["decision"] = {"source": LabelSource.REVIEWED, "by": None, "votes": f"{keep}/{len(votes)}"}
+    comments = [f"{name}: {v.comment}" for v, name in votes if v.comment]
+    label = FinalLabel(query_id=query_id, source=LabelSource.REVIEWED, field_sources=sources, review=summary,
+                       rationale="; ".join(comments) or None, **values)
+    session.add(label)
+    session.flush()
+    queue.close_item(session, query_id=query_id)
+    audit.record(session, actor=actor, action="review.decided", entity="query", entity_id=str(query_id),
+                 new={"verdict": outcome, "keep": keep, "reject": reject})
+    return outcome
+
+
+def _rejected(values: dict, rejects: list[ReviewVote], project: Project) -> dict:
+    reasons = Counter((v.corrections or {}).get("reject_reason") for v in rejects)
+    reasons.pop(None, None)
+    reasons_known = project.taxonomy.reject_reasons
+    reason = (reasons.most_common(1)[0][0] if reasons
+              else "other" if "other" in reasons_known else reasons_known[0])
+    cleaned = clean_fields({**{k: v for k, v in values.items() if k in TEXT_FIELDS or k == "scores"},
+                            "decision": REJECT, "reject_reason": reason}, project.taxonomy, complete=True,
+                           score_fields=project.score_fields)
+    cleaned.pop("notes", None)
+    return cleaned
+
+
+def split_items(session: Session, *, project: Project | None = None) -> dict[int, dict]:
+    """Items whose votes are all in and left them undecided (e.g. 2-2): query id -> vote counts."""
+    project = project or load_project(session)
+    if not project.review_votes:
+        return {}
+    finalised = exists().where(FinalLabel.query_id == ReviewVote.query_id)
+    rows = session.execute(select(ReviewVote.query_id, ReviewVote.vote, func.count())
+                           .where(not_(finalised)).group_by(ReviewVote.query_id, ReviewVote.vote)).all()
+    counts: dict[int, dict] = {}
+    for query_id, vote, n in rows:
+        counts.setdefault(query_id, {KEEP: 0, REJECT: 0})[vote] = n
+    return {query_id: c for query_id, c in counts.items()
+            if verdict(c[KEEP], c[REJECT], votes=project.review_votes, quorum=project.review_quorum) == Verdict.TO_LEAD}
+
+
+VOTE_COLUMNS = ("query_id", "reviewer", "vote", "comment")
+
+
+def import_vote_file(path: str | Path, *, actor: User, engine: Engine | None = None) -> dict:
+    """`reviews import`: votes from CSV or JSONL (columns query_id, reviewer, vote, comment, and
+    optionally corrections as a JSON object); all or nothing."""
+    require_role(actor, *LEADS)
+    path = Path(path)
+    file_format, records = read_records(path)
+    if file_format not in ("csv", "jsonl", "json"):
+        raise InvalidInput(f"{path}: votes must be CSV or JSONL, not {file_format}")
+    rows, unreadable = [], []
+    for raw in records:
+        if raw.problem or raw.record is None:
+            unreadable.append((raw.location, raw.problem or "unreadable"))
+        else:
+            rows.append((raw.location, raw.record))
+    with session_scope(engine) as session:
+        return import_votes(session, actor=actor, rows=rows, file_name=str(path), unreadable=unreadable)
+
+
+def export_vote_file(path: str | Path, *, actor: User, engine: Engine | None = None) -> int:
+    """`reviews export`: every vote as CSV (formulas neutralised) or JSONL, by the file's suffix."""
+    require_role(actor, *LEADS)
+    path = Path(path)
+    as_jsonl = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
+    temporary = path.with_name(path.name + ".partial")
+    with session_scope(engine) as session:
+        rows = export_votes(session, actor=actor)
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        if as_jsonl:
+            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        else:
+            writer = csv.DictWriter(handle, fieldnames=VOTE_COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: neutralise_formula(str(row[k] or "")) for k in VOTE_COLUMNS} for row in rows)
+    temporary.replace(path)  # readers never see a half-written file
+    return len(rows)
+
+
+def import_votes(session: Session, *, actor: User, rows: Iterable[tuple[str, dict]], file_name: str = "votes",
+                 unreadable: list[tuple[str, str]] = ()) -> dict:
+    """Votes as (where, row) with query_id, reviewer, vote and comment: every row is checked
+    before anything is written; unknown reviewers get the reviewer role and no password."""
+    require_role(actor, *LEADS)
+    project = load_project(session)
+    _require_review_stage(project)
+    checked, problems, seen = [], list(unreadable), set()
+    for where, row in rows:
+        try:
+            unknown = sorted(set(row) - {*VOTE_COLUMNS, "corrections"})
+            if unknown:
+                raise InvalidInput(f"unknown column(s) {', '.join(unknown)}; expected {', '.join(VOTE_COLUMNS)}")
+            corrections = row.get("corrections")
+            if isinstance(corrections, str):
+                try:
+                    corrections = json.loads(corrections) if corrections.strip() else None
+                except json.JSONDecodeError:
+                    raise InvalidInput("corrections is not a JSON object") from None
+            public_id, name = str(row.get("query_id") or "").strip(), str(row.get("reviewer") or "").strip()
+            if not public_id or not name:
+                raise InvalidInput("query_id and reviewer are required")
+            validate_name(name)
+            if (public_id, name) in seen:
+                raise InvalidInput(f"a second vote by {name} on {public_id}")
+            seen.add((public_id, name))
+            query = session.execute(select(Query).where(Query.public_id == public_id)).scalar_one_or_none()
+            if query is None:
+                raise InvalidInput(f"no query with id {public_id!r}")
+            user = get_user(session, name)
+            if user is not None and user.role != Role.REVIEWER:
+                raise InvalidInput(f"{name} has the role {user.role}, not reviewer")
+            if _proposal(session, query.id, project) is None:
+                raise InvalidInput(f"{public_id} is not waiting for a review (not annotated yet, or final)")
+            vote, comment, corrections = _clean_vote(str(row.get("vote") or "").strip().lower(), row.get("comment"),
+                                                     corrections, project, "")
+            checked.append((query, name, vote, comment, corrections))
+        except InvalidInput as problem:
+            problems.append((where, str(problem)))
+    if problems:
+        raise ImportRefused(file_name, problems)
+    created, decided = 0, Counter()
+    for query, name, vote, comment, corrections in checked:
+        reviewer = get_user(session, name)
+        if reviewer is None:
+            reviewer = create_imported_annotator(session, actor=actor, name=name, role=Role.REVIEWER)
+            created += 1
+        _store_vote(session, actor=actor, query_id=query.id, reviewer=reviewer, vote=vote, comment=comment,
+                    corrections=corrections, project=project, public_id=query.public_id)
+    for query_id in sorted({query.id for query, *_ in checked}):
+        decided[decide(session, actor=actor, query_id=query_id, project=project)] += 1
+    return {"votes": len(checked), "reviewers_created": created, "kept": decided[Verdict.KEPT],
+            "rejected": decided[Verdict.REJECTED], "to_lead": decided[Verdict.TO_LEAD],
+            "waiting": decided[Verdict.WAITING]}
+
+
+def export_votes(session: Session, *, actor: User) -> list[dict]:
+    """Every vote, for leads: query_id, reviewer, vote, comment (and corrections)."""
+    require_role(actor, *LEADS)
+    rows = session.execute(select(Query.public_id, User.name, ReviewVote.vote, ReviewVote.comment, ReviewVote.corrections)
+                           .join(Query, Query.id == ReviewVote.query_id).join(User, User.id == ReviewVote.reviewer_id)
+                           .order_by(Query.public_id, User.name)).all()
+    return [{"query_id": public_id, "reviewer": name, "vote": vote, "comment": comment, "corrections": corrections}
+            for public_id, name, vote, comment, corrections in rows]
