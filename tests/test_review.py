@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from curation_app.core import adjudicate, annotation_io, configure, review
 from curation_app.core.errors import InvalidInput, PermissionDenied
+from curation_app.core.project import load_project
 from curation_app.database import session_scope
 from curation_app.models import FinalLabel, Query, ReviewVote, User
 from tests.factories import SECURITY, label, make_team, write_csv, write_jsonl
@@ -79,7 +80,7 @@ def test_three_of_four_keep_two_two_goes_to_a_lead_and_rejects_decide_early(engi
     assert final(engine, "q3") is None
     with Session(engine) as session:
         q3 = session.exec(select(Query.id).where(Query.public_id == "q3")).one()
-        assert review.split_items(session) == {q3: {"keep": 2, "reject": 2}}
+        assert review.split_items(session, project=load_project(session)) == {q3: {"keep": 2, "reject": 2}}
 
 
 def test_a_reviewer_sees_only_their_own_vote_and_may_change_it(engine, team):
@@ -162,3 +163,23 @@ def test_a_reviewer_votes_in_the_app(engine, team, db_url, monkeypatch):
     with Session(engine) as session:
         (stored,) = session.exec(select(ReviewVote)).all()
         assert (stored.vote, stored.comment) == ("keep", "clear and useful")
+
+
+def test_a_two_two_split_is_the_lead_s_first_conflict_and_the_final_label_keeps_the_votes(engine, team, cli):
+    for name, choice in zip(REVIEWERS, ["keep", "reject", "keep", "reject"]):
+        vote(engine, team, "q3", name, choice, comment="too easy" if name == "r2" else None)
+    listed = cli("adjudicate", "--json").json()["to_adjudicate"]
+    assert [item["id"] for item in listed] == ["q3"] and listed[0]["conflicts"] == ["decision"]
+    with session_scope(engine) as session:
+        (item,) = adjudicate.conflict_queue(session, actor=team["boss"])
+        assert item.reviewers_split and item.decision_votes == {"keep": 2, "reject": 2}
+        assert item.conflict_text().startswith("decision (reviewers split)")
+        view = adjudicate.adjudication_view(session, actor=team["boss"], public_id="q3")
+        assert (view.review["keep"], view.review["reject"]) == (2, 2)
+        assert {"reviewer": "r2", "vote": "reject", "comment": "too easy"} in view.review["reviewers"]
+    resolved = cli("adjudicate", "resolve", "q3", "--set", "decision=keep", "--rationale", "worth keeping")
+    assert resolved.code == 0, resolved.err
+    kept = final(engine, "q3")
+    assert (kept.decision, kept.subcategory, kept.source) == ("keep", SECURITY[1], "adjudicated")
+    assert (kept.review["keep"], kept.review["reject"]) == (2, 2)
+    assert cli("adjudicate", "--json").json()["to_adjudicate"] == []

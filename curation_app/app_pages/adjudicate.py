@@ -125,6 +125,12 @@ with right:
     st.dataframe(side_by_side.style.apply(highlight_conflicts, axis=1), width="stretch")
     if view.fast:
         st.warning(f"Suspiciously fast: {md(', '.join(view.fast))}")
+    if view.review:
+        votes = view.review
+        st.info(f"Reviewers: **{votes['keep']} keep, {votes['reject']} reject** ({votes['quorum']} of "
+                f"{votes['votes']} needed). " + " · ".join(
+                    f"{md(v['reviewer'])}: {v['vote']}" + (f" ({md(v['comment'])})" if v["comment"] else "")
+                    for v in votes["reviewers"]))
 
 for text_field, title in (("rewritten_prompt", "Rewritten prompts"), ("reference_answer", "Reference answers")):
     versions = view.text_versions(text_field)

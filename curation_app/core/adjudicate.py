@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import delete, exists, func, not_, select, update
@@ -18,13 +18,14 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound, ResolvedElsewhere
-from curation_app.core.labels import (CHOSEN_TEXT_FIELDS, FIELDS, KEEP, clean_fields, decided_fields, flat_values,
-                                      nested_values)
+from curation_app.core.labels import (CHOSEN_TEXT_FIELDS, FIELDS, KEEP, canonical_languages, clean_fields, decided_fields,
+                                      flat_values, nested_values)
 from curation_app.core.project import Project, load_project
-from curation_app.core.rule import (FieldOutcome, Rule, agreement_score, conflicts, conflicts_by_decision,
+from curation_app.core.rule import (FieldOutcome, Outcome, agreement_score, conflicts, conflicts_by_decision,
                                     decide_item, decision_margin, field_sources, overall_source, proposed_texts,
                                     proposed_values)
 from curation_app.core.scores import ScoreField
+from curation_app.core.votes import split_items, vote_summary
 from curation_app.models import Annotation, AnnotationState, FinalLabel, LabelSource, Query, Role, User, utcnow
 
 CONFIDENCES = ("low", "medium", "high")
@@ -35,7 +36,10 @@ MIN_PLAUSIBLE_SECONDS = 10.0
 LEADS = (Role.LEAD, Role.ADMIN)
 
 
-def _submitted_annotations(session: Session, query_ids: list[int] | None = None) -> dict[int, list[dict]]:
+def _submitted_annotations(session: Session, query_ids: list[int] | None = None, *,
+                           vocabulary: tuple[str, ...] | None = None) -> dict[int, list[dict]]:
+    """Each item's submitted annotations; with the project's vocabulary, languages stored in an
+    older spelling (RUST) read as the vocabulary's (rust), so they do not split a vote."""
     statement = (select(Annotation, User.name)
                  .join(User, User.id == Annotation.annotator_id)
                  .where(Annotation.state == AnnotationState.SUBMITTED)
@@ -44,22 +48,28 @@ def _submitted_annotations(session: Session, query_ids: list[int] | None = None)
         statement = statement.where(Annotation.query_id.in_(query_ids))
     grouped: dict[int, list[dict]] = defaultdict(list)
     for annotation, name in session.execute(statement):
+        values = {f: getattr(annotation, f) for f in FIELDS}
+        if vocabulary is not None:
+            values["languages"] = canonical_languages(languages=values["languages"], vocabulary=vocabulary,
+                                                      keep_unknown=True)
         grouped[annotation.query_id].append({
-            **{f: getattr(annotation, f) for f in FIELDS}, "annotator": name,
+            **values, "annotator": name,
             "time_on_task_s": annotation.time_on_task_s, "submitted_at": annotation.submitted_at,
             "guideline_version": annotation.guideline_version})
     return grouped
 
 
-def _open_complete_items(session: Session, rule: Rule) -> dict[int, list[dict]]:
+def _open_complete_items(session: Session, project: Project) -> dict[int, list[dict]]:
     """Items with enough submitted annotations and no final label, with their annotations."""
+    rule = project.rule
     finalised = exists().where(FinalLabel.query_id == Annotation.query_id)
     complete = list(session.execute(
         select(Annotation.query_id).where(Annotation.state == AnnotationState.SUBMITTED, not_(finalised))
         .group_by(Annotation.query_id).having(func.count() >= rule.min_annotations)).scalars())
     grouped: dict[int, list[dict]] = {}
     for start in range(0, len(complete), 500):
-        grouped.update(_submitted_annotations(session, complete[start:start + 500]))
+        grouped.update(_submitted_annotations(session, complete[start:start + 500],
+                                              vocabulary=project.taxonomy.languages))
     return grouped
 
 
@@ -94,7 +104,7 @@ def apply_rule(session: Session, *, actor: User) -> dict:
     project = load_project(session)
     rule = project.rule
     result = {"finalised": 0, "unanimous": 0, "majority": 0, "to_adjudicate": 0, "to_review": 0}
-    for query_id, item_annotations in _open_complete_items(session, rule).items():
+    for query_id, item_annotations in _open_complete_items(session, project).items():
         settled = settled_labels(item_annotations, project)
         if settled is None:
             result["to_adjudicate"] += 1
@@ -125,6 +135,7 @@ class ConflictItem:
     if_kept: list[str] = field(default_factory=list)  # while the decision is split: conflicts if kept
     if_rejected: list[str] = field(default_factory=list)  # ... and if rejected
     decision_votes: dict[str, int] = field(default_factory=dict)
+    reviewers_split: bool = False  # the decision votes are the reviewers' (the review stage)
 
     @property
     def decision_split(self) -> bool:
@@ -132,7 +143,7 @@ class ConflictItem:
 
     def conflict_text(self) -> str:
         """The conflicts in one line: "decision; if kept: category; if rejected: reject_reason"."""
-        parts = [", ".join(self.conflicts)]
+        parts = [", ".join(self.conflicts) + (" (reviewers split)" if self.reviewers_split else "")]
         parts += [f"if kept: {', '.join(self.if_kept)}"] if self.if_kept else []
         parts += [f"if rejected: {', '.join(self.if_rejected)}"] if self.if_rejected else []
         return "; ".join(parts)
@@ -146,7 +157,7 @@ def conflict_queue(session: Session, *, actor: User, field: str | None = None, c
     require_role(actor, *LEADS)
     project = load_project(session)
     rule, score_fields = project.rule, project.score_fields
-    grouped = _open_complete_items(session, rule)
+    grouped = _open_complete_items(session, project)
     public_ids: dict[int, str] = {}
     query_ids = list(grouped)
     for start in range(0, len(query_ids), 500):
@@ -154,9 +165,16 @@ def conflict_queue(session: Session, *, actor: User, field: str | None = None, c
             Query.id.in_(query_ids[start:start + 500]))).all())
     items = []
     margins: dict[str, float] = {}
+    # Reviewers split (2-2 of 4): the annotation stage settled the labels, the decision is the lead's.
+    review_splits = split_items(session, project=project)
     for query_id, item_annotations in grouped.items():
         outcomes = decide_item(item_annotations, rule, score_fields)
         in_conflict, if_kept, if_rejected = conflicts_by_decision(outcomes, score_fields)
+        review_votes = review_splits.get(query_id)
+        if review_votes and not in_conflict:
+            in_conflict, outcomes["decision"] = ["decision"], replace(
+                outcomes["decision"], status=Outcome.CONFLICT, votes=dict(review_votes), agreeing=max(review_votes.values()),
+                voters=sum(review_votes.values()))
         if not in_conflict or (field and field not in (*in_conflict, *if_kept, *if_rejected)):
             continue
         names = [a["annotator"] for a in item_annotations]
@@ -166,7 +184,8 @@ def conflict_queue(session: Session, *, actor: User, field: str | None = None, c
         if category and category not in {a["category"] for a in item_annotations}:
             continue
         items.append(ConflictItem(public_ids[query_id], len(item_annotations), in_conflict, agreement_score(outcomes),
-                                  modal, names, if_kept, if_rejected, outcomes["decision"].votes))
+                                  modal, names, if_kept, if_rejected, outcomes["decision"].votes,
+                                  reviewers_split=bool(review_votes)))
         margins[public_ids[query_id]] = decision_margin(outcomes["decision"])
     return sorted(items, key=lambda item: (not item.decision_split, margins[item.public_id] if item.decision_split
                                            else 0.0, item.agreement, item.public_id))
@@ -189,6 +208,7 @@ class AdjudicationView:
     # What the final-label form starts from, flat: the saved final label, otherwise the agreed or
     # leading value of each field and the keepers' most common texts (as `adjudicate --auto` keeps).
     proposal: dict[str, Any] = field(default_factory=dict)
+    review: dict | None = None  # the reviewers' votes (the review stage), with their comments
 
     def proposal_for(self, decision: str | None) -> dict[str, Any]:
         """The proposal when the lead chooses this decision: the saved final label when it has
@@ -215,7 +235,7 @@ def adjudication_view(session: Session, *, actor: User, public_id: str,
     query = session.execute(select(Query).where(Query.public_id == public_id)).scalar_one_or_none()
     if query is None:
         raise NotFound(f"no query with id {public_id!r}")
-    annotations = _submitted_annotations(session, [query.id]).get(query.id, [])
+    annotations = _submitted_annotations(session, [query.id], vocabulary=project.taxonomy.languages).get(query.id, [])
     score_fields = project.score_fields
     outcomes = decide_item(annotations, project.rule, score_fields) if annotations else {}
     threshold = max(MIN_PLAUSIBLE_SECONDS, FAST_SHARE_OF_MEDIAN * _median_time(session))
@@ -240,7 +260,8 @@ def adjudication_view(session: Session, *, actor: User, public_id: str,
                                           "rationale": final.rationale, "confidence": final.confidence,
                                           "error_type": final.error_type,
                                           "guidelines_need_update": final.guidelines_need_update},
-        final_revision=final.revision if final else 0, reference_diffs=diffs, proposal=proposal)
+        final_revision=final.revision if final else 0, reference_diffs=diffs, proposal=proposal,
+        review=vote_summary(session, query_id=query.id, project=project))
 
 
 def resolve(
@@ -279,6 +300,7 @@ def resolve(
     values = {**chosen, "source": LabelSource.ADJUDICATED, "field_sources": sources, "rationale": (rationale or "").strip() or None,
               "confidence": confidence, "error_type": error_type,
               "guidelines_need_update": bool(guidelines_need_update), "decided_by_id": actor.id,
+              "review": vote_summary(session, query_id=view.query_id, project=project),
               "updated_at": utcnow()}
     conflict = ResolvedElsewhere(f"{public_id} was resolved by another lead while you were working on it; "
                         "reload to see their decision (nothing of yours was saved)")

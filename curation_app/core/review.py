@@ -31,18 +31,11 @@ from curation_app.core.auth import create_imported_annotator, get_user, require_
 from curation_app.core.errors import ImportRefused, InvalidInput, NotFound, PermissionDenied
 from curation_app.core.labels import KEEP, REJECT, TEXT_FIELDS, clean_fields
 from curation_app.core.project import Project, load_project
+from curation_app.core.votes import VOTES, Verdict, split_items, verdict, vote_summary, votes_on  # noqa: F401 - part of this module's interface
 from curation_app.models import FinalLabel, LabelSource, Query, ReviewVote, Role, User, utcnow
 
-VOTES = (KEEP, REJECT)
 MAX_COMMENT_CHARS = 5_000
 LEADS = (Role.LEAD, Role.ADMIN)
-
-
-class Verdict:
-    KEPT = "kept"
-    REJECTED = "rejected"
-    TO_LEAD = "to a lead"
-    WAITING = "waiting for votes"
 
 
 @dataclass
@@ -64,32 +57,17 @@ def _require_review_stage(project: Project) -> None:
                            "(e.g. 3) first")
 
 
-def verdict(keep_votes: int, reject_votes: int, *, votes: int, quorum: int) -> str:
-    """Kept at `quorum` keep votes; rejected at `quorum` reject votes (a keep is then out of reach
-    too); to a lead when every vote is in and neither happened (2-2 of 4 with a quorum of 3)."""
-    if keep_votes >= quorum:
-        return Verdict.KEPT
-    if reject_votes >= quorum:
-        return Verdict.REJECTED
-    return Verdict.TO_LEAD if keep_votes + reject_votes >= votes else Verdict.WAITING
-
-
 def _proposal(session: Session, query_id: int, project: Project) -> dict[str, Any] | None:
     """The annotation stage's settled, kept labels for one item still open; None otherwise."""
     if session.execute(select(FinalLabel.id).where(FinalLabel.query_id == query_id)).first():
         return None
-    annotations = _submitted_annotations(session, [query_id]).get(query_id, [])
+    annotations = _submitted_annotations(session, [query_id], vocabulary=project.taxonomy.languages).get(query_id, [])
     if len(annotations) < project.rule.min_annotations:
         return None
     settled = settled_labels(annotations, project)
     if settled is None or settled[0]["decision"] != KEEP:
         return None
     return {"values": settled[0], "sources": settled[1]}
-
-
-def _votes(session: Session, query_id: int) -> list[tuple[ReviewVote, str]]:
-    return list(session.execute(select(ReviewVote, User.name).join(User, User.id == ReviewVote.reviewer_id)
-                                .where(ReviewVote.query_id == query_id).order_by(User.name)).all())
 
 
 def review_queue(session: Session, *, actor: User, limit: int = 50) -> list[str]:
@@ -103,7 +81,7 @@ def review_queue(session: Session, *, actor: User, limit: int = 50) -> list[str]
     counted = (select(func.count()).select_from(ReviewVote).where(ReviewVote.query_id == Query.id)
                .scalar_subquery())
     found: list[str] = []
-    candidates = {query_id for query_id in _open_complete_items(session, project.rule)}
+    candidates = {query_id for query_id in _open_complete_items(session, project)}
     rows = session.execute(select(Query.id, Query.public_id).where(
         Query.id.in_(candidates), not_(mine), counted < project.review_votes).order_by(Query.id)).all()
     for query_id, public_id in rows:
@@ -198,14 +176,13 @@ def decide(session: Session, *, actor: User, query_id: int, project: Project | N
     proposal = _proposal(session, query_id, project)
     if proposal is None:
         return Verdict.WAITING
-    votes = _votes(session, query_id)
+    votes = votes_on(session, query_id)
     keep = sum(1 for v, _ in votes if v.vote == KEEP)
     reject = len(votes) - keep
     outcome = verdict(keep, reject, votes=project.review_votes, quorum=project.review_quorum)
     if outcome not in (Verdict.KEPT, Verdict.REJECTED):
         return outcome
-    summary = {"keep": keep, "reject": reject, "votes": project.review_votes, "quorum": project.review_quorum,
-               "reviewers": [{"reviewer": name, "vote": v.vote, "comment": v.comment} for v, name in votes]}
+    summary = vote_summary(session, query_id=query_id, project=project)
     values, sources = dict(proposal["values"]), dict(proposal["sources"])
     if outcome == Verdict.REJECTED:
         values = _rejected(values, [v for v, _ in votes if v.vote == REJECT], project)
@@ -235,21 +212,6 @@ def _rejected(values: dict, rejects: list[ReviewVote], project: Project) -> dict
                            score_fields=project.score_fields)
     cleaned.pop("notes", None)
     return cleaned
-
-
-def split_items(session: Session, *, project: Project | None = None) -> dict[int, dict]:
-    """Items whose votes are all in and left them undecided (e.g. 2-2): query id -> vote counts."""
-    project = project or load_project(session)
-    if not project.review_votes:
-        return {}
-    finalised = exists().where(FinalLabel.query_id == ReviewVote.query_id)
-    rows = session.execute(select(ReviewVote.query_id, ReviewVote.vote, func.count())
-                           .where(not_(finalised)).group_by(ReviewVote.query_id, ReviewVote.vote)).all()
-    counts: dict[int, dict] = {}
-    for query_id, vote, n in rows:
-        counts.setdefault(query_id, {KEEP: 0, REJECT: 0})[vote] = n
-    return {query_id: c for query_id, c in counts.items()
-            if verdict(c[KEEP], c[REJECT], votes=project.review_votes, quorum=project.review_quorum) == Verdict.TO_LEAD}
 
 
 VOTE_COLUMNS = ("query_id", "reviewer", "vote", "comment")
