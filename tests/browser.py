@@ -135,7 +135,7 @@ def choose(page, label: str, option: str, attempts: int = 3, *, typed: str | Non
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
-    box = page.get_by_label(label)
+    box = page.get_by_label(label, exact=True)  # not a chip or a button whose name contains it
     for attempt in range(attempts):
         try:
             expect(box).to_have_count(1, timeout=15_000)

@@ -37,7 +37,7 @@ def test_lead_resolves_a_disagreement_in_the_browser(server, tmp_path):
         log_in(page, base, "lead", "lead-demo", "Overview")
         page.get_by_role("link", name="Adjudicate").click()
         page.get_by_role("heading", name="Adjudicate").wait_for()
-        page.get_by_text("1 item(s), lowest agreement first").wait_for()
+        page.get_by_text("1 item(s): split decisions first", exact=False).wait_for()
 
         lookup = page.get_by_role("textbox", name="Or open any item by id")
         lookup.fill("demo-020")

@@ -3,6 +3,8 @@ SQLite and PostgreSQL, through core and the CLI."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlmodel import Session, select
 
@@ -165,7 +167,7 @@ def test_a_reviewer_votes_in_the_app(engine, team, db_url, monkeypatch):
         assert (stored.vote, stored.comment) == ("keep", "clear and useful")
 
 
-def test_a_two_two_split_is_the_lead_s_first_conflict_and_the_final_label_keeps_the_votes(engine, team, cli):
+def test_a_two_two_split_is_the_lead_s_first_conflict_and_the_final_label_keeps_the_votes(engine, team, cli, tmp_path):
     for name, choice in zip(REVIEWERS, ["keep", "reject", "keep", "reject"]):
         vote(engine, team, "q3", name, choice, comment="too easy" if name == "r2" else None)
     listed = cli("adjudicate", "--json").json()["to_adjudicate"]
@@ -183,3 +185,7 @@ def test_a_two_two_split_is_the_lead_s_first_conflict_and_the_final_label_keeps_
     assert (kept.decision, kept.subcategory, kept.source) == ("keep", SECURITY[1], "adjudicated")
     assert (kept.review["keep"], kept.review["reject"]) == (2, 2)
     assert cli("adjudicate", "--json").json()["to_adjudicate"] == []
+    exported = cli("finals", "export", tmp_path / "finals.jsonl")
+    assert exported.code == 0, exported.err
+    rows = {row["id"]: row for row in map(json.loads, (tmp_path / "finals.jsonl").read_text().splitlines())}
+    assert rows["q3"]["review"]["keep"] == 2 and rows["q6"]["review"] is None  # q6: rejected by the annotator

@@ -1,5 +1,6 @@
 """Final labels out of the database: one row per final item with its labels, where each field
-came from (`field_sources`, with the votes the rule counted), and how many annotations it had."""
+came from (`field_sources`, with the votes the rule counted), the reviewers' votes with a review
+stage (`review`), and how many annotations it had."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from curation_app.database import session_scope
 from curation_app.models import Annotation, AnnotationState, FinalLabel, Query, Role, User
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-DECISION_COLUMNS = ("label_source", "field_sources", "n_annotations", "rationale", "confidence", "error_type",
+DECISION_COLUMNS = ("label_source", "field_sources", "review", "n_annotations", "rationale", "confidence", "error_type",
                     "guidelines_need_update", "decided_by", "revision", "updated_at")
 
 
@@ -49,6 +50,8 @@ def final_rows(session: Session, *, actor: User, score_fields: tuple[ScoreField,
         yield {"id": public_id, **{f: getattr(final, f) for f in (*LABEL_FIELDS, *CHOSEN_TEXT_FIELDS)},
                **{f.name: scores.get(f.name) for f in score_fields},
                "label_source": final.source, "field_sources": final.field_sources or {},
+               # The reviewers' votes (the review stage): keep and reject counts, each reviewer's vote.
+               "review": final.review,
                "n_annotations": n_annotations or 0, "rationale": final.rationale, "confidence": final.confidence,
                "error_type": final.error_type, "guidelines_need_update": final.guidelines_need_update,
                "decided_by": decided_by, "revision": final.revision, "updated_at": final.updated_at.isoformat()}
@@ -61,7 +64,7 @@ def _csv_cells(row: dict) -> dict:
             cells[key] = ""
         elif key == "languages":
             cells[key] = neutralise_formula("|".join(value))
-        elif key == "field_sources":
+        elif key in ("field_sources", "review"):
             cells[key] = json.dumps(value, ensure_ascii=False, sort_keys=True)
         else:
             cells[key] = neutralise_formula(str(value))
