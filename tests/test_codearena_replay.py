@@ -66,6 +66,14 @@ def test_one_annotator_four_reviewers_three_of_four_keep_and_a_397_item_release(
     # Only the 2-2 splits wait for a lead; the rule finalises nothing more.
     assert cli("adjudicate", "--auto", "--json").json()["finalised"] == 0
 
+    # A language filter in another spelling finds the items labelled in the vocabulary's.
+    assert cli("release", "preview", "--language", "Python 3", "--json").json()["items"] == expected["kept"]
+    # CodeArena's category shares as quotas: here half of a 100-item preview from one main class.
+    quota = cli("release", "preview", "--size", "100", "--category-quota", "Development and Programming=50%", "--json")
+    assert quota.code == 0, quota.err
+    assert quota.json()["report"]["category_quotas"]["Development and Programming"]["selected"] == 50
+    assert quota.json()["distributions"]["category"]["Development and Programming"] == 50
+
     made = cli("release", "create", "codearena-replay", "--version", "1.0", "--size", "397", "--seed", "7",
                "--mix", "easy=92,medium=173,hard=132", "--json")
     assert made.code == 0, made.err

@@ -68,3 +68,36 @@ def test_distributions_count_each_facet():
     dists = release.distributions(pool_of(6))
     assert dists["difficulty"] == {"easy": 2, "medium": 2, "hard": 2}
     assert dists["programming_language"] == {"python": 2, "rust": 2, "go": 2} and dists["n_annotators"] == {"2": 6}
+
+
+def test_category_quotas_by_count_and_by_share_with_the_shortfall_reported():
+    mains = list(TAXONOMY.categories)  # the pool's five subcategories belong to the first main category...
+    subs = [TAXONOMY.categories[mains[0]][0], TAXONOMY.categories[mains[1]][0], TAXONOMY.categories[mains[2]][0]]
+    pool = pool_of(90, subcategories=subs)  # 30 items in each of three main categories
+    quotas = release.parse_category_quotas([f"{mains[0]}=50%", f"{mains[1]}=6"], TAXONOMY)
+    chosen, report = release.select_items(pool, ReleaseSpec(size=20, seed=3, category_quotas=quotas), TAXONOMY)
+    counts = {m: sum(i["category"] == m for i in chosen) for m in mains[:3]}
+    assert counts == {mains[0]: 10, mains[1]: 6, mains[2]: 4} and len(chosen) == 20
+    assert report["category_quotas"][mains[0]] == {"quota": 10, "selected": 10, "available": 30}
+    # A quota the pool cannot fill is reported, and the size is made up from the other categories.
+    scarce = [i for i in pool if i["category"] != mains[1]][:40] + [i for i in pool if i["category"] == mains[1]][:2]
+    chosen, report = release.select_items(scarce, ReleaseSpec(size=20, category_quotas=quotas), TAXONOMY)
+    assert len(chosen) == 20 and f"{mains[1]}: quota 6, only 2 (2 in the pool)" in report["problems"]
+    # Subcategories too; the names keep their commas (one quota per text).
+    web = release.parse_category_quotas(["Web, Mobile Development=3"], TAXONOMY)
+    assert web == (("Web, Mobile Development", 3.0, False),)
+    assert ReleaseSpec(category_quotas=quotas).as_dict()["category_quotas"] == {mains[0]: "50%", mains[1]: 6}
+
+
+@pytest.mark.parametrize("texts, message", [
+    (["Rocketry=5"], "neither a main category nor a subcategory"),
+    (["Security=five"], "not a count or a percentage"),
+    (["Security=2.5"], "a count is a whole number"),
+    (["Security"], "is not NAME=COUNT"),
+    (["Security=2", "Development and Programming=3"], "not both"),
+    (["Security=60%", "Cryptography=50%"], "more than 100"),
+    (["Security=1", "Security=2"], "named twice"),
+])
+def test_a_bad_category_quota_is_refused_with_what_is_wrong(texts, message):
+    with pytest.raises(InvalidInput, match=message):
+        release.parse_category_quotas(texts, TAXONOMY)

@@ -24,6 +24,9 @@ def register_release(commands: Commands) -> None:
         sub.add_argument("--size", type=int, help="a stratified sample of this many items (default: all)")
         sub.add_argument("--seed", type=int, default=0)
         sub.add_argument("--mix", help="difficulty shares, e.g. easy=23,medium=44,hard=33")
+        sub.add_argument("--category-quota", action="append", metavar="NAME=N|P%",
+                         help="items of a main category or subcategory: a count or a percentage of the size "
+                              "(repeatable, one per name), e.g. 'Development and Programming=60%%'")
         sub.add_argument("--category", action="append", help="only this main category (repeatable)")
         sub.add_argument("--subcategory", action="append")
         sub.add_argument("--language", action="append")
@@ -107,7 +110,8 @@ def cmd_release(args: argparse.Namespace) -> int:
             size=args.size, seed=args.seed, categories=tuple(args.category or ()),
             subcategories=tuple(args.subcategory or ()), languages=tuple(args.language or ()),
             difficulties=tuple(args.difficulty or ()), batch_ids=tuple(args.batch or ()),
-            sources=tuple(args.source or ()), mix=release.parse_mix(args.mix, load_project(session).taxonomy))
+            sources=tuple(args.source or ()), mix=release.parse_mix(args.mix, load_project(session).taxonomy),
+            category_quotas=release.parse_category_quotas(args.category_quota, load_project(session).taxonomy))
         if args.release_command == "preview":
             result = release.preview(session, actor=actor(), spec=spec, with_agreement=False)
             print_json({"items": len(result.items), "report": result.report, "distributions": result.distributions})

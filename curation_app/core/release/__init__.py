@@ -31,6 +31,7 @@ from curation_app.core.release.selection import (
                                              ReleaseSpec,
                                              _pool,
                                              distributions,
+                                             parse_category_quotas,
                                              parse_mix,
                                              preview,
                                              select_items,
@@ -40,6 +41,6 @@ __all__ = [
     "ALL_FILES", "CHANGE_KEYS", "DATA_FILES", "ITEM_KEYS", "Preview", "ReleaseSpec",
     "_pool",  # the selection tests read the pool directly
     "create_release", "dataset_card", "diff", "distributions", "exports_dir", "file_sha256", "item_keys",
-    "list_releases", "load_items", "parquet_schema", "parse_mix", "preview", "recorded_files", "score_summary",
+    "list_releases", "load_items", "parquet_schema", "parse_category_quotas", "parse_mix", "preview", "recorded_files", "score_summary",
     "select_items", "verify", "write_jsonl", "write_parquet",
 ]

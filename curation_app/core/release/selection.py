@@ -7,7 +7,7 @@ import json
 import math
 import random
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import orjson
 from sqlalchemy import func, select
@@ -16,7 +16,7 @@ from sqlmodel import Session
 from curation_app.core.agreement import database as agreement_db
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
-from curation_app.core.labels import KEEP
+from curation_app.core.labels import KEEP, canonical_languages
 from curation_app.core.project import Project, load_project
 from curation_app.core.release.files import RESPONSE_SUFFIX, score_summary
 from curation_app.core.scores import ScoreField
@@ -37,11 +37,65 @@ class ReleaseSpec:
     batch_ids: tuple[int, ...] = ()
     sources: tuple[str, ...] = ()
     mix: tuple[tuple[str, float], ...] = ()  # difficulty -> share of the size, e.g. CodeArena's 23/44/33 %
+    # (main category or subcategory, number, whether it is a percentage of the size): at most and, as
+    # far as the pool allows, exactly that many items of it; categories not named are not limited.
+    category_quotas: tuple[tuple[str, float, bool], ...] = ()
 
     def as_dict(self) -> dict:
         data = asdict(self)
         data["mix"] = dict(self.mix)
+        data["category_quotas"] = {name: f"{number:g}%" if share else int(number)
+                                   for name, number, share in self.category_quotas}
         return data
+
+
+def parse_category_quotas(texts: list[str] | tuple[str, ...] | None,
+                          taxonomy: Taxonomy) -> tuple[tuple[str, float, bool], ...]:
+    """['Development and Programming=60%', 'Security=5'] -> quotas, all main categories or all
+    subcategories (names may hold commas, so one quota per text; the number follows the last '=')."""
+    quotas: dict[str, tuple[float, bool]] = {}
+    levels = set()
+    for text in texts or ():
+        name, equals, number = text.rpartition("=")
+        name, number = name.strip(), number.strip()
+        if not equals or not name:
+            raise InvalidInput(f"category quota {text!r} is not NAME=COUNT or NAME=PERCENT%")
+        if name in taxonomy.categories:
+            levels.add("category")
+        elif name in taxonomy.subcategory_to_category:
+            levels.add("subcategory")
+        else:
+            raise InvalidInput(f"category quota {text!r}: {name!r} is neither a main category nor a subcategory "
+                               "of the taxonomy")
+        share = number.endswith("%")
+        try:
+            value = float(number.removesuffix("%"))
+        except ValueError:
+            raise InvalidInput(f"category quota {text!r}: {number!r} is not a count or a percentage") from None
+        if value < 0 or (not share and value != int(value)):
+            raise InvalidInput(f"category quota {text!r}: a count is a whole number, a percentage is not negative")
+        if name in quotas:
+            raise InvalidInput(f"category quota: {name!r} is named twice")
+        quotas[name] = (value, share)
+    if len(levels) > 1:
+        raise InvalidInput("category quotas: name main categories or subcategories, not both")
+    if sum(value for value, share in quotas.values() if share) > 100:
+        raise InvalidInput("category quotas: the percentages add up to more than 100")
+    return tuple((name, value, share) for name, (value, share) in quotas.items())
+
+
+def _category_quota_counts(size: int, spec: ReleaseSpec, taxonomy: Taxonomy) -> tuple[str, dict[str, int]]:
+    """The level the quotas name ("category" or "subcategory") and each one's count for this size."""
+    if not spec.category_quotas:
+        return "category", {}
+    level = "category" if spec.category_quotas[0][0] in taxonomy.categories else "subcategory"
+    counts = {name: int(number) for name, number, share in spec.category_quotas if not share}
+    shares = [(name, number / 100) for name, number, share in spec.category_quotas if share]
+    if shares:
+        total = sum(share for _, share in shares)
+        counts.update(_quotas(round(size * total), tuple((name, share / total) for name, share in shares))
+                      if total else {name: 0 for name, _ in shares})
+    return level, counts
 
 
 def parse_mix(text: str | None, taxonomy: Taxonomy) -> tuple[tuple[str, float], ...]:
@@ -162,6 +216,8 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
     order = sorted(pool, key=lambda r: r["id"])
     random.Random(spec.seed).shuffle(order)
     quotas = _quotas(size, spec.mix) if spec.mix else None
+    quota_level, category_quotas = _category_quota_counts(size, spec, taxonomy)
+    per_quota: Counter[str] = Counter()
     chosen: list[dict] = []
     chosen_ids: set[str] = set()
     per_difficulty: Counter[str] = Counter()
@@ -171,13 +227,22 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
     def fits(item: dict) -> bool:
         if item["id"] in chosen_ids or len(chosen) >= size:
             return False
+        limit = category_quotas.get(item[quota_level])
+        if limit is not None and per_quota[item[quota_level]] >= limit:
+            return False
         return quotas is None or per_difficulty[item["difficulty"]] < quotas.get(item["difficulty"], 0)
+
+    def wanted(subcategory: str) -> bool:
+        """Whether a subcategory's items count towards a category quota not yet met."""
+        key = subcategory if quota_level == "subcategory" else taxonomy.subcategory_to_category.get(subcategory)
+        return key in category_quotas and per_quota[key] < category_quotas[key]
 
     def take(item: dict) -> None:
         chosen.append(item)
         chosen_ids.add(item["id"])
         per_difficulty[item["difficulty"]] += 1
         per_subcategory[item["subcategory"]] += 1
+        per_quota[item[quota_level]] += 1
         languages_covered.update(item["programming_language"])
 
     by_subcategory: dict[str, list[dict]] = defaultdict(list)
@@ -201,7 +266,8 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
             open_subcategories = [s for s, items in by_subcategory.items() if any(fits(i) for i in items)]
             if not open_subcategories:
                 break
-            subcategory = min(open_subcategories, key=lambda s: (per_subcategory[s], str(s)))
+            # Categories short of their quota first, then the least represented subcategory.
+            subcategory = min(open_subcategories, key=lambda s: (not wanted(s), per_subcategory[s], str(s)))
             take(next(i for i in by_subcategory[subcategory] if fits(i)))
     else:
         for item in order:
@@ -220,6 +286,9 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
                                             if s not in by_subcategory],
         "languages_covered": len(languages_covered),
         "languages_in_pool": len({lang for item in pool for lang in item["programming_language"]}),
+        "category_quotas": {name: {"quota": quota, "selected": per_quota[name],
+                                   "available": sum(1 for item in pool if item[quota_level] == name)}
+                            for name, quota in category_quotas.items()},
     }
     report["problems"] = _shortfall_messages(report)
     return chosen, report
@@ -233,6 +302,10 @@ def _shortfall_messages(report: dict) -> list[str]:
     for difficulty, figures in report["difficulty"].items():
         if figures["quota"] is not None and figures["selected"] < figures["quota"]:
             messages.append(f"{difficulty}: quota {figures['quota']}, only {figures['selected']} "
+                            f"({figures['available']} in the pool)")
+    for name, figures in report.get("category_quotas", {}).items():
+        if figures["selected"] < figures["quota"]:
+            messages.append(f"{name}: quota {figures['quota']}, only {figures['selected']} "
                             f"({figures['available']} in the pool)")
     missing = len(report["subcategories_missing_from_pool"])
     if missing:
@@ -283,6 +356,9 @@ def preview(session: Session, *, actor: User, spec: ReleaseSpec, with_agreement:
             project: Project | None = None) -> Preview:
     require_role(actor, Role.LEAD, Role.ADMIN)
     project = project or load_project(session)
+    if spec.languages:  # a filter typed as RUST finds the items labelled rust
+        spec = replace(spec, languages=tuple(canonical_languages(
+            languages=list(spec.languages), vocabulary=project.taxonomy.languages, keep_unknown=True) or ()))
     pool, held_back = _pool(session, spec, project.score_fields)
     items, report = select_items(pool, spec, project.taxonomy)
     add_responses(items)
