@@ -62,6 +62,8 @@ def test_one_annotator_four_reviewers_three_keep_and_the_release_carries_the_rew
             keys.press("Enter")
             keys.press("Escape")
             keys.press("Alt+2")
+            keys.press("Alt+S")  # the labels saved now, so no draft save reruns the page while the texts are typed
+            expect(page.locator(".label-form [role='status']")).to_contain_text("Draft saved")
             for name, field, text in (("Rewritten prompt", "rewritten_prompt", REWRITE),
                                       ("Reference answer", "reference_answer", ANSWER)):
                 box = page.get_by_role("textbox", name=name)
