@@ -38,3 +38,19 @@ def test_backup_explains_pg_dump_for_postgresql(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("CURATION_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     result = cli("backup", tmp_path / "x.sqlite")
     assert result.code == 1 and "pg_dump" in result.err
+
+
+def test_backup_from_and_to_paths_with_uri_characters_copies_everything(admin, tmp_path, cli, monkeypatch):
+    folder = tmp_path / "a#b"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'db.sqlite'}"
+    database.upgrade(url)
+    import_file(write_jsonl(tmp_path / "q.jsonl", [{"prompt": f"query {i}"} for i in range(25)]),
+                actor=admin, engine=database.get_engine(url))
+    monkeypatch.setenv("CURATION_DATABASE_URL", url)
+    result = cli("backup", tmp_path / "copy#1.sqlite")
+    assert result.code == 0, result.err
+    assert "tables" in result.out and "rows" in result.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a#b", "copy#1.sqlite", "q.jsonl"]  # no stray file
+    with Session(database.make_engine(f"sqlite:///{tmp_path / 'copy#1.sqlite'}")) as session:
+        assert session.exec(select(func.count()).select_from(Query)).one() == 25

@@ -28,7 +28,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from curation_app.core.backup import backup_sqlite
 
     result = backup_sqlite(database_url(), args.path)
-    print(f"consistent copy written to {result['path']} ({result['bytes']:,} bytes); "
+    print(f"consistent copy written to {result['path']} ({result['bytes']:,} bytes, {result['tables']} tables, "
+          f"{result['rows']:,} rows, each table's count checked against the database); "
           f"restore by pointing CURATION_DATABASE_URL at it, or copying it over db/curation.sqlite")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import urllib.parse
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -28,17 +29,39 @@ def backup_sqlite(url: str, target: str | Path) -> dict:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
+    # The path quoted: in a URI a '#' starts a fragment and '?' a query, so "a#b/db.sqlite" would
+    # open (and create) a file named "a".
+    source = sqlite3.connect(f"file:{urllib.parse.quote(str(source_path.resolve()))}?mode=ro", uri=True, timeout=30)
     copy = sqlite3.connect(partial)
     try:
-        source.backup(copy, pages=1024)  # in steps, so writers are not held up for long
+        # One read transaction for the counts and the copy: both see the same snapshot (in WAL
+        # mode writers go on meanwhile).
+        source.execute("BEGIN")
+        expected = _row_counts(source)
+        source.backup(copy)
+        source.execute("COMMIT")
         ok = copy.execute("PRAGMA integrity_check").fetchone()[0]
+        copied = _row_counts(copy)
         copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+    except sqlite3.Error as error:
+        copy.close()
+        partial.unlink(missing_ok=True)
+        raise InvalidInput(f"{source_path}: could not be copied: {error}") from None
     finally:
         copy.close()
         source.close()
-    if ok != "ok":
+    problem = (f"the copy failed its integrity check: {ok}" if ok != "ok"
+               else "the copy holds no tables" if not copied
+               else f"the copy's tables or row counts differ from the database's ({copied} against {expected})"
+               if copied != expected else None)
+    if problem:
         partial.unlink(missing_ok=True)
-        raise InvalidInput(f"the copy failed its integrity check: {ok}")
+        raise InvalidInput(problem)
     os.replace(partial, target)
-    return {"path": str(target), "bytes": target.stat().st_size}
+    return {"path": str(target), "bytes": target.stat().st_size, "tables": len(copied), "rows": sum(copied.values())}
+
+
+def _row_counts(connection: sqlite3.Connection) -> dict[str, int]:
+    tables = [name for (name,) in connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    return {name: connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in tables}
