@@ -153,3 +153,20 @@ def test_the_acceptance_rule_is_set_as_a_pair(engine, admin):
         with pytest.raises(InvalidInput, match="keep_quorum \\(4\\) cannot exceed min_annotations \\(3\\)"):
             configure.change_settings(session, actor=admin, values={"min_annotations": 3, "keep_quorum": 4})
         session.rollback()
+
+
+def test_output_piped_to_a_reader_that_stops_ends_quietly(migrated_sqlite_url):
+    """`python -m curation_app ... | head -1`: no traceback when the reader goes away."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    process = subprocess.Popen([sys.executable, "-m", "curation_app", "settings", "show"], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "CURATION_DATABASE_URL": migrated_sqlite_url})
+    process.stdout.close()  # the reader is gone before anything is written
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

@@ -7,6 +7,7 @@ the handler, so `--help` and light commands start without pandas, scikit-learn o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -66,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # here, so a reader that went away (`| head`) is handled below, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader stopped reading: stop quietly, as shell tools do (128 + SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (CurationError, CommandFailed, DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
