@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,13 +60,25 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
 
+# A run of digits that orjson would read as a float (integers beyond 64 bits): the standard
+# library's json keeps such integers exact, in and out.
+_LONG_DIGITS = re.compile(r"\d{19,}")
+
+
 def _json_dumps(value: object) -> str:
-    return orjson.dumps(value).decode("utf-8")
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:  # an integer beyond 64 bits (an id or a count from an imported file)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _json_loads(value: object) -> object:
     # SQLite gives a JSON column NUMERIC affinity: a stored number comes back as a number.
-    return orjson.loads(value) if isinstance(value, (str, bytes, bytearray, memoryview)) else value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value).decode("utf-8")
+    if not isinstance(value, str):
+        return value
+    return json.loads(value) if _LONG_DIGITS.search(value) else orjson.loads(value)
 
 
 def make_engine(url: str | None = None, *, single_connection: bool = False,

@@ -579,3 +579,39 @@ def test_skipping_bad_rows_never_drops_the_rest_of_a_broken_json_array(engine, a
     (tmp_path / "one_bad.json").write_text(json.dumps(rows[:3] + [{"prompt": 5}] + rows[3:6]))
     summary = import_file(tmp_path / "one_bad.json", actor=admin, engine=engine, skip_bad_rows=True)
     assert (summary.imported, summary.errors) == (6, 1)  # a bad item is skipped; the reading goes on
+
+
+BIG = "123456789012345678901234567890"
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "json"])
+def test_long_integers_are_kept_exactly_and_ids_as_their_text(engine, admin, tmp_path, suffix):
+    lines = [f'{{"id": {BIG}, "prompt": "why is my loop slow", "ticket": {BIG}1}}',
+             '{"id": 7, "prompt": "and this one", "nested": {"a": 1, "b": {"c": 2}}}']
+    path = tmp_path / f"big.{suffix}"
+    path.write_text("\n".join(lines) + "\n" if suffix == "jsonl" else "[" + ",\n".join(lines) + "]\n", encoding="utf-8")
+    import_file(path, actor=admin, engine=engine)
+    first, second = queries(engine)
+    assert first.public_id == BIG and first.original_id == BIG
+    assert first.extra == {"ticket": int(BIG + "1")}  # exact, not a float
+    assert second.extra == {"nested": {"a": 1, "b": {"c": 2}}}
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "json"])
+@pytest.mark.parametrize("value, message", [
+    ('{"id": "n1", "prompt": "x", "score": NaN}', "NaN is not a JSON number"),
+    ('{"id": "n1", "prompt": "x", "score": -Infinity}', "-Infinity is not a JSON number"),
+    ('{"id": "n1", "prompt": "first", "prompt": "second"}', "the key 'prompt' appears twice"),
+    ('{"id": "n1", "prompt": "x", "meta": {"a": 1, "a": 2}}', "the key 'a' appears twice"),
+    ('{"id": "n1", "prompt": "x", "n": 1' + "0" * 5000 + '}', "5,001 digits is too long"),
+    ('{"id": "n1", "prompt": "x", "n": 1e400}', "too large for a float"),
+])
+def test_json_that_would_change_silently_is_refused_with_its_line(engine, admin, tmp_path, suffix, value, message):
+    good = '{"id": "ok", "prompt": "fine"}'
+    path = tmp_path / f"bad.{suffix}"
+    path.write_text(f"{good}\n{value}\n" if suffix == "jsonl" else f"[{good},\n{value}]\n", encoding="utf-8")
+    with pytest.raises(ImportRefused) as refused:
+        import_file(path, actor=admin, engine=engine)
+    ((where, problem),) = refused.value.problems
+    assert where == "line 2" and message in problem
+    assert queries(engine) == []  # nothing half-written

@@ -8,7 +8,9 @@ import urllib.parse
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
+from curation_app import models  # noqa: F401 - the app's tables, registered in SQLModel.metadata
 from curation_app.core.errors import InvalidInput
 
 PG_DUMP_HINT = ("PostgreSQL: use its own tools, e.g. `pg_dump --format=custom --file=curation.dump DBNAME` "
@@ -58,10 +60,18 @@ def backup_sqlite(url: str, target: str | Path) -> dict:
         partial.unlink(missing_ok=True)
         raise InvalidInput(problem)
     os.replace(partial, target)
-    return {"path": str(target), "bytes": target.stat().st_size, "tables": len(copied), "rows": sum(copied.values())}
+    return {"path": str(target), "bytes": target.stat().st_size, "tables": len(copied),
+            "rows": sum(n for n in copied.values() if n)}
 
 
-def _row_counts(connection: sqlite3.Connection) -> dict[str, int]:
-    tables = [name for (name,) in connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-    return {name: connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in tables}
+def _row_counts(connection: sqlite3.Connection) -> dict[str, int | None]:
+    """Every table of the file, each of the app's with its row count (the names counted are the
+    app's own, never text read from the file)."""
+    present = {name for (name,) in connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+    known = [table.name for table in SQLModel.metadata.sorted_tables] + ["alembic_version"]
+    counts: dict[str, int | None] = dict.fromkeys(sorted(present))
+    for table in known:
+        if table in present:
+            counts[table] = connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+    return counts

@@ -13,6 +13,8 @@ import gzip
 import hashlib
 import io
 import json
+import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +83,70 @@ def _decode(raw: bytes, first: bool) -> tuple[str | None, str | None]:
         return None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
 
 
+class NotPlainJson(ValueError):
+    """JSON that parsers read differently, so importing it would change data without a word."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    record = {}
+    for key, value in pairs:
+        if key in record:
+            raise NotPlainJson(f"the key {key!r} appears twice in one object (which value is meant?)")
+        record[key] = value
+    return record
+
+
+def _no_constant(name: str) -> Any:
+    raise NotPlainJson(f"{name} is not a JSON number (write it as a string or null)")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise NotPlainJson(f"the number {text[:40]} is too large for a float (write it as a string)")
+    return number
+
+
+def _exact_int(text: str) -> int:
+    if len(text.lstrip("-")) > 4000:
+        raise NotPlainJson(f"a number with {len(text.lstrip('-')):,} digits is too long (write it as a string)")
+    return int(text)
+
+
+# Exact integers of any size, no NaN or Infinity, no key given twice.
+STRICT_JSON = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_int=_exact_int,
+                               parse_float=_finite_float)
+_LONG_DIGITS = re.compile(r"\d{16,}")  # a run of digits that a double may not hold exactly
+_KEY_END = re.compile(r'"\s*:')
+
+
+def _keys_in(value: Any) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(_keys_in(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_keys_in(v) for v in value)
+    return 0
+
+
+def parse_json_record(text: str) -> Any:
+    """One JSON value, read by orjson (fast) unless the text may hold what orjson reads silently
+    differently: a long integer (made a float), a key given twice (the last one kept); then, and
+    for orjson's refusals, by the strict reader, which keeps integers exact and names the problem."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as refused:
+        try:  # a NaN, an Infinity or a huge number gets its own reason; other errors keep orjson's
+            return STRICT_JSON.decode(text)
+        except json.JSONDecodeError:
+            raise refused from None
+    if _LONG_DIGITS.search(text) or len(_KEY_END.findall(text)) > _keys_in(value):
+        return STRICT_JSON.decode(text)
+    return value
+
+
 def _json_problem(exc: Exception) -> str:
+    if isinstance(exc, NotPlainJson):
+        return str(exc)
     if isinstance(exc, RecursionError) or "depth limit" in str(exc) or "recursion" in str(exc):
         return "invalid JSON: nested too deeply"
     if isinstance(exc, json.JSONDecodeError):
@@ -103,7 +168,7 @@ def read_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> 
             if not text.strip():
                 continue
             try:
-                value = orjson.loads(text)
+                value = parse_json_record(text)
             except (ValueError, RecursionError) as exc:
                 yield RawRecord(location, None, _json_problem(exc))
                 continue
@@ -134,7 +199,7 @@ _JSON_SPACE = " \t\r\n"
 def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
                        on_progress: Callable[[int], None] | None) -> Iterator[RawRecord]:
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    parser = json.JSONDecoder()
+    parser = STRICT_JSON
     text, position, at_end = "", 0, False
     lines_dropped = 0  # newlines in the text already let go
     line_start_dropped = 0  # characters of the current line already let go
@@ -188,7 +253,12 @@ def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
                 yield stop(line, f"invalid JSON: the array is never closed ({column})")
                 return
             try:
-                value, end = parser.raw_decode(text, position)
+                try:
+                    value, end = parser.raw_decode(text, position)
+                except NotPlainJson as exc:
+                    line, _ = where(position)
+                    yield stop(line, str(exc))
+                    return
                 if len(text) - end < 64 and not at_end:  # a number such as 0 may be 0.5 in the next chunk
                     raise json.JSONDecodeError("value may go on", text, end)
             except json.JSONDecodeError as exc:
@@ -250,7 +320,10 @@ def _read_json_document(raw: bytes) -> Iterator[RawRecord]:
     if not text.strip():
         return  # no records: the caller says the file is empty
     try:
-        document = json.loads(text)
+        document = STRICT_JSON.decode(text)
+    except NotPlainJson as exc:
+        yield RawRecord("line 1", None, str(exc))
+        return
     except json.JSONDecodeError as exc:
         yield RawRecord(f"line {exc.lineno}", None, f"invalid JSON: {exc.msg} (column {exc.colno})")
         return
