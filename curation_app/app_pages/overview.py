@@ -49,7 +49,7 @@ if is_lead:
     else:
         def share(label: str):  # noqa: ANN202 - a column of shares, blue (red would read as an alarm)
             return st.column_config.ProgressColumn(label, min_value=0, max_value=1, format="percent", color="blue",
-                                                   width="small")
+                                                   width="small", help=f"{label}: share equal to the final label")
 
         st.dataframe(
             people[["annotator", "done_today", "done_total", "open_assignments", "median_time_s",
@@ -64,15 +64,15 @@ if is_lead:
                 "open_assignments": st.column_config.NumberColumn("Waiting", help="Assigned or reserved, not submitted"),
                 "median_time_s": st.column_config.NumberColumn("Median time", format="%.0f s",
                                                                help="Over timed annotations (imported ones are not timed)"),
-                "decision_vs_final": share("Decision = final"),
-                "category_vs_final": share("Category = final"),
-                "subcategory_vs_final": share("Subcategory = final"),
-                "difficulty_vs_final": share("Difficulty = final"),
+                "decision_vs_final": share("Decision"),
+                "category_vs_final": share("Category"),
+                "subcategory_vs_final": share("Subcategory"),
+                "difficulty_vs_final": share("Difficulty"),
                 "items_final": st.column_config.NumberColumn(
                     "Final", help="Their submitted items that have a final label", width="small"),
             })
-        st.caption("'= final': the share of their labels that match the final label, on their items that are "
-                   "final (empty until some are). Kappa and alpha against the final labels are on *Agreement*.")
+        st.caption("Decision, Category, Subcategory, Difficulty: the share of their labels equal to the final label, "
+                   "on their items that are final (empty until some are); kappa and alpha are on *Agreement*.")
         left, right = st.columns(2)
         with left:
             st.markdown("**Submitted per day** (UTC, last 90 days)")
