@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from sqlmodel import Session, select
+from streamlit import dataframe_util
 
 from curation_app.core import auth
 from curation_app.database import get_engine, session_scope
@@ -203,16 +205,49 @@ def test_an_item_without_any_language_cue_opens_with_no_languages_chosen(demo_db
     assert form_data(app)["suggested"].startswith("general (30%")  # suggested, not chosen
 
 
-def test_agreement_page_shows_every_field_and_the_annotator_matrix(demo_db):
+def charts(app) -> list[tuple[dict, list[dict]]]:
+    """Every Altair chart on the page: its Vega-Lite spec, and the rows of every data set it carries
+    (Streamlit sends them beside the spec, as Arrow)."""
+    return [(json.loads(chart.proto.spec),
+             [row for dataset in chart.proto.datasets
+              for row in dataframe_util.convert_arrow_bytes_to_pandas_df(dataset.data.data).to_dict("records")])
+            for chart in app.get("vega_lite_chart")]
+
+
+def test_agreement_page_charts_each_field_pairs_and_confusions_for_a_lead(demo_db):
     app = open_page("agreement", "lead")
     assert not app.exception, app.exception
-    table = app.dataframe[0].value
-    assert set(table["field"]) == {"decision", "reject_reason", "category", "subcategory", "difficulty", "languages"}
-    alpha = table[(table["field"] == "category") & (table["measure"] == "krippendorff_alpha")].iloc[0]
-    assert alpha["value"] != "n/a" and " to " in alpha["95% interval"]
-    assert len(app.get("vega_lite_chart")) >= 1  # the heatmap
+    assert app.selectbox[0].value == "krippendorff_alpha"
+    (_, per_field), (pair_spec, pairs), (_, confusion), (_, by_category) = charts(app)
+    fields = {row["field"]: row for row in per_field if "field" in row}
+    assert set(fields) == {"decision", "reject_reason", "category", "subcategory", "difficulty", "languages"}
+    category = fields["category"]
+    assert category["measure"] == "krippendorff_alpha" and category["low"] <= category["value"] <= category["high"]
+    assert category["shown"] == f"{category['value']:.2f}  [{category['low']:.2f}, {category['high']:.2f}]"
+    assert {row["annotator"] for row in pairs} == {"alice", "bob", "carol"}
+    assert pair_spec["layer"][0]["encoding"]["y"]["axis"]["labelLimit"] == 0  # names never cut short
+    text_colour = pair_spec["layer"][1]["encoding"]["color"]
+    assert text_colour["value"] == "black" and text_colour["condition"]["value"] == "white"  # on dark cells
+    assert {row["value_a"] for row in confusion} == {row["value_b"] for row in confusion}
+    assert {row["category"] for row in by_category}
+    table = app.dataframe[0].value  # every measure per field: one row per field
+    assert list(table["field"]) == ["decision", "reject_reason", "category", "subcategory", "difficulty", "languages"]
+    assert " [" in table.set_index("field").at["category", "krippendorff_alpha"]
     assert any("the model needs at least 20" in i for i in shown(app.info))  # the demo has too few final items
     assert open_page("agreement", "alice").error[0].value == "This page is for the role lead or admin."
+
+
+def test_agreement_confusions_follow_the_difficulty_scale_and_tables_have_no_index(demo_db):
+    app = open_page("agreement", "lead")
+    app = app.selectbox[1].set_value("difficulty").run()
+    assert not app.exception, app.exception
+    spec, cells = charts(app)[2]
+    assert spec["layer"][0]["encoding"]["x"]["sort"] == ["easy", "medium", "hard"]
+    assert spec["layer"][0]["encoding"]["y"]["sort"] == ["easy", "medium", "hard"]
+    assert {row["value_a"] for row in cells} == {"easy", "medium", "hard"}
+    # No table shows a 0, 1, 2... index column beside its own columns.
+    assert len(app.dataframe) >= 2 and all(json.loads(table.proto.columns)["_index"] == {"hidden": True}
+                                           for table in app.dataframe)
 
 
 def test_lead_resolves_a_conflict_on_the_adjudicate_page(demo_db):

@@ -31,6 +31,7 @@ def overview(session: Session) -> dict:
         "annotations": session.exec(
             select(func.count()).select_from(Annotation).where(Annotation.state == "submitted")).one(),
         "final_labels": count(FinalLabel),
+        "retired": session.exec(select(func.count()).select_from(Query).where(Query.retired)).one(),
         "users_by_role": roles,
         "sources": [
             {"source": s, "queries": n, "with_baseline_answer": b, "mean_characters": round(float(c or 0))}
