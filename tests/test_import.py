@@ -615,3 +615,53 @@ def test_json_that_would_change_silently_is_refused_with_its_line(engine, admin,
     ((where, problem),) = refused.value.problems
     assert where == "line 2" and message in problem
     assert queries(engine) == []  # nothing half-written
+
+
+def test_a_gzip_bomb_is_refused_while_streaming(engine, admin, tmp_path):
+    import gzip
+
+    path = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(path, "wb", compresslevel=9) as handle:  # under 1 MB on disk, 400 MB inside, no newline
+        for _ in range(400):
+            handle.write(b"0" * (1 << 20))
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(InvalidInput, match="expands to more than .* times its compressed size"):
+        import_file(path, actor=admin, engine=engine)
+    assert queries(engine) == []
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not gzip at all\n", "not a valid gzip file"),
+    (None, "cut short"),
+])
+def test_a_broken_gzip_file_gets_a_one_line_reason(engine, admin, tmp_path, content, message):
+    import gzip
+
+    path = tmp_path / "broken.jsonl.gz"
+    if content is None:
+        whole = gzip.compress(b"".join(b'{"id": "g%d", "prompt": "query %d"}\n' % (i, i) for i in range(2000)))
+        content = whole[: len(whole) // 2]
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput, match=message):
+        import_file(path, actor=admin, engine=engine)
+    assert queries(engine) == []
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "csv", "json"])
+def test_a_line_longer_than_the_limit_is_reported_without_being_held(engine, admin, tmp_path, monkeypatch, suffix):
+    from curation_app.core import readers
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 4096)  # the real limit is 64 MB; the logic is the same
+    huge = "x" * 20_000
+    path = tmp_path / f"long.{suffix}"
+    if suffix == "jsonl":
+        path.write_text(f'{{"id": "a", "prompt": "fine"}}\n{{"id": "b", "prompt": "{huge}"}}\n', encoding="utf-8")
+    elif suffix == "csv":
+        path.write_text(f"id,prompt\na,fine\nb,{huge}\n", encoding="utf-8")
+    else:
+        path.write_text(f'[{{"id": "a", "prompt": "fine"}},\n{{"id": "b", "prompt": "{huge}"}}]', encoding="utf-8")
+    with pytest.raises(ImportRefused) as refused:
+        import_file(path, actor=admin, engine=engine)
+    ((where, problem),) = refused.value.problems
+    assert where in ("line 2", "item 2", "row 2 (line 3)") and "longer than" in problem, (where, problem)
+    assert queries(engine) == []

@@ -16,6 +16,7 @@ import json
 import math
 import re
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -67,10 +68,81 @@ def detect_format(path: Path) -> str:
     return "csv"
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+# A record's line is at most this long (a query is at most a million characters); a longer one is
+# skipped without being held in memory.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+# A .gz file that expands to more than this many times its size (and past MAX_LINE_BYTES) is refused:
+# real JSONL and CSV compress 3 to 20 times; a tiny file expanding to gigabytes is a trap.
+MAX_GZIP_EXPANSION = 200
+
+
+class LineTooLong(bytes):
+    """A line cut at MAX_LINE_BYTES: its reader reports it and goes on with the next line."""
+
+
+class _Guarded:
+    """A file opened for reading whose decompression is bounded and whose gzip errors are one-line
+    reasons naming the file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.gzipped = path.suffix.lower() == ".gz"
+        self.handle = gzip.open(path, "rb") if self.gzipped else open(path, "rb")
+        self.limit = max(MAX_LINE_BYTES, MAX_GZIP_EXPANSION * path.stat().st_size) if self.gzipped else None
+        self.produced = 0
+
+    def _counted(self, data: bytes) -> bytes:
+        self.produced += len(data)
+        if self.limit is not None and self.produced > self.limit:
+            raise InvalidInput(f"{self.path.name}: expands to more than {self.limit:,} bytes, over "
+                               f"{MAX_GZIP_EXPANSION} times its compressed size; refused, nothing imported")
+        return data
+
+    def _guard(self, read: Callable[[int], bytes], size: int) -> bytes:
+        try:
+            return self._counted(read(size))
+        except (gzip.BadGzipFile, zlib.error) as error:
+            raise InvalidInput(f"{self.path.name}: not a valid gzip file ({error}); nothing imported") from None
+        except EOFError:
+            raise InvalidInput(f"{self.path.name}: the gzip file is cut short (truncated); nothing imported") from None
+
+    def read(self, size: int = -1) -> bytes:
+        return self._guard(self.handle.read, size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._guard(self.handle.readline, size)
+
+    def lines(self) -> Iterator[bytes]:
+        """Each line as bytes; a line longer than MAX_LINE_BYTES comes as LineTooLong (its start)."""
+        while True:
+            raw = self.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while True:  # the rest of the line, read and dropped
+                    rest = self.readline(1 << 20)
+                    if not rest or rest.endswith(b"\n"):
+                        break
+                yield LineTooLong(raw[:64])
+                continue
+            yield raw
+
+    def __enter__(self) -> "_Guarded":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+
+def _line_limit() -> str:
+    mb = MAX_LINE_BYTES / (1024 * 1024)
+    return f"{mb:g} MB" if mb >= 1 else f"{MAX_LINE_BYTES:,} bytes"
+
+
+def _open_binary(path: Path) -> _Guarded:
+    return _Guarded(path)
+
+
 
 
 def _decode(raw: bytes, first: bool) -> tuple[str | None, str | None]:
@@ -156,10 +228,13 @@ def _json_problem(exc: Exception) -> str:
 
 def read_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[RawRecord]:
     with _open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(handle.lines(), start=1):
             if on_progress:
                 on_progress(len(raw))
             location = f"line {number}"
+            if isinstance(raw, LineTooLong):
+                yield RawRecord(location, None, f"longer than {_line_limit()}")
+                continue
             text, problem = _decode(raw, number == 1)
             if problem:
                 yield RawRecord(location, None, problem)
@@ -196,7 +271,7 @@ _JSON_CHUNK_BYTES = 1 << 20
 _JSON_SPACE = " \t\r\n"
 
 
-def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
+def _stream_json_array(handle: _Guarded, first: bytes,
                        on_progress: Callable[[int], None] | None) -> Iterator[RawRecord]:
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     parser = STRICT_JSON
@@ -266,6 +341,9 @@ def _stream_json_array(handle: io.BufferedIOBase, first: bytes,
                 # may simply go on in the next chunk; anywhere else the error is real.
                 cut_short = exc.msg.startswith("Unterminated string") or len(text) - exc.pos < 64
                 if cut_short and not at_end:
+                    if len(text) - position > MAX_LINE_BYTES:  # one record may not hold the whole file
+                        yield stop(where(position)[0], f"a record longer than {_line_limit()}")
+                        return
                     read_more()
                     continue
                 line, column = where(exc.pos)
@@ -358,10 +436,14 @@ def _first_bad_utf8_offset(raw: bytes) -> int:
 def read_csv(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[RawRecord]:
     bad_lines: dict[int, str] = {}
 
-    def decoded_lines(handle: io.BufferedIOBase) -> Iterator[str]:
-        for number, raw in enumerate(handle, start=1):
+    def decoded_lines(handle: _Guarded) -> Iterator[str]:
+        for number, raw in enumerate(handle.lines(), start=1):
             if on_progress:
                 on_progress(len(raw))
+            if isinstance(raw, LineTooLong):
+                bad_lines[number] = f"longer than {_line_limit()}"
+                yield "-\n"  # a row in its place, so the problem is reported with the row
+                continue
             text, problem = _decode(raw, number == 1)
             if problem:
                 bad_lines[number] = problem
