@@ -406,6 +406,11 @@ def test_cli_release_create_json_and_list(db_url, engine, admin, finals, cli):
     assert "cli-bench" in cli("release", "list").out
     bad = cli("release", "create", "../escape", "--version", "1")
     assert bad.code == 1 and "is not allowed" in bad.err
+    # The same limits on both databases, and no name that differs from another by a line end.
+    for name, version in (("cli-bench", "v1\n"), ("cli-bench\n", "0.2"), ("cli-bench", "9" * 51)):
+        refused = cli("release", "create", name, "--version", version)
+        assert refused.code == 1 and "is not allowed" in refused.err and "Traceback" not in refused.err, refused.err
+    assert cli("release", "create", "cli-bench", "--version", "9" * 50, "--size", "5").code == 0
 
 
 def test_end_to_end_on_real_arena_hard_data(db_url, engine, admin, cli, tmp_path, monkeypatch):

@@ -170,3 +170,9 @@ def test_output_piped_to_a_reader_that_stops_ends_quietly(migrated_sqlite_url):
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 141
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+@pytest.mark.parametrize("name", ["alice\n", "bob\r\n", " carol", "dora\t"])
+def test_a_user_name_with_white_space_at_its_ends_is_refused(db_url, cli, name):
+    refused = cli("users", "add", name, "--role", "admin", stdin="password1\n")
+    assert refused.code == 1 and "is not allowed" in refused.err

@@ -19,7 +19,7 @@ MIN_PASSWORD_LENGTH = 8
 LOGIN_SESSION_LIFETIME = timedelta(hours=12)
 MAX_FAILED_LOGINS = 5
 FAILED_LOGIN_WINDOW = timedelta(minutes=15)
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}\Z")  # \Z: "alice\n" is not "alice"
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist costs the same time as a real check,
 # so response time does not reveal which names exist.

@@ -30,7 +30,7 @@ from curation_app.core.release.selection import ReleaseSpec, _agreement_summary,
 from curation_app.core.settings import all_settings
 from curation_app.models import Annotation, AnnotationState, Release, ReleaseItem, Role, User, utcnow
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def exports_dir() -> Path:
@@ -39,10 +39,16 @@ def exports_dir() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parents[3] / "exports"
 
 
+# The columns' lengths (models.Release), so SQLite and PostgreSQL accept the same names.
+_NAME_LIMITS = {"name": 100, "version": 50}
+
+
 def _check_name(kind: str, value: str) -> str:
-    if not _NAME.match(value or "") or value in (".", ".."):
+    limit = _NAME_LIMITS[kind]
+    # fullmatch: with match and "$", a trailing newline ("v1\n") would pass.
+    if not _NAME.fullmatch(value or "") or value in (".", "..") or len(value) > limit:
         raise InvalidInput(f"release {kind} {value!r} is not allowed: use letters, digits, '.', '_' or '-' "
-                           "(at most 100), starting with a letter or digit")
+                           f"(at most {limit}), starting with a letter or digit")
     return value
 
 
