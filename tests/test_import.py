@@ -665,3 +665,8 @@ def test_a_line_longer_than_the_limit_is_reported_without_being_held(engine, adm
     ((where, problem),) = refused.value.problems
     assert where in ("line 2", "item 2", "row 2 (line 3)") and "longer than" in problem, (where, problem)
     assert queries(engine) == []
+
+
+def test_importing_a_folder_says_it_is_a_folder(engine, admin, tmp_path, cli, db_url):
+    refused = cli("import", tmp_path)
+    assert refused.code == 1 and "is a folder" in refused.err

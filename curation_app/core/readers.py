@@ -529,6 +529,8 @@ READERS: dict[str, Callable[..., Iterator[RawRecord]]] = {
 
 def read_records(path: Path, file_format: str | None = None,
                  on_progress: Callable[[int], None] | None = None) -> tuple[str, Iterator[RawRecord]]:
+    if path.is_dir():
+        raise InvalidInput(f"{path}: is a folder; give the file to import")
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
     file_format = file_format or detect_format(path)
