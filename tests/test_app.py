@@ -189,7 +189,14 @@ def test_lead_assigns_to_named_annotators_from_the_app(demo_db):
 
 def test_guidelines_page_shows_the_current_version(demo_db):
     app = open_page("guidelines", "alice")
-    assert any("Annotation guidelines" in m.value for m in app.markdown)
+    assert [t.value for t in app.title] == ["Annotation guidelines — version 1"]
+    assert shown(app.caption) == ["guideline version: **v1**"]  # the header, not a paragraph
+    markdown = shown(app.markdown)
+    assert not any("guideline_version:" in text for text in markdown)
+    assert not any("](CHANGELOG.md)" in text for text in markdown)  # a relative link would open another page
+    assert any("Changes are listed in CHANGELOG.md (below)" in text for text in markdown)
+    assert [e.label for e in app.expander] == ["Changelog (CHANGELOG.md)"]
+    assert any(text.startswith("# Guidelines changelog") for text in markdown)
 
 
 def test_an_item_without_any_language_cue_opens_with_no_languages_chosen(demo_db):
@@ -411,7 +418,12 @@ def test_releases_page_previews_freezes_and_offers_the_files(demo_db, tmp_path, 
     assert {m.label: m.value for m in app.metric}["Items"] == "8"  # 10 final, 2 of them rejected
     assert any("subcategories have no final kept item" in w for w in shown(app.warning))
     app = app.button(key=[b.key for b in app.button if b.label.startswith("Freeze")][0]).click().run()
-    assert shown(app.success)[0].startswith("Frozen: 8 items")
+    assert shown(app.success)[0].startswith("Frozen: 8 items in demo-bench/1.0 ")  # not the server's path
+    # The same response lists it among the frozen releases, with its path under the exports folder.
+    listed = app.dataframe[-1].value
+    assert list(listed["name"]) == ["demo-bench"] and list(listed["path"]) == ["demo-bench/1.0"]
+    assert not any(str(tmp_path) in text for text in shown(app.success) + shown(app.caption))
+    assert all(button.proto.ignore_rerun for button in app.get("download_button"))  # two quick clicks work
     app = open_page("releases", "lead")
     assert shown(app.success) == ["Every file matches its manifest."]
     assert len(app.get("download_button")) == 4
