@@ -32,6 +32,12 @@ def test_a_secret_is_masked_in_its_sentence_and_so_is_any_other_finding_nearby()
     assert key["after"].endswith("…") and not key["before"].startswith("…")  # cut at the width, at a word
 
 
+def test_only_a_format_marker_is_shown_never_a_character_of_the_value_itself():
+    secret = "wJalrXUtnFEMI" + "K7MDENGbPxRfiCYzzzzzzzzzzzzzz"
+    assert mask_secret(secret, "aws_secret_access_key") == f"•••••••• ({len(secret)} characters)"
+    assert mask_secret(KEY_ID, "aws_access_key_id") == "AKIA•••••••• (20 characters)"
+
+
 def test_an_email_keeps_its_domain_and_a_stale_span_shows_nothing():
     (hit,) = find_secrets("mail me at jane.doe@mail.example.co.uk please")
     assert mask_secret(hit["text"], "email") == "••••••@mail.example.co.uk"

@@ -24,7 +24,8 @@ with read_scope() as session:
     project = load_project(session)
     rule, taxonomy, score_fields = project.rule, project.taxonomy, project.score_fields
 
-with st.expander(f"Acceptance rule: at least {rule.min_annotations} annotations; a field is final when all agree "
+rule_column, apply_column = st.columns([5, 1], vertical_alignment="top")
+with rule_column.expander(f"Acceptance rule: at least {rule.min_annotations} annotations; a field is final when all agree "
                  f"or at least {rule.keep_quorum} agree", expanded=False):
     with st.form("rule"):
         columns = st.columns(2)
@@ -43,7 +44,8 @@ with st.expander(f"Acceptance rule: at least {rule.min_annotations} annotations;
                 st.rerun()
             except CurationError as error:
                 st.error(md(error))
-if st.button("Apply the rule now", type="primary", icon=":material/done_all:", key="apply_rule"):
+if apply_column.button("Apply the rule", type="primary", icon=":material/done_all:", key="apply_rule",
+                       width="stretch"):
     with session_scope() as session:
         result = adjudicate.apply_rule(session, actor=user)
     st.success(f"{result['finalised']} finalised ({result['unanimous']} unanimous, {result['majority']} majority); "
@@ -51,6 +53,7 @@ if st.button("Apply the rule now", type="primary", icon=":material/done_all:", k
 
 OPEN = "adjudicate"  # the query parameter naming the open item, so a reload or a link keeps it
 NEXT_SHORTCUT = "Alt+N"
+QUEUE_ROWS_BESIDE_ITEM = 5
 
 
 def notify(kind: str, text: str) -> None:
@@ -79,7 +82,7 @@ def open_looked_up() -> None:
 
 queue_tab, feedback_tab = st.tabs(["Conflict queue", "Guideline feedback"])
 with queue_tab:
-    filters = st.columns(3)
+    filters = st.columns(4)
     field_filter = filters[0].selectbox("Conflicting field", [None, *labels.decided_fields(score_fields)], format_func=lambda v: v or "any")
     category_filter = filters[1].selectbox("Category", [None, *taxonomy.categories], format_func=lambda v: v or "any")
     annotator_filter = filters[2].text_input("Annotator")
@@ -97,13 +100,16 @@ with queue_tab:
                    f"agreement. Select one to resolve it; {NEXT_SHORTCUT} opens the next one.")
         # A new key whenever the queue changes: a row selected in an older queue never opens another item.
         table_key = "conflicts:" + hashlib.sha1("\n".join(queue_ids).encode()).hexdigest()[:12]
-        st.dataframe(table, hide_index=True, width="stretch", on_select=functools.partial(open_selected, queue_ids, table_key),
-                     selection_mode="single-row", key=table_key,
-                     column_config={"open": st.column_config.TextColumn("", width=30)})
+        # With an item open, the queue keeps to a few rows (it scrolls) so the item starts near the top.
+        height = min(len(items), QUEUE_ROWS_BESIDE_ITEM) * 35 + 38 if picked_id else "auto"
+        st.dataframe(table, hide_index=True, width="stretch", height=height, selection_mode="single-row",
+                     on_select=functools.partial(open_selected, queue_ids, table_key), key=table_key,
+                     column_config={"open": st.column_config.TextColumn("", width=40),
+                                    "conflicts": st.column_config.TextColumn(width="large")})
     else:
         st.info("No conflicts: every complete item is settled by the rule or already final.")
-    st.text_input("Or open any item by id (also final ones, to review or reopen)", key="adjudicate_lookup",
-                  on_change=open_looked_up)
+    filters[3].text_input("Open any item by id", key="adjudicate_lookup", on_change=open_looked_up,
+                          help="Also final ones, to review or reopen them", placeholder="demo-001")
 
 with feedback_tab:
     with read_scope() as session:
@@ -157,9 +163,10 @@ if st.query_params.get(OPEN) != view.public_id:
 st.divider()
 st.subheader(f"Item {md(view.public_id)}")
 if view.final:
+    deciders = {source.get("by") for source in (view.final["field_sources"] or {}).values()
+                if isinstance(source, dict) and source.get("source") == "adjudicated" and source.get("by")}
     st.info(f"Final ({view.final['source']}), revision {view.final_revision}"
-            + (f", by {md((view.final['field_sources'] or {}).get('decision', {}).get('by') or 'a lead')}"
-               if view.final["source"] == "adjudicated" else "")
+            + (f", by {md(', '.join(sorted(deciders)))}" if deciders else "")
             + (f": {md(view.final['rationale'])}" if view.final.get("rationale") else "")
             + ". Saving again replaces it; the old decision stays in the audit log.")
 left, right = st.columns([1, 1], gap="large")

@@ -11,18 +11,23 @@ import re
 CONTEXT_CHARACTERS = 80  # on each side of a hit: a line or two, enough to see what the value is for
 MASK = "•"
 _SHOWN_PREFIX = 4  # "AKIA", "ghp_", "sk-a": the kind of key, not the key
-_PREFIX_SHOWN_FROM = 16  # shorter values (passwords) show no character at all
+_PREFIX_SHOWN_FROM = 16
+# Kinds whose first characters are a fixed marker of the format; any other kind (a password, an
+# AWS secret key) shows no character of its value at all.
+_MARKED_KINDS = frozenset({"aws_access_key_id", "github_token", "slack_token", "stripe_key", "anthropic_key",
+                           "openai_key", "google_api_key", "jwt"})
 _MAX_DIFFERENCES = 3
 _WORD = re.compile(r"\S+")
 
 
 def mask_secret(value: str, kind: str) -> str:
-    """A finding made unreadable but recognisable: its length, and for long keys the few
-    characters that name the kind of key; for an e-mail address, the domain."""
+    """A finding made unreadable but recognisable: its length, and for keys of a marked format
+    the few characters that name the format ("AKIA"); for an e-mail address, the domain; for a
+    private key, its BEGIN line."""
     if kind == "email" and "@" in value:
         local, domain = value.split("@", 1)
         return f"{MASK * min(len(local), 6)}@{domain}"
-    shown = value[:_SHOWN_PREFIX] if len(value) >= _PREFIX_SHOWN_FROM and kind != "private_key" else ""
+    shown = value[:_SHOWN_PREFIX] if kind in _MARKED_KINDS and len(value) >= _PREFIX_SHOWN_FROM else ""
     if kind == "private_key":
         first_line = value.split("\n", 1)[0]
         shown = first_line if first_line.startswith("-----BEGIN") else ""
