@@ -12,7 +12,6 @@ from curation_app.core import adjudicate, configure, labels
 from curation_app.core.errors import CurationError, ResolvedElsewhere
 from curation_app.core.project import load_project
 from curation_app.core.rendering import highlight
-from curation_app.core.rule import show_value
 from curation_app.database import read_scope, session_scope
 from curation_app.models import Role
 
@@ -99,7 +98,7 @@ with queue_tab:
         st.caption(f"{len(items)} item(s): split decisions first (the closest split first), then the lowest "
                    f"agreement. Select one to resolve it; {NEXT_SHORTCUT} opens the next one.")
         # A new key whenever the queue changes: a row selected in an older queue never opens another item.
-        table_key = "conflicts:" + hashlib.sha1("\n".join(queue_ids).encode()).hexdigest()[:12]
+        table_key = "conflicts:" + hashlib.sha256("\n".join(queue_ids).encode()).hexdigest()[:12]
         # With an item open, the queue keeps to a few rows (it scrolls) so the item starts near the top.
         height = min(len(items), QUEUE_ROWS_BESIDE_ITEM) * 35 + 38 if picked_id else "auto"
         st.dataframe(table, hide_index=True, width="stretch", height=height, selection_mode="single-row",

@@ -93,10 +93,6 @@ def secret_contexts(text: str, hits: list[dict], *, width: int = CONTEXT_CHARACT
     return contexts
 
 
-def _normalised_words(text: str) -> list[re.Match[str]]:
-    return list(_WORD.finditer(text))
-
-
 def overlap_context(text: str, evidence: str, *, width: int = CONTEXT_CHARACTERS) -> dict:
     """Where a benchmark's words occur in the query: {"before", "overlap", "after", "found"}.
     The evidence is looked up as written, then word by word ignoring case, spacing and
@@ -104,7 +100,7 @@ def overlap_context(text: str, evidence: str, *, width: int = CONTEXT_CHARACTERS
     start = text.find(evidence) if evidence else -1
     end = start + len(evidence)
     if start == -1 and evidence.strip():
-        words = _normalised_words(text)
+        words = list(_WORD.finditer(text))
         wanted = [_bare(w) for w in evidence.split() if _bare(w)]
         bare = [_bare(match.group(0)) for match in words]
         for position in range(len(bare) - len(wanted) + 1):
