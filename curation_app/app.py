@@ -12,7 +12,10 @@ from curation_app.app_pages.navigation import PAGE_FILES, pages_for  # noqa: E40
 from curation_app.app_pages.session import current_user, ensure_database, log_out, sync_cookie  # noqa: E402
 from curation_app.app_pages.widgets import md  # noqa: E402
 
-st.set_page_config(page_title="Curation", page_icon=":material/fact_check:", layout="wide")
+# A file served by the app itself: a ":material/..." icon makes every browser fetch its picture
+# from a public font server on each page load.
+FAVICON = str(Path(__file__).resolve().parent / "favicon.png")
+st.set_page_config(page_title="Curation", page_icon=FAVICON, layout="wide")
 ensure_database()
 user = current_user()
 sync_cookie()

@@ -376,3 +376,15 @@ def test_cli_finals_export_csv_and_jsonl(db_url, engine, admin, lead, tmp_path, 
     refused = cli("finals", "export", tmp_path / "finals.txt")
     assert refused.code == 1 and "give a .csv or .jsonl file name" in refused.err
     assert not (tmp_path / "finals.txt").exists() and not (tmp_path / "finals.txt.partial").exists()
+
+
+def test_the_next_conflict_is_the_one_after_the_open_item_or_the_one_that_took_its_place():
+    from curation_app.core.adjudicate import next_conflict
+
+    queue_ids = ["a", "b", "c"]
+    assert next_conflict(queue_ids, current="a", position=0) == "b"  # still open: the one after it
+    assert next_conflict(queue_ids, current="c", position=2) == "a"  # the last one: back to the top
+    assert next_conflict(["a", "c"], current="b", position=1) == "c"  # resolved: the one now in its place
+    assert next_conflict(["a"], current="c", position=2) == "a"  # it was last: the new last one
+    assert next_conflict(queue_ids, current=None, position=0) == "a"
+    assert next_conflict(["a"], current="a", position=0) is None and next_conflict([], current="a", position=0) is None

@@ -11,6 +11,7 @@ from streamlit import dataframe_util
 
 from curation_app.core import auth
 from curation_app.database import get_engine, session_scope
+from curation_app.app_pages.widgets import md
 from tests.apptest import annotations, form_data, key_for, log_in, open_app, open_page, send_form, shown
 from tests.conftest import REPO_ROOT
 
@@ -190,7 +191,14 @@ def test_lead_assigns_to_named_annotators_from_the_app(demo_db):
 
 def test_guidelines_page_shows_the_current_version(demo_db):
     app = open_page("guidelines", "alice")
-    assert any("Annotation guidelines" in m.value for m in app.markdown)
+    assert [t.value for t in app.title] == ["Annotation guidelines — version 1"]
+    assert shown(app.caption) == ["guideline version: **v1**"]  # the header, not a paragraph
+    markdown = shown(app.markdown)
+    assert not any("guideline_version:" in text for text in markdown)
+    assert not any("](CHANGELOG.md)" in text for text in markdown)  # a relative link would open another page
+    assert any("Changes are listed in CHANGELOG.md (below)" in text for text in markdown)
+    assert [e.label for e in app.expander] == ["Changelog (CHANGELOG.md)"]
+    assert any(text.startswith("# Guidelines changelog") for text in markdown)
 
 
 def test_an_item_without_any_language_cue_opens_with_no_languages_chosen(demo_db):
@@ -326,8 +334,57 @@ def test_the_second_of_two_leads_saving_the_same_item_gets_a_conflict_message(de
         final = session.exec(select(FinalLabel).join(Query, Query.id == FinalLabel.query_id)
                              .where(Query.public_id == "demo-003")).one()
     assert (final.rationale, final.revision) == ("the lead's reason", 1)  # the first save stands
-    second = second.run()  # the next look shows the saved label, in a fresh form
-    assert any("revision 1" in text for text in shown(second.info))
+    # The same run shows the other lead's decision, and the form still holds what this lead typed.
+    assert any("revision 1" in text and "the lead's reason" in text for text in shown(second.info))
+    assert second.text_area(key=f"{key_prefix}:rationale").value == "the admin's reason"
+    assert second.selectbox(key=f"{key_prefix}:category").value == ("Development and Programming", "Code Debugging")
+    # Saving again, having seen their decision, replaces it.
+    second = second.button(key=f"FormSubmitter:{key_prefix}-Save final label").click().run()
+    assert shown(second.success) == ["Final label of demo-003 saved."], shown(second.error)
+    with Session(get_engine()) as session:
+        final = session.exec(select(FinalLabel).join(Query, Query.id == FinalLabel.query_id)
+                             .where(Query.public_id == "demo-003")).one()
+    assert (final.rationale, final.revision) == ("the admin's reason", 2)
+
+
+def test_after_a_save_the_queue_shown_has_one_item_fewer_and_the_next_conflict_is_one_click_away(demo_db):
+    app = open_page("adjudicate", "lead")
+    before = list(app.dataframe[0].value["query"])
+    first = before[0]
+    app = app.button(key="next_conflict").click().run()  # nothing open yet: it opens the first conflict
+    assert app.query_params["adjudicate"] == first
+    form = f"adjudicate:{first}:0"
+    app.selectbox(key=f"{form}:decision").set_value("keep")
+    app.selectbox(key=f"{form}:category").set_value(("Development and Programming", "Code Debugging"))
+    app.selectbox(key=f"{form}:difficulty").set_value("medium")
+    app = app.button(key=f"FormSubmitter:{form}-Save final label").click().run()
+    assert shown(app.success) == [f"Final label of {first} saved."], shown(app.error)
+    assert list(app.dataframe[0].value["query"]) == before[1:]  # the same run, no reload
+    assert app.button(key="next_conflict").label == f"Next conflict: {md(before[1])}"
+    app = app.button(key="next_conflict").click().run()
+    assert app.query_params["adjudicate"] == before[1]
+    assert any(f"Item {before[1]}" in header for header in shown(app.subheader))
+
+
+def test_the_side_by_side_table_shows_whole_values_and_marks_the_disagreeing_ones(demo_db):
+    app = open_page("adjudicate", "lead", adjudicate="demo-003")
+    (table,) = app.table
+    frame = table.value
+    assert frame.loc["category", "status"] == "conflict"
+    assert "Development and Programming" in set(frame.loc["category"])  # the whole name, not cut at a width
+    assert len(app.dataframe) == 1  # only the queue is a data grid
+    with Session(get_engine()) as session:
+        from curation_app.core import adjudicate
+
+        view = adjudicate.adjudication_view(session, actor=auth.get_user(session, "lead"), public_id="demo-003")
+    row = next(r for r in view.side_by_side() if r["field"] == "category")
+    assert row["disagreeing"] and set(row["disagreeing"]) < set(row["values"])
+
+
+def test_an_empty_guideline_feedback_tab_says_so_in_words(demo_db):
+    app = open_page("adjudicate", "lead")
+    assert len(app.dataframe) == 1  # the queue; no empty grid in the feedback tab
+    assert any("No final label is flagged yet" in text for text in shown(app.markdown))
 
 
 def test_annotators_cannot_open_the_adjudicate_page(demo_db):
@@ -396,7 +453,12 @@ def test_releases_page_previews_freezes_and_offers_the_files(demo_db, tmp_path, 
     assert {m.label: m.value for m in app.metric}["Items"] == "8"  # 10 final, 2 of them rejected
     assert any("subcategories have no final kept item" in w for w in shown(app.warning))
     app = app.button(key=[b.key for b in app.button if b.label.startswith("Freeze")][0]).click().run()
-    assert shown(app.success)[0].startswith("Frozen: 8 items")
+    assert shown(app.success)[0].startswith("Frozen: 8 items in demo-bench/1.0 ")  # not the server's path
+    # The same response lists it among the frozen releases, with its path under the exports folder.
+    listed = app.dataframe[-1].value
+    assert list(listed["name"]) == ["demo-bench"] and list(listed["path"]) == ["demo-bench/1.0"]
+    assert not any(str(tmp_path) in text for text in shown(app.success) + shown(app.caption))
+    assert all(button.proto.ignore_rerun for button in app.get("download_button"))  # two quick clicks work
     app = open_page("releases", "lead")
     assert shown(app.success) == ["Every file matches its manifest."]
     assert len(app.get("download_button")) == 4
@@ -411,6 +473,23 @@ def test_triage_page_runs_and_shows_the_flags(demo_db):
     assert "query(ies) with secrets or personal data" in shown(app.success)[0]
     assert any(tab.label.startswith("Secrets and personal data (") for tab in app.tabs)
     assert open_page("triage", "bob").error[0].value == "This page is for the role lead or admin."
+
+
+def test_triage_hits_are_judged_in_their_text_masked_with_the_decision_beside_them(demo_db):
+    from curation_app.core.demo import PLANTED_KEY_ID, PLANTED_SECRET
+
+    app = open_page("triage", "lead")  # no triage run here: the demo loader has run it
+    assert not app.exception
+    assert any(tab.label == "Secrets and personal data (2)" for tab in app.tabs)  # demo-013's key, demo-025's e-mail
+    page = " ".join([*(element.proto.body for element in app.get("html")), *shown(app.markdown), *shown(app.caption),
+                     *(t.value for t in app.text)])
+    assert "aws_access_key_id=&quot;AKIA••••••••" in page  # in its line of code, masked
+    assert PLANTED_KEY_ID not in page and PLANTED_SECRET not in page and PLANTED_SECRET[:12] not in page
+    assert "demo-013: aws_access_key_id, aws_secret_access_key" in shown(app.caption)
+    app = app.button(key="redact:0").click().run()  # beside demo-013's hits
+    assert not app.exception
+    assert any(tab.label == "Secrets and personal data (1)" for tab in app.tabs)  # the same response
+    assert "demo-013: aws_access_key_id, aws_secret_access_key" not in shown(app.caption)
 
 
 def test_annotators_see_triage_warnings_on_the_item(demo_db):

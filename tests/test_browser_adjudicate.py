@@ -39,7 +39,7 @@ def test_lead_resolves_a_disagreement_in_the_browser(server, tmp_path):
         page.get_by_role("heading", name="Adjudicate").wait_for()
         page.get_by_text("1 item(s): split decisions first", exact=False).wait_for()
 
-        lookup = page.get_by_role("textbox", name="Or open any item by id")
+        lookup = page.get_by_role("textbox", name="Open any item by id")
         lookup.fill("demo-020")
         lookup.press("Enter")
         page.get_by_role("heading", name="Item demo-020").wait_for()

@@ -37,3 +37,15 @@ def test_demo_queries_cover_languages_code_blocks_and_plain_questions():
     assert sum("```" not in text for text in texts) >= 10  # plain questions and unfenced code
     assert any(len(row["messages"]) > 1 for row in rows)
     assert any("<script>" in text for text in texts)
+
+
+def test_the_demo_loader_runs_the_triage_that_import_runs(demo_db):
+    from curation_app.core.demo import PLANTED_KEY_ID
+
+    with Session(get_engine(demo_db)) as session:
+        flags = {q.public_id: q for q in session.exec(select(Query)) if q.triage_flags}
+    leak = flags["demo-013"]
+    assert PLANTED_KEY_ID in leak.messages[0]["content"]
+    assert [hit["kind"] for hit in leak.triage_flags["secrets"]] == ["aws_access_key_id", "aws_secret_access_key"]
+    assert leak.triage_flags["blocked"]
+    assert PLANTED_KEY_ID not in DEMO_QUERIES.read_text(encoding="utf-8")  # built when loading, not stored

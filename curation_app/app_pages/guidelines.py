@@ -1,9 +1,10 @@
-"""The annotation guidelines, current version first."""
+"""The annotation guidelines, current version first, and their changelog."""
 
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
-from curation_app.core.guidelines import available_versions, guideline_text
+from curation_app.app_pages.widgets import md
+from curation_app.core.guidelines import available_versions, guideline_document
 from curation_app.core.project import load_project
 from curation_app.database import read_scope
 from curation_app.models import Role
@@ -14,4 +15,13 @@ with read_scope() as session:
 versions = available_versions()
 choices = [current] + [v for v in reversed(versions) if v != current]
 version = st.selectbox("Version", choices, format_func=lambda v: f"{v} (current)" if v == current else v)
-st.markdown(guideline_text(version))
+document = guideline_document(version)
+if document["title"]:
+    st.title(document["title"])
+if document["fields"]:
+    st.caption(" · ".join(f"{md(name.replace('_', ' '))}: **{md(value)}**" for name, value in document["fields"].items()))
+st.markdown(document["body"])  # the project's own files, not user text
+if document["changelog"]:
+    st.divider()
+    with st.expander("Changelog (CHANGELOG.md)", expanded=False):
+        st.markdown(document["changelog"])

@@ -103,14 +103,22 @@ with build_tab:
             except CurationError as error:
                 st.error(md(error))
             else:
-                st.success(f"Frozen: {created['items']} items in {md(created['path'])} "
-                           f"(data.jsonl sha256 {created['sha256'][:16]}…)")
+                # A fresh run: the frozen releases and the comparison list it at once.
+                st.session_state["release_notice"] = (
+                    f"Frozen: {created['items']} items in {release.shown_path(created['path'])} "
+                    f"(data.jsonl sha256 {created['sha256'][:16]}…)")
+                st.rerun()
+    notice = st.session_state.pop("release_notice", None)
+    if notice:
+        st.success(md(notice))
 
 with list_tab:
     if not existing:
         st.info("No release yet.")
     else:
-        st.dataframe(pd.DataFrame(existing), hide_index=True, width="stretch")
+        st.caption(f"Folders under the exports folder ({md(release.exports_dir().name)}/)")
+        st.dataframe(pd.DataFrame([{**r, "path": release.shown_path(r["path"])} for r in existing]),
+                     hide_index=True, width="stretch")
         labels = [f"{r['name']} {r['version']}" for r in existing]
         picked = st.selectbox("Release", range(len(existing)), format_func=lambda i: labels[i])
         folder = Path(existing[picked]["path"])
@@ -125,8 +133,10 @@ with list_tab:
         for file_name in release.ALL_FILES:
             target = folder / file_name
             if target.is_file():
-                st.download_button(f"Download {file_name}", target.read_bytes, file_name=file_name,  # read on click
-                                   key=f"download:{picked}:{file_name}")
+                # Read on click, and no rerun on click: a rerun would replace the file behind the
+                # button, and a second quick click would ask for one that is gone.
+                st.download_button(f"Download {file_name}", target.read_bytes, file_name=file_name,
+                                   key=f"download:{picked}:{file_name}", on_click="ignore")
 
 with diff_tab:
     if len(existing) < 2:

@@ -1,9 +1,9 @@
 """Triage for leads: near-duplicate clusters, benchmark contamination, secrets and personal data."""
 
+import html
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
@@ -46,16 +46,15 @@ if run:
 
 with read_scope() as session:
     flagged = triage_db.flagged(session, actor=user)
-    clusters = {tuple(f["duplicate_cluster"]) for f in flagged
-                if f.get("duplicate_cluster") and not f.get("duplicate_of")}
-    shown_clusters = sorted(clusters)[:50]
-    texts = triage_db.query_texts(session, actor=user, public_ids=[m for c in shown_clusters for m in c])
+    hits = triage_db.hits_in_context(session, actor=user)
+status_of = {f["id"]: f for f in flagged}
 duplicates_tab, contamination_tab, secrets_tab = st.tabs(
-    [f"Near-duplicates ({len(clusters)})", f"Contamination ({sum(1 for f in flagged if f.get('contamination'))})",
-     f"Secrets and personal data ({sum(1 for f in flagged if f.get('secrets'))})"])
+    [f"Near-duplicates ({hits['clusters_total']})", f"Contamination ({len(hits['contamination'])})",
+     f"Secrets and personal data ({len(hits['secrets'])})"])
 
 
 def act(action, **kwargs) -> None:  # noqa: ANN001
+    """A lead's decision, then a fresh run: every tab and count shows it at once."""
     try:
         with session_scope() as session:
             action(session, actor=user, **kwargs)
@@ -65,39 +64,95 @@ def act(action, **kwargs) -> None:  # noqa: ANN001
         st.rerun()
 
 
+def in_context(before: str, hit: str, after: str) -> None:
+    """A hit inside the text around it, the hit marked. Every part is escaped: shown, never run."""
+    st.html('<div style="white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: .85rem; '
+            'line-height: 1.4">' + html.escape(before) + '<mark style="background: rgba(255, 190, 0, .45)">'
+            + html.escape(hit) + "</mark>" + html.escape(after) + "</div>")
+
+
+def held_out_caption(public_id: str) -> str:
+    flags = status_of.get(public_id, {})
+    if flags.get("blocked"):
+        return "held out of releases"
+    if flags.get("cleared_by"):
+        return f"cleared by {md(flags['cleared_by'])}: {md(flags.get('cleared_reason', ''))}"
+    return "not held out"
+
+
+def clear_controls(public_id: str, key: str) -> None:
+    if not status_of.get(public_id, {}).get("blocked"):
+        return
+    reason = st.text_input("Why it may be released after all", key=f"reason:{key}")
+    if st.button("Clear: it may be released", key=f"clear:{key}"):
+        act(triage_db.clear_flags, public_id=public_id, reason=reason)
+
+
 with duplicates_tab:
-    if not clusters:
+    if not hits["clusters"]:
         st.info("No near-duplicate cluster waiting for a decision.")
-    for index, cluster in enumerate(shown_clusters):
+    elif hits["clusters_total"] > len(hits["clusters"]):
+        st.caption(f"The first {len(hits['clusters'])} of {hits['clusters_total']} clusters.")
+    for index, cluster in enumerate(hits["clusters"]):
+        members = cluster["members"]
         with st.container(border=True):
-            st.caption(f"Cluster of {len(cluster)}: " + md(", ".join(cluster)))
-            for column, member in zip(st.columns(min(len(cluster), 3)), cluster[:3]):
-                column.caption(md(member))
-                text = texts.get(member, "")
-                column.text(text[:600] + (" ..." if len(text) > 600 else ""))  # plain text, never markup
-            canonical = st.selectbox("Keep as the canonical query", cluster, key=f"canonical:{index}")
-            if st.button("Mark the others as duplicates", key=f"mark:{index}"):
+            st.caption(f"Cluster of {len(members)}: " + md(", ".join(members)))
+            for column, member in zip(st.columns(min(len(members), 3)), members[:3]):
+                with column:
+                    difference = cluster["differences"].get(member)
+                    st.caption(md(member) + ("" if difference is None else
+                                             f" ({difference['similarity']:.0%} of the words as {md(members[0])})"))
+                    text = cluster["texts"][member]
+                    st.text(text[:600] + (" ..." if len(text) > 600 else ""))  # plain text, never markup
+                    for change in (difference or {}).get("differences", []):
+                        in_context(change["before"] + " ", f"{change['reference'] or '∅'} → {change['other'] or '∅'}",
+                                   " " + change["after"])
+                    if difference and difference["more"]:
+                        st.caption(f"and {difference['more']} more difference(s)")
+                    if difference and not difference["differences"]:
+                        st.caption("The same words.")
+            decide = st.columns([2, 1])
+            canonical = decide[0].selectbox("Keep as the canonical query", members, key=f"canonical:{index}")
+            if decide[1].button("Mark the others as duplicates", key=f"mark:{index}"):
                 act(triage_db.mark_duplicates, canonical=canonical,
-                    duplicates=[member for member in cluster if member != canonical])
+                    duplicates=[member for member in members if member != canonical])
 
 with contamination_tab:
-    rows = [{"id": f["id"], "benchmark": hit["benchmark"], "item": hit["item"], "evidence": hit["evidence"],
-             "blocked": f.get("blocked", False)} for f in flagged for hit in f.get("contamination", [])]
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    else:
+    if not hits["contamination"]:
         st.info("No query overlaps a benchmark that was checked.")
+    for index, hit in enumerate(hits["contamination"]):
+        with st.container(border=True):
+            text_column, decision_column = st.columns([3, 1])
+            with text_column:
+                st.caption(f"{md(hit['id'])}: words of {md(hit['benchmark'])} item {md(hit['item'])}"
+                           + ("" if hit["found"] else " (no longer in the query's text as found)"))
+                in_context(hit["before"], hit["overlap"], hit["after"])
+            with decision_column:
+                st.caption(held_out_caption(hit["id"]))
+                clear_controls(hit["id"], f"contamination:{index}")
 
 with secrets_tab:
-    rows = [{"id": f["id"], "kind": hit["kind"], "characters": f"{hit['span'][0]}-{hit['span'][1]}",
-             "blocked": f.get("blocked", False)} for f in flagged for hit in f.get("secrets", [])]
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-        target = st.selectbox("Query", sorted({r["id"] for r in rows}), key="secret_target")
-        if st.button("Redact its secrets and personal data", key="redact"):
-            act(triage_db.redact_secrets, public_id=target)
-    else:
+    if not hits["secrets"]:
         st.info("No secret or personal data found.")
+    else:
+        st.caption("Secrets and personal data are masked here: the kind, the length and a few characters "
+                   "that name the kind of key are shown, never the value.")
+    for index, entry in enumerate(hits["secrets"]):
+        with st.container(border=True):
+            text_column, decision_column = st.columns([3, 1])
+            with text_column:
+                st.caption(f"{md(entry['id'])}: " + md(", ".join(h["kind"] for h in entry["hits"])))
+                for hit in entry["hits"]:
+                    if hit["masked"] is None:
+                        st.caption(f"{md(hit['kind'])}: the text changed since it was found; run triage again")
+                    else:
+                        in_context(hit["before"], hit["masked"], hit["after"])
+            with decision_column:
+                st.caption(held_out_caption(entry["id"]))
+                if st.button("Redact them", key=f"redact:{index}", type="primary",
+                             help="Replaces each finding by [REDACTED] in the query's text"):
+                    act(triage_db.redact_secrets, public_id=entry["id"])
+                clear_controls(entry["id"], f"secrets:{index}")
 
 st.divider()
 blocked = [f["id"] for f in flagged if f.get("blocked")]
@@ -107,3 +162,5 @@ if blocked:
     reason = st.text_input("Why it may be released after all", key="clear_reason")
     if st.button("Clear its flags", key="clear"):
         act(triage_db.clear_flags, public_id=target, reason=reason)
+else:
+    st.write("No query is held out.")

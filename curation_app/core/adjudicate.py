@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from curation_app.core.labels import (CHOSEN_TEXT_FIELDS, FIELDS, KEEP, canonica
 from curation_app.core.project import Project, load_project
 from curation_app.core.rule import (FieldOutcome, Outcome, agreement_score, conflicts, conflicts_by_decision,
                                     decide_item, decision_margin, field_sources, overall_source, proposed_texts,
-                                    proposed_values)
+                                    proposed_values, show_value)
 from curation_app.core.scores import ScoreField
 from curation_app.core.votes import split_items, vote_summary
 from curation_app.models import Annotation, AnnotationState, FinalLabel, LabelSource, Query, Role, User, utcnow
@@ -217,9 +217,47 @@ class AdjudicationView:
             return dict(self.proposal)
         return proposed_values(self.annotations, self.project.rule, self.score_fields, decision)
 
+    def side_by_side(self) -> list[dict]:
+        """The annotators' values of each decided field, fields in conflict first: [{"field",
+        "status", "values": {annotator: shown value, "" when none}, "disagreeing": [annotators
+        whose value is not the leading one; on a tie at the top, everyone who gave one]}]."""
+        flat = [flat_values(a, self.score_fields) for a in self.annotations]
+        rows = []
+        for name in decided_fields(self.score_fields):
+            outcome = self.outcomes.get(name)
+            status = outcome.status if outcome else ""
+            given = {a["annotator"]: _comparable(a[name]) for a in flat if a[name] not in (None, [], "")}
+            counts = Counter(given.values()).most_common()
+            disagreeing: list[str] = []
+            if status == Outcome.CONFLICT and counts:
+                tied_at_top = len(counts) > 1 and counts[0][1] == counts[1][1]
+                disagreeing = [who for who, value in given.items() if tied_at_top or value != counts[0][0]]
+            rows.append({"field": name, "status": str(status),
+                         "values": {a["annotator"]: show_value(a[name]) if a[name] not in (None, [], "") else ""
+                                    for a in flat},
+                         "disagreeing": disagreeing})
+        return sorted(rows, key=lambda row: row["status"] != Outcome.CONFLICT)
+
     def text_versions(self, name: str) -> list[tuple[str, str]]:
         """(annotator, text) for each annotator who wrote this text field."""
         return [(a["annotator"], a[name]) for a in self.annotations if a[name]]
+
+
+def _comparable(value: Any) -> Any:
+    return tuple(sorted(value)) if isinstance(value, (list, tuple, set)) else value
+
+
+def next_conflict(queue_ids: list[str], *, current: str | None, position: int) -> str | None:
+    """The conflict to open after `current`: the one after it while it is still in the queue,
+    otherwise the one that took its place (`position`, where it was listed); None when no
+    other conflict is left."""
+    others = [public_id for public_id in queue_ids if public_id != current]
+    if not others:
+        return None
+    if current in queue_ids:
+        after = queue_ids.index(current) + 1
+        return queue_ids[after] if after < len(queue_ids) else others[0]
+    return queue_ids[min(max(position, 0), len(queue_ids) - 1)]
 
 
 def _median_time(session: Session) -> float:

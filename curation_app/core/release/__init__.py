@@ -24,7 +24,7 @@ from curation_app.core.release.files import (
                                              write_jsonl,
                                              write_parquet,
 )
-from curation_app.core.release.freeze import create_release, exports_dir
+from curation_app.core.release.freeze import create_release, exports_dir, shown_path
 from curation_app.core.release.readback import diff, list_releases, load_items, recorded_files, verify
 from curation_app.core.release.selection import (
                                              Preview,
@@ -38,6 +38,7 @@ from curation_app.core.release.selection import (
 )
 
 __all__ = [
+    "shown_path",
     "ALL_FILES", "CHANGE_KEYS", "DATA_FILES", "ITEM_KEYS", "Preview", "ReleaseSpec",
     "_pool",  # the selection tests read the pool directly
     "create_release", "dataset_card", "diff", "distributions", "exports_dir", "file_sha256", "item_keys",

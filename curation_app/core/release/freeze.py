@@ -39,6 +39,16 @@ def exports_dir() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parents[3] / "exports"
 
 
+def shown_path(path: str | Path) -> str:
+    """A release folder as people should see it: relative to the exports folder (name/version),
+    not the server's absolute path; a folder outside it is shown by its last two parts."""
+    folder = Path(path)
+    try:
+        return folder.resolve().relative_to(exports_dir().resolve()).as_posix()
+    except ValueError:
+        return "/".join(folder.parts[-2:])
+
+
 # The columns' lengths (models.Release), so SQLite and PostgreSQL accept the same names.
 _NAME_LIMITS = {"name": 100, "version": 50}
 

@@ -8,9 +8,11 @@ review, so each one carries the evidence (the cluster members, the overlapping t
 - ``near_duplicates``: clusters of near-duplicates via MinHash and LSH banding;
 - ``contamination``: benchmark files and word n-gram overlap with them;
 - ``sensitive_data``: credentials and personal data;
+- ``context``: the text around a hit, secrets masked, for judging it in place;
 - ``database``: running the checks over the stored queries and a lead's decisions on their flags.
 """
 
+from curation_app.core.triage.context import differences, mask_secret, overlap_context, secret_contexts
 from curation_app.core.triage.contamination import (
     BENCHMARK_ID_FIELDS,
     BENCHMARK_TEXT_FIELDS,
@@ -41,10 +43,14 @@ __all__ = [
     "NgramIndex",
     "ProgressCallback",
     "contamination",
+    "differences",
     "duplicate_signature_text",
     "find_secrets",
     "lsh_parameters",
+    "mask_secret",
     "near_duplicate_clusters",
+    "overlap_context",
     "read_benchmark_file",
+    "secret_contexts",
     "similarity",
 ]

@@ -25,6 +25,7 @@ from curation_app.core import audit, queue, triage
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound
 from curation_app.core.project import load_project
+from curation_app.core.triage import context
 from curation_app.database import read_scope, session_scope
 from curation_app.models import Query, Role, User
 
@@ -244,3 +245,41 @@ def flagged(session: Session, *, actor: User) -> list[dict]:
     rows = session.execute(select(Query.public_id, Query.triage_flags).where(Query.triage_flags.is_not(None))
                            .order_by(Query.public_id)).all()
     return [{"id": public_id, **flags} for public_id, flags in rows if flags]
+
+
+def hits_in_context(session: Session, *, actor: User, width: int = context.CONTEXT_CHARACTERS,
+                    max_clusters: int = 50) -> dict:
+    """Every flag waiting for a lead, with the text around it, for deciding where it is listed:
+    {"secrets": [{"id", "blocked", "hits": [{"kind", "span", "before", "masked", "after"}]}],
+     "contamination": [{"id", "blocked", "benchmark", "item", "before", "overlap", "after", "found"}],
+     "clusters": [{"members", "texts", "differences": {member: differences from the first}}],
+     "clusters_total"}. Secrets are masked everywhere, also inside another hit's surroundings."""
+    require_role(actor, Role.LEAD, Role.ADMIN)
+    rows = session.execute(select(Query.public_id, Query.messages, Query.triage_flags)
+                           .where(Query.triage_flags.is_not(None)).order_by(Query.public_id)).all()
+    shown: dict[str, str] = {}
+    secrets, contaminated, clusters = [], [], set()
+    for public_id, messages, flags in rows:
+        if not flags:
+            continue
+        text = _user_text(messages)
+        found = flags.get("secrets") or []
+        shown[public_id] = context.masked_text(text, found)
+        if found:
+            secrets.append({"id": public_id, "blocked": bool(flags.get("blocked")),
+                            "hits": context.secret_contexts(text, found, width=width)})
+        for hit in flags.get("contamination") or []:
+            contaminated.append({"id": public_id, "blocked": bool(flags.get("blocked")), "benchmark": hit["benchmark"],
+                                 "item": hit["item"],
+                                 **context.overlap_context(shown[public_id], hit["evidence"], width=width)})
+        if flags.get("duplicate_cluster") and not flags.get("duplicate_of"):
+            clusters.add(tuple(flags["duplicate_cluster"]))
+    chosen = sorted(clusters)[:max_clusters]
+    missing = [m for cluster in chosen for m in cluster if m not in shown]
+    shown.update(query_texts(session, actor=actor, public_ids=missing))  # members without a flag of their own
+    return {
+        "secrets": secrets, "contamination": contaminated, "clusters_total": len(clusters),
+        "clusters": [{"members": list(cluster), "texts": {m: shown.get(m, "") for m in cluster},
+                      "differences": {m: context.differences(shown.get(cluster[0], ""), shown.get(m, ""))
+                                      for m in cluster[1:]}} for cluster in chosen],
+    }
