@@ -27,6 +27,8 @@ LIMITS = {"reservation_minutes": (1, 24 * 60), "review_votes": (0, 20)}
 
 st.title("Project settings")
 show_flash()
+# What the settings say together, and the save button, stay at the top: filled once every field is read.
+verdict = st.container(border=True)
 with read_scope() as session:
     stored = settings.all_settings(session)
     stored_warnings = configure.warnings_for(session)
@@ -78,41 +80,41 @@ with right:
             except CurationError as error:
                 problems.append(str(error))
 
-st.divider()
-st.subheader("Now")
-if stored_warnings:
-    show_warnings(stored_warnings)
-else:
-    st.success("The stored settings agree with each other.")
-if changes or problems:
-    st.subheader("If saved")
-    st.caption("Changes: " + md(", ".join(f"{key} {json.dumps(stored[key])} → {json.dumps(value)}"
-                                           for key, value in changes.items()) or "none that can be saved"))
-    if not problems:
-        try:
-            with read_scope() as session:
-                settings.validate_settings(session, changes)
-                proposed_warnings = configure.warnings_for(session, changes)
-        except CurationError as error:
-            problems.append(str(error))
-    for problem in problems:
-        st.error(md(problem), icon=":material/block:")
-    if not problems:
-        if proposed_warnings:
-            show_warnings(proposed_warnings, prefix="If saved: ")
-        else:
-            st.success("These settings agree with each other.")
-save, undo = st.columns([1, 6])
-if save.button("Save settings", type="primary", disabled=not changes or bool(problems), key="settings:save"):
-    try:
-        with session_scope() as session:
-            configure.change_settings(session, actor=user, values=changes)
-    except CurationError as error:
-        st.error(md(error))
+with verdict:
+    st.markdown("**Now**")
+    if stored_warnings:
+        show_warnings(stored_warnings)
     else:
-        flash("success", "Saved: " + ", ".join(f"{key} = {json.dumps(value)}" for key, value in changes.items()))
+        st.success("The stored settings agree with each other.")
+    if changes or problems:
+        st.markdown("**If saved**")
+        st.caption("Changes: " + md(", ".join(f"{key} {json.dumps(stored[key])} → {json.dumps(value)}"
+                                               for key, value in changes.items()) or "none that can be saved"))
+        if not problems:
+            try:
+                with read_scope() as session:
+                    settings.validate_settings(session, changes)
+                    proposed_warnings = configure.warnings_for(session, changes)
+            except CurationError as error:
+                problems.append(str(error))
+        for problem in problems:
+            st.error(md(problem), icon=":material/block:")
+        if not problems:
+            if proposed_warnings:
+                show_warnings(proposed_warnings, prefix="If saved: ")
+            else:
+                st.success("These settings agree with each other.")
+    save, undo = st.columns([1, 6])
+    if save.button("Save settings", type="primary", disabled=not changes or bool(problems), key="settings:save"):
+        try:
+            with session_scope() as session:
+                configure.change_settings(session, actor=user, values=changes)
+        except CurationError as error:
+            st.error(md(error))
+        else:
+            flash("success", "Saved: " + ", ".join(f"{key} = {json.dumps(value)}" for key, value in changes.items()))
+            forget_widgets(PREFIX)
+            st.rerun()
+    if undo.button("Undo changes", disabled=not (changes or problems), key="settings:undo"):
         forget_widgets(PREFIX)
         st.rerun()
-if undo.button("Undo changes", disabled=not (changes or problems), key="settings:undo"):
-    forget_widgets(PREFIX)
-    st.rerun()

@@ -86,7 +86,7 @@ if right.button("Back to the default (CodeArena) taxonomy", disabled=stored["tax
     save("taxonomy", None, "The default taxonomy is back.")
 
 st.header("Score fields")
-st.caption("Numeric fields annotated beside the built-in labels. " + md(settings.SETTINGS["score_fields"].help))
+st.caption(md(settings.SETTINGS["score_fields"].help.capitalize()))
 if project.score_fields:
     st.dataframe(pd.DataFrame([{"name": f.name, "label": f.label, "level": f.level, "min": f.minimum,
                                 "max": f.maximum, "step": f.step, "required": f.required}
