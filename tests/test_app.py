@@ -176,17 +176,69 @@ def test_navigation_shows_each_role_its_pages(demo_db):
 
     titles = {role: [title for _, title, _ in pages_for(role)] for role in ("annotator", "lead", "admin")}
     assert "Assign work" not in titles["annotator"] and "Annotate" not in titles["lead"]
-    assert titles["lead"] == titles["admin"]
+    assert titles["admin"][:len(titles["lead"])] == titles["lead"]  # and the admin pages after them
 
 
 def test_lead_assigns_to_named_annotators_from_the_app(demo_db):
     app = open_page("assign", "lead")
     assert app.title[0].value == "Assign work"
-    app.number_input[0].set_value(3)
     app.multiselect[0].set_value(["alice", "bob", "carol"])
-    app = app.button[0].click().run()
+    app = app.button(key="FormSubmitter:assign-Assign").click().run()
     assert not app.exception and not app.error
     assert "assignments made" in shown(app.success)[0]
+
+
+def test_assigning_chosen_items_to_one_annotator_keeps_the_project_overlap(demo_db):
+    app = open_page("assign", "lead")
+    metrics = {m.label: m.value for m in app.metric}
+    app.multiselect[0].set_value(["bob"])
+    app.text_area[0].input("demo-040, demo-041")
+    app.number_input[2].set_value(1)  # annotators per query in this assignment
+    app = app.button(key="FormSubmitter:assign-Assign").click().run()
+    assert not app.exception and not app.error
+    assert shown(app.success) == ["2 assignments made over 2 queries (1 annotator(s) each): bob 2"]
+    after = {m.label: m.value for m in app.metric}  # read after the assignment, in the same response
+    assert after["Overlap k"] == metrics["Overlap k"] == "3"
+    assert int(after["Open slots"].replace(",", "")) == int(metrics["Open slots"].replace(",", "")) - 2
+
+
+def test_assign_page_warns_when_the_overlap_cannot_satisfy_the_rule(demo_db):
+    app = open_page("assign", "lead")
+    assert not app.warning  # the demo: overlap 3, rule needs 3
+    app = app.number_input[0].set_value(2).run()
+    assert shown(app.warning)[0].startswith("If saved: overlap (2) is below min_annotations (3)")
+    app = app.button(key="assign:save_settings").click().run()
+    assert shown(app.success) == ["Saved: overlap = 2"]
+    assert {m.label: m.value for m in app.metric}["Overlap k"] == "2"
+    assert shown(app.warning)[0].startswith("overlap (2) is below min_annotations (3)")
+
+
+def test_annotators_with_nothing_assigned_are_told_so_not_that_all_is_done(sqlite_db, tmp_path):
+    from curation_app.core import annotate, queue
+    from curation_app.core.importer import import_file
+    from tests.factories import write_jsonl
+
+    admin = auth.command_line_actor()
+    import_file(write_jsonl(tmp_path / "q.jsonl", [{"id": "q1", "prompt": "Why is my python loop slow?"},
+                                                   {"id": "q2", "prompt": "How do I join two tables in SQL?"}]),
+                actor=admin)
+    with session_scope() as session:
+        for name in ("ann1", "ann2"):
+            auth.create_user(session, actor=admin, name=name, role="annotator", password=f"{name}-demo")
+    # Imported, not assigned: nobody sees the queries yet, and nobody is told they are done.
+    nothing = ["Nothing has been assigned to you yet, and nothing is open in the pool. Ask a lead to assign "
+               "queries to you or open them to every annotator."]
+    assert shown(log_in(open_app(), "ann2", "ann2-demo").info) == nothing
+    with session_scope() as session:
+        queue.assign(session, actor=admin, annotators=["ann1"], public_ids=["q1"], overlap=1)
+    with session_scope() as session:
+        ann1 = auth.get_user(session, "ann1")
+        annotate.save(session, actor=ann1, public_id="q1", submit=True, fields={
+            "decision": "keep", "category": "Development and Programming", "subcategory": "Code Debugging",
+            "languages": ["python"], "difficulty": "easy", "reference_answer": "Use a set."})
+    assert shown(log_in(open_app(), "ann1", "ann1-demo").info) == [
+        "You have finished everything assigned to you (1 submitted), and nothing else is open in the pool. "
+        "Ask a lead to assign more."]
 
 
 def test_guidelines_page_shows_the_current_version(demo_db):

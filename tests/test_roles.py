@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from sqlmodel import Session, func, select
 
-from curation_app.core import adjudicate, annotate, annotation_io, auth, configure, queue, release, suggest
+from curation_app.core import accounts, adjudicate, annotate, annotation_io, auth, configure, queue, release, suggest
 from curation_app.core.agreement import database as agreement_db
 from curation_app.core.demo import load_demo
 from curation_app.core.errors import CurationError, PermissionDenied
@@ -34,6 +34,7 @@ def actions(tmp_path):
         "users.set_role": ({ADMIN}, lambda s, u: auth.set_role(s, actor=u, name="carol", role="lead")),
         "users.set_password (someone else)": ({ADMIN}, lambda s, u: auth.set_password(
             s, actor=u, name="carol" if u.name != "carol" else "bob", password="password2")),
+        "users.deactivate": ({ADMIN}, lambda s, u: accounts.set_active(s, actor=u, name="carol", active=False)),
         "settings.overlap": (STAFF, lambda s, u: configure.change_setting(s, actor=u, key="overlap", value=3)),
         "settings.taxonomy": ({ADMIN}, lambda s, u: configure.change_setting(s, actor=u, key="taxonomy", value=None)),
         "settings.score_fields": ({ADMIN}, lambda s, u: configure.change_setting(s, actor=u, key="score_fields", value=[])),
@@ -84,7 +85,7 @@ def actions(tmp_path):
 
 
 # Actions that change data and must leave an audit record when they go through.
-AUDITED = {"users.create", "users.set_role", "users.set_password (someone else)", "settings.overlap",
+AUDITED = {"users.create", "users.deactivate", "users.set_role", "users.set_password (someone else)", "settings.overlap",
            "settings.taxonomy", "settings.score_fields", "assign", "skip", "annotate.save", "apply rule", "resolve", "reopen", "send back",
            "release create", "order queue", "settings.rule (pair)", "users.create_imported_annotator",
            "triage run", "triage mark duplicates", "triage clear"}

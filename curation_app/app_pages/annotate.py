@@ -216,8 +216,12 @@ if "annotate:flash" in state:
     {"success": notices.success, "error": notices.error, "info": notices.info, "warning": notices.warning}[kind](md(message))
 
 if view is None:
-    st.info("Nothing waiting for you: every query assigned to you or open in the pool is done. "
-            "Ask a lead to assign more.")
+    if status["done_total"]:
+        st.info(f"You have finished everything assigned to you ({status['done_total']} submitted), and nothing "
+                "else is open in the pool. Ask a lead to assign more.")
+    else:
+        st.info("Nothing has been assigned to you yet, and nothing is open in the pool. Ask a lead to assign "
+                "queries to you or open them to every annotator.")
     st.stop()
 
 warm_up_highlighting(tuple(taxonomy.languages))

@@ -6,7 +6,8 @@ from curation_app.models import Role
 
 PAGES_DIR = Path(__file__).resolve().parent
 PAGE_FILES = {name: PAGES_DIR / f"{name}.py" for name in
-              ("login", "annotate", "review", "my_work", "overview", "assign", "adjudicate", "agreement", "releases", "triage", "guidelines")}
+              ("login", "annotate", "review", "my_work", "overview", "assign", "adjudicate", "agreement", "releases", "triage", "guidelines",
+               "admin_users", "admin_settings", "admin_taxonomy", "admin_import")}
 # (page, title, icon, roles)
 PAGES = [
     ("annotate", "Annotate", ":material/edit_note:", (Role.ANNOTATOR,)),
@@ -19,6 +20,11 @@ PAGES = [
     ("triage", "Triage", ":material/policy:", (Role.LEAD, Role.ADMIN)),
     ("releases", "Releases", ":material/inventory_2:", (Role.LEAD, Role.ADMIN)),
     ("guidelines", "Guidelines", ":material/menu_book:", (Role.ANNOTATOR, Role.REVIEWER, Role.LEAD, Role.ADMIN)),
+    # The admin's: who may log in, what an annotation holds, what comes in.
+    ("admin_users", "Users", ":material/manage_accounts:", (Role.ADMIN,)),
+    ("admin_settings", "Project settings", ":material/tune:", (Role.ADMIN,)),
+    ("admin_taxonomy", "Taxonomy and scores", ":material/category:", (Role.ADMIN,)),
+    ("admin_import", "Import queries", ":material/upload_file:", (Role.ADMIN,)),
 ]
 
 

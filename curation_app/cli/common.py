@@ -38,7 +38,7 @@ def actor():  # type: ignore[no-untyped-def]
 
 def print_problems(refused: ImportRefused, limit: int = 50) -> None:
     """Each bad row of a refused file on stderr, with where it is."""
-    for where, problem in refused.problems[:limit]:
-        print(f"{refused.file_name}: {where}: {problem}", file=sys.stderr)
-    if refused.n_problems > limit:
-        print(f"... and {refused.n_problems - limit} more", file=sys.stderr)
+    from curation_app.core.import_report import problem_lines
+
+    for line in problem_lines(refused, limit):
+        print(line, file=sys.stderr)

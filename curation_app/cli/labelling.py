@@ -4,6 +4,7 @@ final labels and export them."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from curation_app.cli.common import CommandFailed, Commands, actor, print_json, print_problems, ready_engine
@@ -17,7 +18,10 @@ def register_assign(commands: Commands) -> None:
     assign.add_argument("--source", action="append", help="only queries from this source (repeatable)")
     assign.add_argument("--batch", action="append", type=int, help="only this import batch (repeatable)")
     assign.add_argument("--ids", nargs="+", help="only these query ids")
-    assign.add_argument("--overlap", type=int, help="set the overlap setting first")
+    assign.add_argument("--overlap", type=int, help="set the project's overlap setting first")
+    assign.add_argument("--annotators-per-query", type=int, metavar="N",
+                        help="with --annotators: give each query N of them in this assignment only; "
+                             "the project's overlap setting stays as it is")
     assign.add_argument("--json", action="store_true")
     assign.set_defaults(run=cmd_assign)
 
@@ -33,8 +37,12 @@ def cmd_assign(args: argparse.Namespace) -> int:
         result = queue.assign(
             session, actor=actor(),
             annotators=[n.strip() for n in args.annotators.split(",") if n.strip()] if args.annotators else None,
-            public_ids=args.ids or None, sources=args.source or None, batch_ids=args.batch or None)
+            public_ids=args.ids or None, sources=args.source or None, batch_ids=args.batch or None,
+            overlap=args.annotators_per_query)
         summary = queue.pool_summary(session)
+        warnings = configure.warnings_for(session)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print_json({**result, "open_slots": summary["open_slots"]})
     elif result["mode"] == "pool":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from curation_app.cli.common import Commands, actor, print_json, ready_engine
 
@@ -29,6 +30,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
             value = settings.parse_setting(args.key, args.value)
             configure.change_setting(session, actor=actor(), key=args.key, value=value)
             print(f"{args.key} = {json.dumps(value) if args.key != 'taxonomy' else args.value}")
+            # The same warnings the settings page shows: allowed, but some items could never be settled.
+            for warning in configure.warnings_for(session):
+                print(f"warning: {warning}", file=sys.stderr)
             return 0
         values = settings.all_settings(session)
     if args.json:

@@ -41,6 +41,7 @@ def _progress_bar(path: Path) -> tuple[Callable[[int], None] | None, Any]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from curation_app.core.import_report import answers_lines, refusal_line, summary_lines, triage_summary
     from curation_app.core.importer import import_answers, import_file, looks_like_answers
 
     engine = ready_engine()
@@ -51,13 +52,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result)
         else:
-            models = ", ".join(f"{name} {count}" for name, count in result["models"].items()) or "none"
-            print(f"{path.name}: {result['read']} answers read (models: {models}), {result['added']} added as "
-                  f"baseline answers, {result['replaced']} replaced the same model's earlier answer, "
-                  f"{result['unchanged']} unchanged, {result['unmatched']} with no matching query")
-            if result["replaced_ids"]:
-                print(f"  replaced: {', '.join(result['replaced_ids'][:10])}"
-                      f"{' ...' if result['replaced'] > 10 else ''}")
+            for line in answers_lines(result, path.name):
+                print(line)
         return 0
     if args.model:
         raise CommandFailed("--model names the model of an answers file; this file holds queries "
@@ -75,9 +71,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                         "problems": [{"location": w, "problem": p} for w, p in refused.problems]})
         else:
             print_problems(refused)
-        raise CommandFailed(
-            f"{refused.file_name}: refused, {refused.n_problems} bad row(s); nothing was imported "
-            "(fix them, or pass --skip-bad-rows to import the rest)") from None
+        raise CommandFailed(refusal_line(refused)) from None
     bar.close()
     result = summary.as_dict()
     if result["imported"] and not args.no_triage:  # new queries are checked at once, not only on demand
@@ -86,25 +80,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         except CurationError as error:  # the import stands; triage can be run again on its own
             result["triage"] = {"error": str(error)}
         else:
-            result["triage"] = {"duplicate_clusters": len(report["duplicate_clusters"]),
-                                "with_secrets": len({s["id"] for s in report["secrets"]})}
+            result["triage"] = triage_summary(report)
     if args.json:
         print_json(result)
         return 0
-    print(f"{path.name} ({result['format']}, {result['shape']} shape) as source {result['source']!r}: "
-          f"{result['read']} read, {result['imported']} imported, {result['duplicates']} duplicates, "
-          f"{result['errors']} skipped")
-    if result["baselines"]:
-        print("  baseline answers: " + ", ".join(f"{model} {n}" for model, n in result["baselines"].items()))
-    if "error" in result.get("triage", {}):
-        print(f"  triage did not run ({result['triage']['error']}); run `python -m curation_app triage` later")
-    elif "triage" in result:
-        print(f"  triage: {result['triage']['duplicate_clusters']} near-duplicate cluster(s), "
-              f"{result['triage']['with_secrets']} quer(y/ies) with secrets or personal data "
-              "(details: python -m curation_app triage; leads decide on the Triage page)")
-    for item in result["skipped"][:50]:
-        print(f"  skipped {item['location']}: {item['problem']}")
-    if result["renamed"]:
-        print(f"  {len(result['renamed'])} id(s) were already taken and now carry the prefix "
-              f"'{result['source']}:' (first: {result['renamed'][0]['id']} -> {result['renamed'][0]['now']})")
+    for line in summary_lines(result, path.name):
+        print(line)
     return 0

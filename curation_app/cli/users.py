@@ -24,6 +24,9 @@ def register_users(commands: Commands) -> None:
     role = users_commands.add_parser("role", help="change a user's role")
     role.add_argument("name")
     role.add_argument("role", choices=roles)
+    for action, text in (("deactivate", "stop a user logging in and end their login sessions (their work stays)"),
+                         ("activate", "let a deactivated user log in again")):
+        users_commands.add_parser(action, help=text).add_argument("name")
     listing = users_commands.add_parser("list", help="list users")
     listing.add_argument("--json", action="store_true")
     users.set_defaults(run=cmd_users)
@@ -65,6 +68,17 @@ def cmd_users(args: argparse.Namespace) -> int:
         with session_scope(engine) as session:
             auth.set_role(session, actor=actor(), name=args.name, role=args.role)
         print(f"{args.name} is now {args.role}")
+    elif args.users_command in ("deactivate", "activate"):
+        from curation_app.core import accounts
+
+        with session_scope(engine) as session:
+            done = accounts.set_active(session, actor=actor(), name=args.name,
+                                       active=args.users_command == "activate")
+        if done["active"]:
+            print(f"{args.name} can log in again")
+        else:
+            print(f"{args.name} is deactivated: {done['login_sessions_ended']} login session(s) ended, "
+                  f"{done['items_released']} held item(s) back in the pool; their work stays")
     else:
         with session_scope(engine) as session:
             users = [{"name": u.name, "role": u.role, "can_log_in": u.password_hash is not None,
@@ -74,5 +88,6 @@ def cmd_users(args: argparse.Namespace) -> int:
         else:
             for user in users:
                 print(f"{user['name']:<24} {user['role']:<10} "
-                      f"{'' if user['can_log_in'] else '(no password)'}")
+                      f"{'' if user['can_log_in'] else '(no password)'}"
+                      f"{'' if user['active'] else ' (deactivated)'}")
     return 0

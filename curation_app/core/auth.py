@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, delete, func, select
 
 from curation_app.core import audit
 from curation_app.core.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
@@ -111,6 +111,9 @@ def set_role(session: Session, *, actor: User, name: str, role: str) -> None:
     if user is None:
         raise NotFound(f"no user named {name!r}")
     old = user.role
+    if old == Role.ADMIN and role != Role.ADMIN and user.active and session.exec(
+            select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)).one() <= 1:
+        raise InvalidInput(f"{name} is the last active admin; make another admin first")
     user.role = role
     session.add(user)
     audit.record(session, actor=actor, action="user.set_role", entity="user", entity_id=name,

@@ -129,6 +129,21 @@ def send_back_to(session: Session, *, query_id: int, annotator_ids: list[int]) -
             state=ASSIGNED, reserved_until=None, updated_at=utcnow()))
 
 
+def release_held_work(session: Session, *, annotator_id: int) -> int:
+    """An annotator who leaves (deactivated) holds no slot: their open items go back to the pool
+    as expired reservations, drafts kept, so they can pick them up again if they come back."""
+    held = session.execute(select(Assignment.id, Assignment.query_id).where(
+        Assignment.annotator_id == annotator_id, Assignment.state.in_(HOLDING_STATES))).all()
+    if not held:
+        return 0
+    k = load_project(session).overlap
+    session.execute(update(Assignment).where(Assignment.id.in_([a for a, _ in held])).values(
+        state=EXPIRED, reserved_until=None, updated_at=utcnow()))
+    for _, query_id in held:
+        _release_slot(session, query_id, k)
+    return len(held)
+
+
 def expire_reservations(session: Session, *, overlap: int | None = None) -> int:
     """Give the slots of reservations that ran out back to the pool; drafts stay."""
     now = utcnow()
@@ -186,14 +201,23 @@ def assign(
     public_ids: list[str] | None = None,
     sources: list[str] | None = None,
     batch_ids: list[int] | None = None,
+    overlap: int | None = None,
 ) -> dict:
     """Release queries to annotators with the project's overlap k.
 
     Without names, the queries join the shared pool: any annotator may take a free slot. With
-    names, each query gets assignments to the least-loaded named annotators until it has k.
+    names, each query gets assignments to the least-loaded named annotators until it has k, or
+    `overlap` for this call only (naming one annotator for chosen items): the project's k still
+    decides which slots stay open in the pool.
     """
     require_role(actor, Role.LEAD, Role.ADMIN)
-    k = load_project(session).overlap
+    project_k = load_project(session).overlap
+    if overlap is not None and (not isinstance(overlap, int) or isinstance(overlap, bool) or not 1 <= overlap <= 20):
+        raise InvalidInput(f"overlap for this assignment must be a whole number from 1 to 20, not {overlap!r}")
+    if overlap is not None and not annotators:
+        raise InvalidInput("an overlap for one assignment needs named annotators; the shared pool "
+                           "always uses the project's overlap setting")
+    k = overlap if overlap is not None else project_k
     condition = _selected_queries(session, public_ids, sources, batch_ids)
     if not annotators:
         opened = session.execute(update(Query).where(condition, not_(Query.in_pool)).values(
@@ -207,7 +231,8 @@ def assign(
     people = _annotators(session, annotators)
     if k > len(people):
         raise InvalidInput(f"overlap is {k} but only {len(people)} annotator(s) were named: "
-                           "name more annotators or lower the overlap")
+                           "name more annotators or lower the overlap"
+                           + (" for this assignment" if overlap is not None else ""))
     load = Counter(dict(session.execute(
         select(Assignment.annotator_id, func.count())
         .where(Assignment.state.in_(HOLDING_STATES))
@@ -254,10 +279,11 @@ def assign(
         for start in range(0, len(ids), 500):
             session.execute(update(Query).where(Query.id.in_(ids[start:start + 500])).values(
                 in_pool=True, n_claims=Query.n_claims + added,
-                pool_open=Query.n_claims + added < k))
+                pool_open=Query.n_claims + added < project_k))
     per_annotator = Counter(row["annotator_id"] for row in new_rows)
     names = {u.id: u.name for u in people}
     result = {"mode": "named", "queries": len(rows), "assigned": len(new_rows), "overlap": k,
+              "project_overlap": project_k,
               "per_annotator": {names[i]: per_annotator.get(i, 0) for i in names}}
     audit.record(session, actor=actor, action="queue.assign", entity="queue", new=result)
     return result

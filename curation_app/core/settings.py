@@ -230,13 +230,9 @@ def parse_setting(key: str, text: str) -> Any:
         raise InvalidInput(f"setting {key}: {problem}") from None
 
 
-def store_settings(session: Session, *, actor: User, values: dict[str, Any]) -> None:
-    """Check and store several settings at once, e.g. the acceptance rule's two numbers, so a
-    rule between them (keep_quorum <= min_annotations) holds for the new pair, not in between.
-    Callers change settings through `configure.change_settings`, which also refreshes what
-    depends on them (the pool's open slots)."""
-    # Leads run the annotation (overlap, rule, guideline version); what an annotation holds is the admin's.
-    require_role(actor, *((Role.ADMIN,) if set(SCHEMA_SETTINGS) & set(values) else (Role.ADMIN, Role.LEAD)))
+def validate_settings(session: Session, values: dict[str, Any]) -> dict[str, Any]:
+    """Check new values against their own rules and against the stored settings; the settings as
+    they would be, or InvalidInput naming the setting and the rule. Nothing is written."""
     for key, value in values.items():
         reason = _spec(key).check(value)
         if reason:
@@ -261,6 +257,63 @@ def store_settings(session: Session, *, actor: User, values: dict[str, Any]) -> 
             f"setting {', '.join(values)}: review_quorum ({proposed['review_quorum']}) cannot exceed "
             f"review_votes ({proposed['review_votes']})"
         )
+    return proposed
+
+
+def settings_warnings(values: dict[str, Any], *, n_annotators: int | None = None,
+                      n_reviewers: int | None = None) -> list[str]:
+    """Settings that are each allowed but together leave items that can never be settled.
+    `values` is every setting (e.g. `all_settings`, or the proposed values); the counts of active
+    annotators and reviewers, when given, are checked against the overlap and the review votes."""
+    overlap, needed, quorum = values["overlap"], values["min_annotations"], values["keep_quorum"]
+    votes, vote_quorum = values["review_votes"], values["review_quorum"]
+    warnings = []
+    if overlap < needed:
+        warnings.append(
+            f"overlap ({overlap}) is below min_annotations ({needed}): the queue gives an item at most "
+            f"{overlap} annotation(s), so the acceptance rule, which waits for {needed}, never finalises "
+            f"it; raise overlap to {needed} or lower min_annotations to {overlap}")
+    if quorum > overlap:
+        warnings.append(
+            f"keep_quorum ({quorum}) is above overlap ({overlap}): {quorum} annotators can never agree on an "
+            f"item that only {overlap} annotate, so every item would wait for a lead")
+    if votes and vote_quorum > votes:
+        warnings.append(
+            f"review_quorum ({vote_quorum}) is above review_votes ({votes}): no item could collect "
+            f"{vote_quorum} keep votes from {votes} reviewers, so none would be kept")
+    if n_annotators is not None and overlap > n_annotators:
+        warnings.append(
+            f"overlap ({overlap}) is above the number of active annotators ({n_annotators}): no item can "
+            f"get {overlap} different annotators until more are added")
+    if n_reviewers is not None and votes > n_reviewers:
+        warnings.append(
+            f"review_votes ({votes}) is above the number of active reviewers ({n_reviewers}): no item can "
+            f"get {votes} votes until more reviewers are added")
+    return warnings
+
+
+def parse_document(key: str, content: str | bytes, *, source: str) -> Any:
+    """A taxonomy or score-field list given as a JSON document (an uploaded file, an edited text);
+    it is then checked by `validate_settings` like the same file given to `settings set`."""
+    if key not in ("taxonomy", "score_fields"):
+        raise InvalidInput(f"setting {key} is not given as a JSON document")
+    try:
+        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{key}: {source} is not UTF-8: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{key}: {source} is not valid JSON: {exc}") from None
+
+
+def store_settings(session: Session, *, actor: User, values: dict[str, Any]) -> None:
+    """Check and store several settings at once, e.g. the acceptance rule's two numbers, so a
+    rule between them (keep_quorum <= min_annotations) holds for the new pair, not in between.
+    Callers change settings through `configure.change_settings`, which also refreshes what
+    depends on them (the pool's open slots)."""
+    # Leads run the annotation (overlap, rule, guideline version); what an annotation holds is the admin's.
+    require_role(actor, *((Role.ADMIN,) if set(SCHEMA_SETTINGS) & set(values) else (Role.ADMIN, Role.LEAD)))
+    validate_settings(session, values)
     for key, value in values.items():
         row = session.get(Setting, key)
         old = _spec(key).default if row is None else row.value
