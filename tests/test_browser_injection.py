@@ -103,3 +103,34 @@ def test_payloads_stay_text_on_every_page(server):
         page.get_by_text("0 added, 0 removed, 0 changed, 1 unchanged").wait_for()
         assert_inert(page, "release comparison")
     assert dialogs == []
+
+
+IMAGE_FORMS = "\n\n".join([
+    "inline ![a](http://images.example.invalid/inline.png)",
+    'titled ![t](http://images.example.invalid/titled.png "title")',
+    "angle ![g](<http://images.example.invalid/angle.png>)",
+    "escaped brackets ![b\\]c](http://images.example.invalid/escaped.png)",
+    "reference ![r][ref] collapsed ![ref][] shortcut ![ref]",
+    "in a link [![n](http://images.example.invalid/nested.png)](http://example.invalid/)",
+    "html <img src=\"http://images.example.invalid/html.png\"> autolink <http://example.invalid/auto>",
+    "[ref]: http://images.example.invalid/reference.png",
+])
+
+
+def test_no_markdown_form_makes_the_answer_preview_fetch_from_another_host(server):
+    """Every markdown image form typed into the reference answer: the preview shows it as text and
+    the page asks no host but the app's own for anything."""
+    with chromium_page() as page:
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        log_in(page, server, "alice", "alice-demo", "Annotate")
+        answer = page.get_by_role("textbox", name="Reference answer (markdown, code in fenced blocks)")
+        answer.fill(IMAGE_FORMS)
+        answer.press("Tab")  # committed: the preview renders it
+        expect(page.get_by_text("shortcut", exact=False).first).to_be_visible()
+        page.wait_for_timeout(1500)  # anything the preview would load has been asked for by now
+        # The app's own: its address, and blob: URLs it makes in the page (the label form's module).
+        outside = [url for url in requests if not url.startswith((server, f"blob:{server}", "data:"))]
+        assert outside == [], outside
+        sources = page.evaluate("() => Array.from(document.images).map(i => i.src)")
+        assert all(src.startswith(server) or src.startswith("data:") for src in sources), sources

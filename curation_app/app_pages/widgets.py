@@ -16,7 +16,7 @@ from curation_app.core.scores import ScoreField
 from curation_app.database import read_scope
 
 _MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_INLINE_CODE = re.compile(r"(`+).+?\1", re.S)
 
 ROLE_AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:", "system": ":material/settings:"}
 
@@ -97,6 +97,18 @@ def render_conversation(messages: list[dict]) -> None:
             render_text(message["content"])
 
 
+def without_images(text: str) -> str:
+    """Markdown in which no image can load: every image form (inline, reference-style, collapsed,
+    shortcut, with escaped brackets) starts with "![", which is made literal outside code spans.
+    Links stay links: nothing is fetched unless someone clicks one."""
+    parts, last = [], 0
+    for span in _INLINE_CODE.finditer(text):
+        parts += [text[last:span.start()].replace("![", "!\\["), span.group(0)]
+        last = span.end()
+    parts.append(text[last:].replace("![", "!\\["))
+    return "".join(parts)
+
+
 def render_markdown_preview(text: str) -> None:
     """An annotator's markdown: prose as markdown without HTML and without remote images (the text
     may start from an imported baseline answer), code blocks through Pygments."""
@@ -104,7 +116,7 @@ def render_markdown_preview(text: str) -> None:
         if block.kind == "code":
             st.html(highlight(block.text, block.language))
         else:
-            st.markdown(_IMAGE.sub(lambda m: f"[image: {md(m.group(1))}]", block.text))
+            st.markdown(without_images(block.text))
 
 
 @st.cache_resource(show_spinner="Training the suggestion model...", max_entries=2)
