@@ -148,3 +148,24 @@ def test_cli_deactivates_and_reactivates(db_url, engine, admin, tmp_path, cli):
     assert cli("users", "activate", "ann3").out == "ann3 can log in again\n"
     again = cli("users", "activate", "ann3")
     assert again.code == 1 and "ann3 is already active" in again.err
+
+
+@pytest.mark.parametrize("change", ["password", "role"])
+def test_a_new_password_or_role_ends_every_login_session(engine, admin, tmp_path, change):
+    make_team(engine, admin, tmp_path, queries=1)
+    with session_scope(engine) as session:
+        user = auth.get_user(session, "ann1")
+        tokens = [auth.start_login_session(session, user=user) for _ in range(2)]
+    with session_scope(engine) as session:
+        if change == "password":
+            auth.set_password(session, actor=admin, name="ann1", password="a-new-password")
+        else:
+            auth.set_role(session, actor=admin, name="ann1", role="lead")
+    with Session(engine) as session:
+        assert [auth.user_for_token(session, token) for token in tokens] == [None, None]
+
+
+@pytest.mark.parametrize("command", [("users", "passwd", "nobody"), ("users", "role", "nobody", "lead")])
+def test_changing_a_user_who_does_not_exist_says_so_in_one_line(db_url, cli, command):
+    result = cli(*command, stdin="password1\n")
+    assert result.code == 1 and "no user named 'nobody'" in result.err and "Traceback" not in result.err

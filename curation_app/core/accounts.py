@@ -7,11 +7,11 @@ annotator who leaves gives back the items they held) lives here, above both.
 from __future__ import annotations
 
 from sqlalchemy import func, select, text
-from sqlmodel import Session, delete
+from sqlmodel import Session
 
 from curation_app.core import audit, auth, queue
 from curation_app.core.errors import InvalidInput, NotFound, PermissionDenied
-from curation_app.models import LoginSession, Role, User
+from curation_app.models import Role, User
 
 FIRST_ADMIN_COMMAND = "python -m curation_app users add NAME --role admin"
 
@@ -64,7 +64,7 @@ def set_active(session: Session, *, actor: User, name: str, active: bool) -> dic
     session.add(user)
     ended = released = 0
     if not active:
-        ended = session.execute(delete(LoginSession).where(LoginSession.user_id == user.id)).rowcount
+        ended = auth.end_sessions(session, user=user)
         released = queue.release_held_work(session, annotator_id=user.id)
     audit.record(session, actor=actor, action="user.activate" if active else "user.deactivate", entity="user",
                  entity_id=name, old={"active": not active},

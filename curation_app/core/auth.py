@@ -101,7 +101,9 @@ def set_password(session: Session, *, actor: User, name: str, password: str) -> 
         require_role(actor, Role.ADMIN)
     user.password_hash = hash_password(password)
     session.add(user)
-    audit.record(session, actor=actor, action="user.set_password", entity="user", entity_id=name)
+    ended = end_sessions(session, user=user)
+    audit.record(session, actor=actor, action="user.set_password", entity="user", entity_id=name,
+                 new={"sessions_ended": ended})
 
 
 def set_role(session: Session, *, actor: User, name: str, role: str) -> None:
@@ -116,8 +118,15 @@ def set_role(session: Session, *, actor: User, name: str, role: str) -> None:
         raise InvalidInput(f"{name} is the last active admin; make another admin first")
     user.role = role
     session.add(user)
+    ended = end_sessions(session, user=user) if role != old else 0
     audit.record(session, actor=actor, action="user.set_role", entity="user", entity_id=name,
-                 old={"role": old}, new={"role": role})
+                 old={"role": old}, new={"role": role, "sessions_ended": ended})
+
+
+def end_sessions(session: Session, *, user: User) -> int:
+    """Log the user out everywhere: after a new password, a new role or deactivation, a token
+    given out before may not go on working."""
+    return session.execute(delete(LoginSession).where(LoginSession.user_id == user.id)).rowcount
 
 
 def authenticate(session: Session, *, name: str, password: str) -> User:
