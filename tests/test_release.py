@@ -450,3 +450,24 @@ def test_end_to_end_on_real_arena_hard_data(db_url, engine, admin, cli, tmp_path
     assert set(items["label_source"]) == {"unanimous", "adjudicated"}
     assert items["baseline_answer"].notna().all()  # the real answers file's baseline answers
     assert set(items["id"]) == set(ids)
+
+
+def test_verify_refuses_a_release_the_database_does_not_record(engine, admin, finals, cli, db_url):
+    import shutil
+
+    make(engine, admin)
+    folder = finals / "bench" / "1.0"
+    copy = finals / "elsewhere" / "1.0"
+    shutil.copytree(folder, copy)
+    assert cli("release", "verify", copy).code == 0  # an untouched copy of a recorded release
+    # A tampered copy whose manifest was rewritten to match, and a folder no freeze ever recorded.
+    (copy / "README.md").write_text("edited\n")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"]["README.md"] = {"sha256": release.file_sha256(copy / "README.md"), "bytes": 7}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    tampered = cli("release", "verify", copy)
+    assert tampered.code == 1 and "differs from the database's record" in tampered.err
+    manifest["version"] = "9.9"  # a release the database never froze
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    unknown = cli("release", "verify", copy)
+    assert unknown.code == 1 and "records no such release" in unknown.err

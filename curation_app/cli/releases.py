@@ -45,9 +45,13 @@ def register_release(commands: Commands) -> None:
     releases.set_defaults(run=cmd_release)
 
 
-def _recorded_release_files(path: str) -> dict | None:
-    """What this project's database recorded for the release at `path`; None when there is no
-    database here (a release checked on another machine is verified against its manifest alone)."""
+_NO_DATABASE = object()
+
+
+def _recorded_release_files(path: str) -> object:
+    """What this project's database recorded for the release at `path` (None: nothing);
+    _NO_DATABASE when there is no database here (a release checked on another machine is
+    verified against its manifest alone)."""
     from sqlalchemy.engine import make_url
 
     from curation_app.core import release
@@ -55,7 +59,7 @@ def _recorded_release_files(path: str) -> dict | None:
 
     url = make_url(database_url())
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
-        return None  # and no empty database file made by asking
+        return _NO_DATABASE  # and no empty database file made by asking
     engine = make_engine(database_url(), single_connection=True, connect_timeout_s=10)
     try:
         with read_scope(engine) as session:  # reads only: never waits on a writer's lock
@@ -64,7 +68,7 @@ def _recorded_release_files(path: str) -> dict | None:
         # An old schema, a server that does not answer: the manifest alone decides.
         print(f"note: the database could not be read ({type(error).__name__}); "
               "checking against the manifest alone", file=sys.stderr)
-        return None
+        return _NO_DATABASE
     finally:
         engine.dispose()
 
@@ -73,11 +77,16 @@ def cmd_release(args: argparse.Namespace) -> int:
     from curation_app.core import release
 
     if args.release_command == "verify":
-        problems = release.verify(args.path, recorded=_recorded_release_files(args.path))
+        recorded = _recorded_release_files(args.path)
+        problems = release.verify(args.path, recorded=None if recorded is _NO_DATABASE else recorded)
+        if recorded is None and (Path(args.path) / "manifest.json").is_file():
+            problems.append(f"{args.path}: this project's database records no such release (not at this path, "
+                            "nor by the name and version its manifest gives): it was not frozen here, or its "
+                            "freeze was cut short; `release list` shows the releases it knows")
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
-            raise CommandFailed(f"{args.path}: {len(problems)} file(s) differ from the manifest")
+            raise CommandFailed(f"{args.path}: {len(problems)} problem(s); see above")
         print(f"{args.path}: every file matches the manifest")
         return 0
     if args.release_command == "diff":

@@ -16,12 +16,20 @@ from curation_app.models import Release, User
 
 
 def recorded_files(session: Session, path: str | Path) -> dict | None:
-    """The file checksums the database recorded when it froze the release at `path`, if it did."""
+    """The file checksums the database recorded when it froze the release at `path`, or (for a
+    copy kept elsewhere) the release its manifest names; None when the database knows neither."""
     target = str(Path(path).resolve())
     for stored_path, manifest in session.execute(select(Release.path, Release.manifest)):
         if str(Path(stored_path).resolve()) == target:
             return (manifest or {}).get("files")
-    return None
+    try:
+        named = json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
+        name, version = str(named["name"]), str(named["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    manifest = session.execute(select(Release.manifest).where(Release.name == name, Release.version == version)
+                               ).scalar_one_or_none()
+    return None if manifest is None else (manifest or {}).get("files")
 
 
 def verify(path: str | Path, recorded: dict | None = None) -> list[str]:
