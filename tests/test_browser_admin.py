@@ -76,11 +76,12 @@ def test_an_admin_sets_up_a_project_in_the_browser(tmp_path):
         open_page(page, "Import queries")
         upload = page.get_by_test_id("stFileUploaderDropzoneInput")
         upload.set_input_files(str(bad))
-        expect(page.get_by_text("bad.jsonl", exact=True).first).to_be_visible()
+        expect(page.get_by_text("Ready to import: bad.jsonl", exact=False)).to_be_visible()
         page.get_by_role("button", name="Import", exact=True).click()
         expect(page.get_by_text("bad.jsonl: refused, 1 bad row(s); nothing was imported")).to_be_visible()
         expect(page.get_by_text("bad.jsonl: line 2:", exact=False)).to_be_visible()
         upload.set_input_files(str(good))
+        expect(page.get_by_text("Ready to import: good.jsonl", exact=False)).to_be_visible()  # the server has it
         page.get_by_role("button", name="Import", exact=True).click()
         expect(page.get_by_text("good.jsonl (jsonl, flat shape) as source 'good': 3 read, 3 imported",
                                 exact=False)).to_be_visible()

@@ -22,6 +22,8 @@ st.caption("JSONL, JSON, CSV or Parquet (optionally .gz) in the usual chat shape
            "baseline answers. An Arena-Hard answers file adds baseline answers to queries already here.")
 
 uploaded = st.file_uploader("File", type=["jsonl", "json", "csv", "parquet", "gz"], key="import:file")
+if uploaded is not None:  # drawn by the server: the file it will import, once its upload is through
+    st.caption(f"Ready to import: {md(uploaded.name)} ({uploaded.size:,} bytes)")
 left, right = st.columns(2, gap="large")
 with left:
     source = st.text_input("Source name", placeholder="default: the file name up to the first dot",
@@ -84,8 +86,10 @@ def run_import(upload) -> dict:  # noqa: ANN001 - Streamlit's UploadedFile
 
 
 if st.button("Import", type="primary", disabled=uploaded is None, key="import:go"):
-    st.session_state["import:outcome"] = run_import(uploaded)
+    st.session_state["import:outcome"] = {**run_import(uploaded), "file": (uploaded.name, uploaded.size)}
 outcome = st.session_state.get("import:outcome")
+if outcome and uploaded is not None and outcome.get("file") != (uploaded.name, uploaded.size):
+    outcome = None  # another file chosen since: the last outcome is not about it
 if outcome:
     if outcome["kind"] in ("refused", "error"):
         st.error(md(outcome["headline"]), icon=":material/block:")
