@@ -5,13 +5,13 @@ import json
 
 import streamlit as st
 
-from curation_app.app_pages.admin_common import flash, forget_widgets, show_flash, show_warnings
+from curation_app.app_pages.admin_common import forget_widgets, save_settings, show_flash, show_warnings
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md
 from curation_app.core import configure, settings
 from curation_app.core.errors import CurationError
 from curation_app.core.guidelines import available_versions
-from curation_app.database import read_scope, session_scope
+from curation_app.database import read_scope
 from curation_app.models import Role
 
 user = require(current_user(), Role.ADMIN)
@@ -106,15 +106,7 @@ with verdict:
                 st.success("These settings agree with each other.")
     save, undo = st.columns([1, 6])
     if save.button("Save settings", type="primary", disabled=not changes or bool(problems), key="settings:save"):
-        try:
-            with session_scope() as session:
-                configure.change_settings(session, actor=user, values=changes)
-        except CurationError as error:
-            st.error(md(error))
-        else:
-            flash("success", "Saved: " + ", ".join(f"{key} = {json.dumps(value)}" for key, value in changes.items()))
-            forget_widgets(PREFIX)
-            st.rerun()
+        save_settings(actor=user, changes=changes, widget_prefix=PREFIX)
     if undo.button("Undo changes", disabled=not (changes or problems), key="settings:undo"):
         forget_widgets(PREFIX)
         st.rerun()

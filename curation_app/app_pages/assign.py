@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from curation_app.app_pages.admin_common import flash, forget_widgets, show_flash, show_warnings
+from curation_app.app_pages.admin_common import flash, save_settings, show_flash, show_warnings
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md
 from curation_app.core import auth, configure, queue
@@ -54,15 +54,7 @@ with queue_column:
         with read_scope() as session:
             show_warnings(configure.warnings_for(session, changes), prefix="If saved: ")
     if st.button("Save queue settings", disabled=not changes, key="assign:save_settings"):
-        try:
-            with session_scope() as session:
-                configure.change_settings(session, actor=user, values=changes)
-        except CurationError as error:
-            st.error(md(error))
-        else:
-            flash("success", "Saved: " + ", ".join(f"{key} = {value}" for key, value in changes.items()))
-            forget_widgets("assign:setting:")
-            st.rerun()
+        save_settings(actor=user, changes=changes, widget_prefix="assign:setting:")
 
 with assign_column:
     st.subheader("Assign")

@@ -14,7 +14,7 @@ import csv
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -216,20 +216,33 @@ def export_annotations(path: str | Path, *, actor: User, engine: Engine | None =
     require_role(actor, Role.LEAD, Role.ADMIN)
     path = Path(path)
     file_format = file_format or ("jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv")
+    with session_scope(engine) as session:
+        score_fields = load_project(session).score_fields
+        return write_rows(path, export_rows(session, actor=actor, score_fields=score_fields), file_format=file_format,
+                          fieldnames=columns(score_fields), csv_cells=_csv_cells)
+
+
+def write_rows(path: Path, rows: Iterable[dict], *, file_format: str, fieldnames: Sequence[str],
+               csv_cells: Callable[[dict], dict]) -> int:
+    """Rows to a CSV file (each through csv_cells) or JSONL, written beside it as .partial and
+    renamed into place: readers never see half a file, and a failure leaves none. The row count."""
     temporary = path.with_name(path.name + ".partial")
     count = 0
-    with session_scope(engine) as session, open(temporary, "w", encoding="utf-8", newline="") as handle:
-        score_fields = load_project(session).score_fields
-        if file_format == "csv":
-            writer = csv.DictWriter(handle, fieldnames=columns(score_fields))
-            writer.writeheader()
-        for row in export_rows(session, actor=actor, score_fields=score_fields):
-            if file_format == "csv":
-                writer.writerow(_csv_cells(row))
-            else:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    temporary.replace(path)  # readers never see a half-written file
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(fieldnames)) if file_format == "csv" else None
+            if writer:
+                writer.writeheader()
+            for row in rows:
+                if writer:
+                    writer.writerow(csv_cells(row))
+                else:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    temporary.replace(path)
     return count
 
 

@@ -4,7 +4,6 @@ stage (`review`), and how many annotations it had."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Iterator
@@ -13,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from curation_app.core.annotation_io import neutralise_formula
+from curation_app.core.annotation_io import neutralise_formula, write_rows
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput
 from curation_app.core.labels import CHOSEN_TEXT_FIELDS, LABEL_FIELDS
@@ -81,22 +80,7 @@ def export_finals(path: str | Path, *, actor: User, engine: Engine | None = None
         raise InvalidInput(f"{path}: give a .csv or .jsonl file name (the extension chooses the format)")
     if not path.parent.is_dir():
         raise InvalidInput(f"{path}: the folder {path.parent} does not exist")
-    temporary = path.with_name(path.name + ".partial")
-    count = 0
-    try:
-        with session_scope(engine) as session, open(temporary, "w", encoding="utf-8", newline="") as handle:
-            score_fields = load_project(session).score_fields
-            if file_format == "csv":
-                writer = csv.DictWriter(handle, fieldnames=columns(score_fields))
-                writer.writeheader()
-            for row in final_rows(session, actor=actor, score_fields=score_fields):
-                if file_format == "csv":
-                    writer.writerow(_csv_cells(row))
-                else:
-                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    temporary.replace(path)  # readers never see a half-written file
-    return count
+    with session_scope(engine) as session:
+        score_fields = load_project(session).score_fields
+        return write_rows(path, final_rows(session, actor=actor, score_fields=score_fields), file_format=file_format,
+                          fieldnames=columns(score_fields), csv_cells=_csv_cells)

@@ -11,7 +11,6 @@ lead; an item is decided as soon as a quorum is reached, and later votes are ref
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from curation_app.core import audit, queue
-from curation_app.core.annotation_io import neutralise_formula
+from curation_app.core.annotation_io import neutralise_formula, write_rows
 from curation_app.core.readers import read_records
 from curation_app.database import session_scope
 from curation_app.core.adjudicate import _open_complete_items, _submitted_annotations, settled_labels
@@ -239,19 +238,10 @@ def export_vote_file(path: str | Path, *, actor: User, engine: Engine | None = N
     """`reviews export`: every vote as CSV (formulas neutralised) or JSONL, by the file's suffix."""
     require_role(actor, *LEADS)
     path = Path(path)
-    as_jsonl = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
-    temporary = path.with_name(path.name + ".partial")
+    file_format = "jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv"
     with session_scope(engine) as session:
-        rows = export_votes(session, actor=actor)
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        if as_jsonl:
-            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        else:
-            writer = csv.DictWriter(handle, fieldnames=VOTE_COLUMNS)
-            writer.writeheader()
-            writer.writerows({k: neutralise_formula(str(row[k] or "")) for k in VOTE_COLUMNS} for row in rows)
-    temporary.replace(path)  # readers never see a half-written file
-    return len(rows)
+        return write_rows(path, export_votes(session, actor=actor), file_format=file_format, fieldnames=VOTE_COLUMNS,
+                          csv_cells=lambda row: {k: neutralise_formula(str(row[k] or "")) for k in VOTE_COLUMNS})
 
 
 def import_votes(session: Session, *, actor: User, rows: Iterable[tuple[str, dict]], file_name: str = "votes",
