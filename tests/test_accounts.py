@@ -169,3 +169,41 @@ def test_a_new_password_or_role_ends_every_login_session(engine, admin, tmp_path
 def test_changing_a_user_who_does_not_exist_says_so_in_one_line(db_url, cli, command):
     result = cli(*command, stdin="password1\n")
     assert result.code == 1 and "no user named 'nobody'" in result.err and "Traceback" not in result.err
+
+
+def test_guesses_sent_in_parallel_are_counted_before_any_is_checked(engine, admin, tmp_path):
+    """24 logins at once, 23 wrong and the right one last: at most five passwords are checked, and
+    the right one, arriving after them, is refused too."""
+    import threading
+
+    from curation_app.core.errors import AuthenticationFailed
+
+    make_team(engine, admin, tmp_path, queries=1)
+    outcomes: list[str] = []
+    start = threading.Barrier(23)
+
+    def guess() -> None:
+        start.wait()
+        try:
+            auth.log_in(name="ann1", password="not-the-password", engine=engine)
+            outcomes.append("in")
+        except auth.LoginBlocked:
+            outcomes.append("blocked")
+        except AuthenticationFailed:
+            outcomes.append("wrong")
+
+    threads = [threading.Thread(target=guess) for _ in range(23)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("wrong") == auth.MAX_FAILED_LOGINS and outcomes.count("blocked") == 23 - auth.MAX_FAILED_LOGINS
+    with pytest.raises(auth.LoginBlocked):
+        auth.log_in(name="ann1", password="password1", engine=engine)
+
+
+def test_a_successful_login_does_not_count_against_the_name(engine, admin, tmp_path):
+    make_team(engine, admin, tmp_path, queries=1)
+    for _ in range(auth.MAX_FAILED_LOGINS * 2):
+        user, token = auth.log_in(name="ann1", password="password1", engine=engine)
+        assert user.name == "ann1" and token

@@ -55,18 +55,9 @@ def current_user() -> User | None:
 
 def log_in(name: str, password: str) -> str | None:
     """None on success, else the message to show. Failed attempts are audited and rate-limited."""
-    name = name.strip()
-    with read_scope() as session:
-        wait = auth.login_blocked_for(session, name)
-    if wait is not None:
-        return f"too many failed logins for this name; try again in {max(1, round(wait.total_seconds() / 60))} minute(s)"
     try:
-        with session_scope() as session:
-            user = auth.authenticate(session, name=name, password=password)
-            token = auth.start_login_session(session, user=user)
+        user, token = auth.log_in(name=name, password=password)
     except AuthenticationFailed as failed:
-        with session_scope() as session:
-            auth.record_failed_login(session, name=name)
         return str(failed)
     st.session_state.clear()
     st.session_state.update({"token": token, "user_id": user.id, _PENDING_COOKIE: token})

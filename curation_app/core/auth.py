@@ -9,10 +9,13 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, delete, func, select
 
 from curation_app.core import audit
 from curation_app.core.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
+from curation_app.database import session_scope
 from curation_app.models import ROLES, AuditLog, LoginSession, Role, User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
@@ -145,21 +148,58 @@ def authenticate(session: Session, *, name: str, password: str) -> User:
     return user
 
 
-def login_blocked_for(session: Session, name: str) -> timedelta | None:
-    """How long a name must wait after too many failed logins; None when it may try now."""
+def claim_login_attempt(session: Session, *, name: str) -> timedelta | None:
+    """Count an attempt for this name before its password is checked, in a transaction of its
+    own: how long to wait when MAX_FAILED_LOGINS attempts in the window did not succeed (nothing
+    is claimed then), else None. Claimed first and checked after, so guesses sent in parallel
+    cannot all pass a count taken before any of them failed."""
+    name = name.strip()[:300]
+    if session.get_bind().dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE already serialises writers
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"login:{name}"})
     since = utcnow() - FAILED_LOGIN_WINDOW
-    failures = session.exec(
-        select(AuditLog.at).where(AuditLog.action == "login.failed", AuditLog.entity == "user",
-                                  AuditLog.entity_id == name.strip()[:300], AuditLog.at >= since)
-        .order_by(AuditLog.at.desc()).limit(MAX_FAILED_LOGINS)).all()
-    if len(failures) < MAX_FAILED_LOGINS:
-        return None
-    return failures[-1] + FAILED_LOGIN_WINDOW - utcnow()
+    rows = session.exec(select(AuditLog.action, AuditLog.at).where(
+        AuditLog.entity == "user", AuditLog.entity_id == name, AuditLog.at >= since,
+        AuditLog.action.in_(("login.attempt", "login.succeeded")))).all()
+    attempts = sorted(at for action, at in rows if action == "login.attempt")
+    unsuccessful = len(attempts) - sum(1 for action, _ in rows if action == "login.succeeded")
+    if unsuccessful >= MAX_FAILED_LOGINS:
+        at = attempts[len(attempts) - MAX_FAILED_LOGINS]
+        return max(timedelta(seconds=1), (at if at.tzinfo else at.replace(tzinfo=utcnow().tzinfo))
+                   + FAILED_LOGIN_WINDOW - utcnow())
+    audit.record(session, actor=None, action="login.attempt", entity="user", entity_id=name)
+    return None
 
 
-def record_failed_login(session: Session, *, name: str) -> None:
-    """In its own transaction (the failed attempt's is rolled back): audited and rate-limited."""
-    audit.record(session, actor=None, action="login.failed", entity="user", entity_id=name.strip()[:300])
+def log_in(*, name: str, password: str, engine: Engine | None = None) -> tuple[User, str]:
+    """A login as the page does it: the attempt claimed, the password checked, a session token
+    made; AuthenticationFailed (one message for every failure) or LoginBlocked."""
+    name = name.strip()
+    with session_scope(engine) as session:
+        wait = claim_login_attempt(session, name=name)
+    if wait is not None:
+        raise LoginBlocked(f"too many failed logins for this name; try again in "
+                           f"{max(1, round(wait.total_seconds() / 60))} minute(s)")
+    try:
+        with session_scope(engine) as session:
+            user = authenticate(session, name=name, password=password)
+            token = start_login_session(session, user=user)
+            record_login(session, name=name, succeeded=True)
+            session.expunge(user)
+    except AuthenticationFailed:
+        with session_scope(engine) as session:
+            record_login(session, name=name, succeeded=False)
+        raise
+    return user, token
+
+
+class LoginBlocked(AuthenticationFailed):
+    """Too many unsuccessful logins for a name in the window."""
+
+
+def record_login(session: Session, *, name: str, succeeded: bool) -> None:
+    """The outcome of a claimed attempt (a success frees its claim); in the audit log either way."""
+    audit.record(session, actor=None, action="login.succeeded" if succeeded else "login.failed",
+                 entity="user", entity_id=name.strip()[:300])
 
 
 def _token_hash(token: str) -> str:
