@@ -218,3 +218,17 @@ def test_agreement_on_a_ratings_file(cli, tmp_path):
     assert missing.code == 1 and "--level" in missing.err
     bad = cli("agreement", "--ratings", path, "--level", "ordinal", "--scale", "low,mid", "--json")
     assert bad.code == 1 and "high" in bad.err
+
+
+def test_text_that_starts_with_a_quote_survives_a_csv_round_trip(db_url, engine, queries, cli, tmp_path):
+    texts = ["'=1+1 (quoted in the source)", "''double", "'plain quote"]
+    rows = [{"query_id": f"t{i}", "annotator": "ann_a", **ROW, "notes": text} for i, text in enumerate(texts)]
+    jsonl = tmp_path / "labels.jsonl"
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    assert cli("annotations", "import", jsonl).code == 0  # JSONL: the notes stored exactly as written
+    exported = tmp_path / "out.csv"
+    assert cli("annotations", "export", exported).code == 0
+    again = cli("annotations", "import", exported, "--json").json()
+    assert (again["updated"], again["unchanged"]) == (0, 3)
+    with Session(engine) as session:
+        assert sorted(a.notes for a in session.exec(select(Annotation))) == sorted(texts)

@@ -189,3 +189,14 @@ def test_a_two_two_split_is_the_lead_s_first_conflict_and_the_final_label_keeps_
     assert exported.code == 0, exported.err
     rows = {row["id"]: row for row in map(json.loads, (tmp_path / "finals.jsonl").read_text().splitlines())}
     assert rows["q3"]["review"]["keep"] == 2 and rows["q6"]["review"] is None  # q6: rejected by the annotator
+
+
+def test_a_comment_quoted_by_a_csv_export_is_read_back_as_written(engine, team, cli, tmp_path):
+    votes = tmp_path / "votes.csv"
+    votes.write_text("query_id,reviewer,vote,comment\nq4,r1,keep,'=2+2 is fine\n", encoding="utf-8")
+    assert cli("reviews", "import", votes).code == 0
+    with Session(engine) as session:
+        assert session.exec(select(ReviewVote.comment)).one() == "=2+2 is fine"
+    exported = tmp_path / "again.csv"
+    assert cli("reviews", "export", exported).code == 0
+    assert "'=2+2 is fine" in exported.read_text(encoding="utf-8")  # neutralised for spreadsheets again

@@ -37,12 +37,13 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_formula(value: str) -> str:
-    """Prefix a quote so a spreadsheet shows the text instead of evaluating it."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    """Prefix a quote so a spreadsheet shows the text instead of evaluating it; text that the
+    importer would read back shorter ("'=1", "''x") gets one too, so a round trip changes nothing."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) or restore_formula(value) != value else value
 
 
-def _restore_formula(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("'") and value[1:2] and value[1:].startswith(FORMULA_PREFIXES):
+def restore_formula(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith((*FORMULA_PREFIXES, "'")):
         return value[1:]
     return value
 
@@ -65,12 +66,11 @@ def columns(score_fields: tuple[ScoreField, ...]) -> tuple[str, ...]:
     return COLUMNS + tuple(f.name for f in score_fields)
 
 
-def _rows(path: Path) -> Iterator[tuple[str, dict | None, str | None]]:
+def _rows(path: Path) -> tuple[str, Iterator[tuple[str, dict | None, str | None]]]:
     file_format, records = read_records(path)
     if file_format not in ("csv", "jsonl", "json"):
         raise InvalidInput(f"{path}: annotations must be CSV or JSONL, not {file_format}")
-    for raw in records:
-        yield raw.location, raw.record, raw.problem
+    return file_format, ((raw.location, raw.record, raw.problem) for raw in records)
 
 
 def import_annotations(path: str | Path, *, actor: User, engine: Engine | None = None) -> AnnotationImportSummary:
@@ -85,7 +85,10 @@ def import_annotations(path: str | Path, *, actor: User, engine: Engine | None =
         taxonomy, score_fields = project.taxonomy, project.score_fields
         expected = columns(score_fields)
         score_names = [f.name for f in score_fields]
-        for location, record, problem in _rows(path):
+        file_format, rows = _rows(path)
+        # Only a CSV file had its formulas neutralised on export; JSON holds the text as it is.
+        undo_quote = restore_formula if file_format == "csv" else (lambda value: value)
+        for location, record, problem in rows:
             summary.read += 1
             if problem or record is None:
                 problems.append((location, problem or "unreadable"))
@@ -106,7 +109,7 @@ def import_annotations(path: str | Path, *, actor: User, engine: Engine | None =
             seen[pair] = location
             try:
                 auth.validate_name(annotator)
-                given = {k: _restore_formula(record.get(k)) for k in COLUMNS[2:]}
+                given = {k: undo_quote(record.get(k)) for k in COLUMNS[2:]}
                 given["scores"] = {name: record.get(name) for name in score_names}
                 values = clean_fields(given, taxonomy, complete=False, score_fields=score_fields)
             except InvalidInput as error:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from curation_app.core import audit, queue
-from curation_app.core.annotation_io import neutralise_formula, write_rows
+from curation_app.core.annotation_io import neutralise_formula, restore_formula, write_rows
 from curation_app.core.readers import read_records
 from curation_app.database import session_scope
 from curation_app.core.adjudicate import _open_complete_items, _submitted_annotations, settled_labels
@@ -229,7 +229,9 @@ def import_vote_file(path: str | Path, *, actor: User, engine: Engine | None = N
         if raw.problem or raw.record is None:
             unreadable.append((raw.location, raw.problem or "unreadable"))
         else:
-            rows.append((raw.location, raw.record))
+            # A CSV export neutralised formulas in comments; the quote it added goes again.
+            rows.append((raw.location, {k: restore_formula(v) for k, v in raw.record.items()}
+                         if file_format == "csv" else raw.record))
     with session_scope(engine) as session:
         return import_votes(session, actor=actor, rows=rows, file_name=str(path), unreadable=unreadable)
 
