@@ -63,6 +63,10 @@ def _proposal(session: Session, query_id: int, project: Project) -> dict[str, An
     annotations = _submitted_annotations(session, [query_id], vocabulary=project.taxonomy.languages).get(query_id, [])
     if len(annotations) < project.rule.min_annotations:
         return None
+    return _kept_proposal(annotations, project)
+
+
+def _kept_proposal(annotations: list[dict], project: Project) -> dict[str, Any] | None:
     settled = settled_labels(annotations, project)
     if settled is None or settled[0]["decision"] != KEEP:
         return None
@@ -80,11 +84,11 @@ def review_queue(session: Session, *, actor: User, limit: int = 50) -> list[str]
     counted = (select(func.count()).select_from(ReviewVote).where(ReviewVote.query_id == Query.id)
                .scalar_subquery())
     found: list[str] = []
-    candidates = {query_id for query_id in _open_complete_items(session, project)}
+    candidates = _open_complete_items(session, project)  # open items with their annotations, read once
     rows = session.execute(select(Query.id, Query.public_id).where(
-        Query.id.in_(candidates), not_(mine), counted < project.review_votes).order_by(Query.id)).all()
+        Query.id.in_(list(candidates)), not_(mine), counted < project.review_votes).order_by(Query.id)).all()
     for query_id, public_id in rows:
-        if _proposal(session, query_id, project) is not None:
+        if _kept_proposal(candidates[query_id], project) is not None:
             found.append(public_id)
             if len(found) >= limit:
                 break
