@@ -25,7 +25,7 @@ from curation_app.core import audit, queue
 from curation_app.core.annotation_io import neutralise_formula, restore_formula, write_rows
 from curation_app.core.readers import read_records
 from curation_app.database import session_scope
-from curation_app.core.adjudicate import _open_complete_items, _submitted_annotations, settled_labels
+from curation_app.core.adjudicate import LEADS, _open_complete_items, _submitted_annotations, settled_labels
 from curation_app.core.auth import create_imported_annotator, get_user, require_role, validate_name
 from curation_app.core.errors import ImportRefused, InvalidInput, NotFound, PermissionDenied
 from curation_app.core.labels import KEEP, REJECT, TEXT_FIELDS, clean_fields
@@ -34,7 +34,6 @@ from curation_app.core.votes import VOTES, Verdict, split_items, verdict, vote_s
 from curation_app.models import FinalLabel, LabelSource, Query, ReviewVote, Role, User, utcnow
 
 MAX_COMMENT_CHARS = 5_000
-LEADS = (Role.LEAD, Role.ADMIN)
 
 
 @dataclass
