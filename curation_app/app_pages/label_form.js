@@ -255,6 +255,8 @@ const isTextField = (node) => !!node && (node.tagName === "TEXTAREA" || node.tag
 // between waits for it (unless it is typed into another field, or the page is another page now).
 function waitsForTheForm(e) {
   if (S.mounted && S.root && S.root.isConnected) return false;
+  // Taken off the page before its cleanup ran: the gap starts now.
+  if (!S.away && S.mounted) S.away = { at: performance.now(), path: window.location.pathname };
   if (!S.away || window.location.pathname !== S.away.path || performance.now() - S.away.at > SERVER_WAIT_MS) return false;
   return S.busy || !isTextField(e.target);
 }
