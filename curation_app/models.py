@@ -115,6 +115,7 @@ class Query(SQLModel, table=True):
         Index("ix_query_source_original_id", "source", "original_id"),
         # The shared pool: open queries in queue order, found without scanning the full ones.
         Index("ix_query_pool_open_queue_rank_id", "pool_open", "queue_rank", "id"),
+        Index("ix_query_coding_score", "coding_score"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -136,6 +137,9 @@ class Query(SQLModel, table=True):
     baseline_answer: Optional[str] = _text_column()
     baseline_model: Optional[str] = Field(default=None, max_length=200)
     triage_flags: Optional[dict] = _json_column()
+    # How likely the query asks for help with code, 0 to 1 (None: not scored yet); written by the
+    # coding-query detector, read as a filter by triage, sampling and assignment.
+    coding_score: Optional[float] = None
     # Queue bookkeeping, written only by core/queue.py: released to annotators (never while final
     # or retired), how many slots are claimed (assigned, reserved or submitted), whether a slot is
     # still free (in_pool and n_claims < overlap), and retired: a confirmed duplicate, never offered.
