@@ -185,7 +185,7 @@ def test_guesses_sent_in_parallel_are_counted_before_any_is_checked(engine, admi
     def guess() -> None:
         start.wait()
         try:
-            auth.log_in(name="ann1", password="not-the-password", engine=engine)
+            auth.log_in(name="ann1", password="not-the-password", client="192.0.2.1", engine=engine)
             outcomes.append("in")
         except auth.LoginBlocked:
             outcomes.append("blocked")
@@ -199,11 +199,11 @@ def test_guesses_sent_in_parallel_are_counted_before_any_is_checked(engine, admi
         thread.join()
     assert outcomes.count("wrong") == auth.MAX_FAILED_LOGINS and outcomes.count("blocked") == 23 - auth.MAX_FAILED_LOGINS
     with pytest.raises(auth.LoginBlocked):
-        auth.log_in(name="ann1", password="password1", engine=engine)
+        auth.log_in(name="ann1", password="password1", client="192.0.2.1", engine=engine)
 
 
 def test_a_successful_login_does_not_count_against_the_name(engine, admin, tmp_path):
     make_team(engine, admin, tmp_path, queries=1)
     for _ in range(auth.MAX_FAILED_LOGINS * 2):
-        user, token = auth.log_in(name="ann1", password="password1", engine=engine)
+        user, token = auth.log_in(name="ann1", password="password1", client="192.0.2.1", engine=engine)
         assert user.name == "ann1" and token

@@ -223,3 +223,42 @@ def test_first_run_offers_the_first_admin_only_without_users(sqlite_db):
 def test_demo_database_shows_the_plain_login_form(demo_db):
     app = open_app()
     assert not app.info and [t.label for t in app.text_input] == ["User name", "Password"]
+
+
+def test_admin_sees_login_blocks_and_clears_one_with_an_audit_row(demo_db):
+    from curation_app.models import AuditLog
+
+    app = open_page("admin_users", "admin")
+    assert shown(app.info) == ["No name or client is blocked now."]
+    assert "users:unblock" not in [button.key for button in app.button]
+    for i in range(auth.MAX_FAILED_LOGINS):
+        with pytest.raises(auth.AuthenticationFailed):
+            auth.log_in(name="bob", password="wrong-password", client=f"198.51.100.{i}")
+    for i in range(auth.MAX_FAILED_LOGINS_PER_CLIENT):
+        with pytest.raises(auth.AuthenticationFailed):
+            auth.log_in(name=f"guess{i}", password="wrong-password", client="203.0.113.4")
+    with pytest.raises(auth.LoginBlocked):
+        auth.log_in(name="bob", password="bob-demo", client="192.0.2.1")
+
+    app = open_page("admin_users", "admin")
+    blocks = app.dataframe[1].value
+    assert blocks[["blocked", "name or client", "failed logins"]].values.tolist() == [
+        ["name", "bob", auth.MAX_FAILED_LOGINS], ["client", "203.0.113.4", auth.MAX_FAILED_LOGINS_PER_CLIENT]]
+    assert app.selectbox(key="users:block").options == ["name: bob", "client: 203.0.113.4"]
+    app = app.button(key="users:unblock").click().run()
+    assert not app.exception
+    assert shown(app.success) == ["The login block of the name 'bob' is cleared; its failed logins stay in the audit log."]
+    assert app.dataframe[1].value["name or client"].tolist() == ["203.0.113.4"]  # the client stays blocked
+    assert auth.log_in(name="bob", password="bob-demo", client="192.0.2.1")[0].name == "bob"
+    admin_id = user("admin").id
+    with Session(get_engine()) as session:
+        (row,) = session.exec(select(AuditLog).where(AuditLog.action == "login.unblocked")).all()
+        assert (row.actor_id, row.entity_id, row.old["unsuccessful"]) == (admin_id, "bob", auth.MAX_FAILED_LOGINS)
+        assert len(session.exec(select(AuditLog).where(AuditLog.action == "login.failed",
+                                                       AuditLog.entity_id == "bob")).all()) == auth.MAX_FAILED_LOGINS
+
+    app = app.button(key="users:unblock").click().run()
+    assert shown(app.success) == ["The login block of the client '203.0.113.4' is cleared; its failed logins stay "
+                                  "in the audit log."]
+    assert shown(app.info) == ["No name or client is blocked now."]
+    assert auth.log_in(name="bob", password="bob-demo", client="203.0.113.4")[0].name == "bob"

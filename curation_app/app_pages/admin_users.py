@@ -1,4 +1,5 @@
-"""Admins add users, change roles, reset passwords, deactivate and reactivate accounts."""
+"""Admins add users, change roles, reset passwords, deactivate and reactivate accounts, and clear
+login blocks."""
 
 import pandas as pd
 import streamlit as st
@@ -82,3 +83,25 @@ with change:
     elif st.button("Reactivate", key="users:reactivate", icon=":material/person_check:"):
         act(lambda s: accounts.set_active(s, actor=user, name=chosen.name, active=True),
             f"{chosen.name} can log in again.", widgets="users:x")
+
+st.subheader("Login blocks")
+with read_scope() as session:
+    blocks = auth.login_blocks(session, actor=user)
+window = int(auth.FAILED_LOGIN_WINDOW.total_seconds() // 60)
+st.caption(f"{auth.MAX_FAILED_LOGINS} failed logins for one name, or {auth.MAX_FAILED_LOGINS_PER_CLIENT} from one "
+           f"client across any names, within {window} minutes refuse every further login for that name or client "
+           "until the failures leave the window or the block is cleared here. Clearing keeps the failed logins "
+           "in the audit log.")
+if not blocks:
+    st.info("No name or client is blocked now.", icon=":material/lock_open:")
+else:
+    st.dataframe(pd.DataFrame([{"blocked": block.kind, "name or client": block.key,
+                                "failed logins": block.unsuccessful,
+                                "blocked until": block.until.strftime("%Y-%m-%d %H:%M:%S UTC")} for block in blocks]),
+                 hide_index=True, width="stretch")
+    by_label = {f"{block.kind}: {block.key}": block for block in blocks}
+    chosen_block = by_label[st.selectbox("Blocked name or client", list(by_label), key="users:block")]
+    if st.button("Clear login block", key="users:unblock", icon=":material/lock_open:"):
+        act(lambda s: auth.clear_login_block(s, actor=user, **{chosen_block.kind: chosen_block.key}),
+            f"The login block of {chosen_block.describe()} is cleared; its failed logins stay in the audit log.",
+            widgets="users:block")

@@ -12,7 +12,7 @@ import streamlit as st
 
 from curation_app.app_pages import navigation
 from curation_app.core import auth
-from curation_app.core.errors import AuthenticationFailed
+from curation_app.core.errors import CurationError
 from curation_app.database import DatabaseError, check_schema, database_url, get_engine, read_scope, session_scope
 from curation_app.models import User
 
@@ -54,10 +54,14 @@ def current_user() -> User | None:
 
 
 def log_in(name: str, password: str) -> str | None:
-    """None on success, else the message to show. Failed attempts are audited and rate-limited."""
+    """None on success, else the message to show. Attempts are audited and limited per name and
+    per client address (core decides which address counts: see auth.client_address)."""
     try:
-        user, token = auth.log_in(name=name, password=password)
-    except AuthenticationFailed as failed:
+        peer = st.context.ip_address
+        client = auth.client_address(peer=peer if isinstance(peer, str) else None,  # bare runs (AppTest): no connection
+                                     forwarded_for=st.context.headers.get_all("X-Forwarded-For"))
+        user, token = auth.log_in(name=name, password=password, client=client)
+    except CurationError as failed:  # a wrong password, a block, or a misconfigured proxy setting
         return str(failed)
     st.session_state.clear()
     st.session_state.update({"token": token, "user_id": user.id, _PENDING_COOKIE: token})

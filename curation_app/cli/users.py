@@ -1,4 +1,4 @@
-"""`users`: add users, set passwords and roles, list them."""
+"""`users`: add users, set passwords and roles, list them, and clear login blocks."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ def register_users(commands: Commands) -> None:
         users_commands.add_parser(action, help=text).add_argument("name")
     listing = users_commands.add_parser("list", help="list users")
     listing.add_argument("--json", action="store_true")
+    blocked = users_commands.add_parser("blocked", help="list the names and clients blocked after failed logins")
+    blocked.add_argument("--json", action="store_true")
+    unblock = users_commands.add_parser(
+        "unblock", help="let a blocked name (or, with --client, a client address) log in again at once; "
+                        "its failed logins stay in the audit log")
+    unblock.add_argument("name", nargs="?")
+    unblock.add_argument("--client", metavar="ADDRESS", help="a client address as `users blocked` shows it")
     users.set_defaults(run=cmd_users)
 
 
@@ -49,7 +56,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 def cmd_users(args: argparse.Namespace) -> int:
     from curation_app.core import auth
-    from curation_app.database import session_scope
+    from curation_app.database import read_scope, session_scope
 
     engine = ready_engine()
     if args.users_command == "add":
@@ -79,6 +86,23 @@ def cmd_users(args: argparse.Namespace) -> int:
         else:
             print(f"{args.name} is deactivated: {done['login_sessions_ended']} login session(s) ended, "
                   f"{done['items_released']} held item(s) back in the pool; their work stays")
+    elif args.users_command == "blocked":
+        with read_scope(engine) as session:
+            blocks = [{"kind": b.kind, "key": b.key, "failed_logins": b.unsuccessful,
+                       "blocked_until": b.until.isoformat(timespec="seconds")}
+                      for b in auth.login_blocks(session, actor=actor())]
+        if args.json:
+            print_json(blocks)
+        elif not blocks:
+            print("no name or client is blocked from logging in")
+        else:
+            for block in blocks:
+                print(f"{block['kind']:<7} {block['key']:<40} {block['failed_logins']:>3} failed logins, "
+                      f"blocked until {block['blocked_until']}")
+    elif args.users_command == "unblock":
+        with session_scope(engine) as session:
+            cleared = auth.clear_login_block(session, actor=actor(), name=args.name, client=args.client)
+        print(f"login block of {cleared.describe()} cleared ({cleared.unsuccessful} failed logins stay in the audit log)")
     else:
         with session_scope(engine) as session:
             users = [{"name": u.name, "role": u.role, "can_log_in": u.password_hash is not None,
