@@ -211,3 +211,12 @@ def test_the_login_page_counts_failures_against_the_browser_s_client(demo_db):
         clients = session.exec(select(AuditLog.entity_id).where(
             AuditLog.entity == "login_client", AuditLog.action == "login.attempt")).all()
     assert clients == [auth.LOCAL_CLIENT] * auth.MAX_FAILED_LOGINS_PER_CLIENT  # AppTest is a local browser
+
+
+def test_the_login_page_names_a_proxy_setting_it_cannot_read_and_checks_no_password(demo_db, monkeypatch):
+    from tests.apptest import log_in, open_app, shown
+
+    monkeypatch.setenv(auth.TRUSTED_PROXIES_VARIABLE, "yes")
+    app = log_in(open_app(), "bob", "bob-demo")
+    assert shown(app.error)[0].startswith("CURATION_TRUSTED_PROXIES is 'yes': set it to the number of reverse proxies")
+    assert app.title[0].value == "Log in"

@@ -6,6 +6,12 @@ from curation_app.core import accounts
 from curation_app.core.errors import CurationError
 from curation_app.database import read_scope, session_scope
 
+
+def sentence(message: str) -> str:
+    """The message with its first letter raised; str.capitalize would lower the rest (a setting's name)."""
+    return message[:1].upper() + message[1:]
+
+
 st.title("Log in")
 st.caption("Curate a code benchmark from real user queries.")
 with read_scope() as session:
@@ -28,11 +34,11 @@ if first_run:
                 with session_scope() as session:
                     accounts.create_first_admin(session, name=name.strip(), password=password)
             except CurationError as error:
-                st.error(md(str(error).capitalize()))
+                st.error(md(sentence(str(error))))
             else:
                 problem = log_in(name, password)
                 if problem:
-                    st.error(problem.capitalize())
+                    st.error(sentence(problem))
                 else:
                     st.rerun()
     st.stop()
@@ -44,6 +50,6 @@ with st.form("login", clear_on_submit=False):
 if submitted:
     problem = log_in(name, password)
     if problem:
-        st.error(problem.capitalize())
+        st.error(sentence(problem))
     else:
         st.rerun()
