@@ -346,6 +346,83 @@ def import_memory(n: int, workdir: Path) -> list[dict]:
                      "the app's libraries")]
 
 
+_MODERATION_CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "self-harm",
+                          "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors", "violence",
+                          "violence/graphic")
+
+
+def _chat_log_rows(n: int, seed: int) -> list[dict]:
+    """n conversations shaped like LMSYS-Chat-1M's rows: one to three exchanges, a moderation
+    result per message (the bulk of a real row), the model, language and redaction flag."""
+    import random
+
+    rng = random.Random(seed)
+    prompts = synthetic_queries(n, seed=seed)
+    models = ("vicuna-13b", "koala-13b", "alpaca-13b", "chatglm-6b", "gpt-3.5-turbo", "claude-1", "llama-2-13b-chat")
+    rows = []
+    for index, prompt in enumerate(prompts):
+        conversation = []
+        for exchange in range(rng.choice((1, 1, 1, 2, 3))):
+            question = (prompt["messages"][0]["content"] if exchange == 0
+                        else f"And what if the input is empty? ({exchange})")
+            conversation += [{"content": question, "role": "user"},
+                             {"content": f"Here is one way to do it.\n\n{question[:rng.randint(200, 900)]}",
+                              "role": "assistant"}]
+        moderation = [{"categories": {name: False for name in _MODERATION_CATEGORIES},
+                       "category_scores": {name: round(rng.random() / 1000, 8) for name in _MODERATION_CATEGORIES},
+                       "flagged": False} for _ in conversation]
+        rows.append({"conversation_id": f"{index:08x}{rng.getrandbits(96):024x}", "model": rng.choice(models),
+                     "conversation": conversation, "turn": len(conversation) // 2, "language": "English",
+                     "openai_moderation": moderation, "redacted": rng.random() < 0.1})
+    return rows
+
+
+@benchmark
+def parquet_import_memory(n: int, workdir: Path) -> list[dict]:
+    """Peak memory of importing n LMSYS-Chat-1M-shaped conversations from a Parquet shard vs the
+    same rows from JSONL, each import in a fresh process: a shard in row groups of 1,000 rows (as
+    Hugging Face `datasets` writes them) and one written in a single row group (as pandas and pyarrow
+    write a file by default), the hardest case, since a row group is the unit Parquet is read in."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _chat_log_rows(n, seed=3)
+    jsonl = write_jsonl(rows, workdir / "chat.jsonl")
+    table = pa.Table.from_pylist(rows)
+    del rows
+    in_groups, in_one = workdir / "groups.parquet", workdir / "one.parquet"
+    pq.write_table(table, in_groups, row_group_size=1_000)
+    pq.write_table(table, in_one, row_group_size=len(table))
+    del table
+
+    def peak_mb_of(path: Path) -> float:
+        # VmHWM, not ru_maxrss: Linux carries the forking parent's peak (this process held the
+        # rows) into ru_maxrss across exec, which would floor every figure at the parent's size.
+        script = ("import sys\n"
+                  "from curation_app import database\n"
+                  "from curation_app.core.auth import command_line_actor\n"
+                  "from curation_app.core.importer import import_file\n"
+                  "url = 'sqlite:///' + sys.argv[2]\n"
+                  "database.upgrade(url)\n"
+                  "import_file(sys.argv[1], actor=command_line_actor(), engine=database.get_engine(url))\n"
+                  "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
+        done = subprocess.run([sys.executable, "-c", script, str(path), str(path.with_suffix(".sqlite"))],
+                              capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        return int(done.stdout.split()[-1]) / 1024
+
+    from_jsonl = peak_mb_of(jsonl)
+    note = (f"the JSONL file: {jsonl.stat().st_size / 1e6:.0f} MB, {from_jsonl:.0f} MB to import; every figure "
+            "includes the interpreter and the app's libraries (pyarrow's only for Parquet)")
+    return [row(f"peak memory, import of {n:,} LMSYS-Chat-1M-shaped conversations from a "
+                f"{in_groups.stat().st_size / 1e6:.0f} MB Parquet shard in row groups of 1,000 vs from JSONL",
+                peak_mb_of(in_groups), from_jsonl, "MB", note=note),
+            row(f"peak memory, the same {n:,} conversations from a Parquet file in one row group vs from JSONL",
+                peak_mb_of(in_one), from_jsonl, "MB",
+                note=f"{in_one.stat().st_size / 1e6:.0f} MB; a row group is read whole, so memory follows the "
+                     "largest row group")]
+
+
 @benchmark
 def agreement_alpha(n: int, workdir: Path) -> list[dict]:
     """Nominal alpha on n items x 5 annotators vs the krippendorff package; the full report."""

@@ -13,8 +13,28 @@ from curation_app.cli.triage_flags import triage_with_progress
 from curation_app.core.errors import CurationError, ImportRefused
 
 
+IMPORT_SHAPES = """\
+Reads JSONL, JSON, CSV or Parquet (also gzipped), in the shape its first record shows:
+  CodeArena      `messages`: a list of {role, content}, or that list as a JSON or Python string
+  LMSYS-Chat-1M  `conversation`: a list of {role, content}, and `conversation_id` (required), kept
+                 as the original id; the first answer is a baseline of the row's `model`; every
+                 other field (model, turn, language, openai_moderation, redacted) is metadata
+  WildChat       `conversation` and `conversation_hash` (early WildChat: `conversation_id`, with
+                 `timestamp`): as LMSYS-Chat-1M, and each turn's other keys (timestamp, country,
+                 hashed_ip, header, toxic, turn_identifier, ...) go to metadata `turn_metadata`
+  Arena-Hard     `turns`: a list of {content}
+  ShareGPT       `conversations`: a list of {from, value}
+  MT-Bench       `turns`: a list of strings
+  flat           the first of prompt, instruction, question, query, text (or --text-field)
+Other fields are kept as metadata (Parquet timestamps and durations as ISO 8601 text), and a
+`<model>_response` field as that model's baseline answer. A bad row refuses the whole file,
+each problem named with its line or row. Parquet is read one row group at a time."""
+
+
 def register_import(commands: Commands) -> None:
-    imp = commands.add_parser("import", help="import raw queries (JSONL, JSON, CSV, Parquet) or an answers file")
+    imp = commands.add_parser(
+        "import", help="import raw queries (JSONL, JSON, CSV, Parquet) or an answers file",
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=IMPORT_SHAPES)
     imp.add_argument("file")
     imp.add_argument("--source", help="source name kept as provenance (default: the file name)")
     imp.add_argument("--text-field", help="the field holding the query text, when detection cannot decide")

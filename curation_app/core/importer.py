@@ -23,7 +23,8 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
-from curation_app.core.readers import file_sha256, read_records, type_name
+from curation_app.core.chat_logs import ChatLogShape, detect_chat_log
+from curation_app.core.readers import RowProblem, file_sha256, read_records, type_name
 from curation_app.database import session_scope
 from curation_app.models import Baseline, ImportBatch, Query, Role, User, utcnow
 
@@ -42,10 +43,6 @@ _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assista
                    "chatgpt": "assistant", "bard": "assistant", "bing": "assistant", "model": "assistant",
                    "system": "system"}
 _ROLES = {"user", "assistant", "system"}
-
-
-class RowProblem(ValueError):
-    """What is wrong with one record; the importer adds where it is."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +108,7 @@ def _turn(field_name: str, index: int, turn: Any) -> dict:
     return {"role": role, "content": _text(content, f"{where} content")}
 
 
-def detect_shape(record: dict, text_field: str | None = None) -> Shape:
+def detect_shape(record: dict, text_field: str | None = None) -> Shape | ChatLogShape:
     if text_field:
         if text_field not in record:
             raise RowProblem(f"the text field {text_field!r} is not among the fields {_field_list(record)}")
@@ -121,6 +118,9 @@ def detect_shape(record: dict, text_field: str | None = None) -> Shape:
         return Shape("flat", text_field)
     if "messages" in record:
         return Shape("codearena", "messages")
+    chat_log = detect_chat_log(record)  # LMSYS-Chat-1M, WildChat: `conversation`
+    if chat_log:
+        return chat_log
     if "conversations" in record:
         return Shape("sharegpt", "conversations")
     if "turns" in record:
@@ -132,7 +132,7 @@ def detect_shape(record: dict, text_field: str | None = None) -> Shape:
         if name in record:
             return Shape("flat", name)
     raise RowProblem(
-        "cannot find the query text: no 'messages', 'turns', 'conversations' or "
+        "cannot find the query text: no 'messages', 'conversation', 'turns', 'conversations' or "
         f"{'/'.join(FLAT_TEXT_FIELDS)} field among {_field_list(record)}; name it with --text-field"
     )
 
@@ -179,7 +179,7 @@ class ParsedRow:
     extra: dict
 
 
-def parse_record(record: dict, shape: Shape) -> ParsedRow:
+def parse_record(record: dict, shape: Shape | ChatLogShape) -> ParsedRow:
     messages = shape.messages(record)
     user_text = [m["content"] for m in messages if m["role"] == "user"]
     if not any(text.strip() for text in user_text):
@@ -189,6 +189,8 @@ def parse_record(record: dict, shape: Shape) -> ParsedRow:
         raise RowProblem(f"too long: {n_chars:,} characters, more than the {MAX_QUERY_CHARS:,} allowed")
     if any("\x00" in m["content"] for m in messages):
         raise RowProblem("the text contains a NUL byte")
+    if isinstance(shape, ChatLogShape):
+        return _parse_chat_log(record, shape, messages)
     used = {shape.field}
     original_id = None
     for name in ID_FIELDS:
@@ -224,6 +226,21 @@ def parse_record(record: dict, shape: Shape) -> ParsedRow:
         baselines.append((model, value))
     extra = {k: _json_safe(v) for k, v in record.items() if k not in used}
     return ParsedRow("", messages, content_hash(messages), original_id, baselines, extra)
+
+
+def _parse_chat_log(record: dict, shape: ChatLogShape, messages: list[dict]) -> ParsedRow:
+    """A chat-log row: its dump's id, its model's first answer as a baseline, the rest as metadata."""
+    log = shape.fields(record)
+    if len(log.original_id) > MAX_ID_CHARS:
+        raise RowProblem(f"{log.id_field!r} is longer than {MAX_ID_CHARS} characters")
+    baselines = []
+    if log.first_answer and log.first_answer.strip():
+        model = log.model or UNKNOWN_MODEL
+        if len(model) > MAX_MODEL_CHARS:
+            raise RowProblem(f"'model': the model name is longer than {MAX_MODEL_CHARS} characters")
+        baselines.append((model, log.first_answer))
+    extra = {name: _json_safe(value) for name, value in log.metadata.items()}
+    return ParsedRow("", messages, content_hash(messages), log.original_id, baselines, extra)
 
 
 @dataclass

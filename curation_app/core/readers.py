@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import gzip
 import hashlib
 import io
@@ -32,6 +33,10 @@ _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "cs
 _JSON_LIST_KEYS = ("data", "rows", "records", "items", "queries", "questions", "examples")
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+class RowProblem(ValueError):
+    """What is wrong with one record; the importer adds where it is."""
 
 
 @dataclass(frozen=True)
@@ -500,6 +505,12 @@ def read_csv(path: Path, on_progress: Callable[[int], None] | None = None) -> It
             yield RawRecord(location, {n: (c if c != "" else None) for n, c in zip(names, cells)})
 
 
+# Rows decoded at a time. pyarrow's iter_batches over a whole file keeps what it read until the end
+# (memory grows with the file), so a file is read one row group at a time; a row group's rows become
+# Python objects a batch at a time.
+PARQUET_BATCH_ROWS = 512
+
+
 def read_parquet(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[RawRecord]:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -511,15 +522,62 @@ def read_parquet(path: Path, on_progress: Callable[[int], None] | None = None) -
         return
     row_number = 0
     size_per_row = max(1, path.stat().st_size // max(1, parquet.metadata.num_rows))
+    timed = [field.name for field in parquet.schema_arrow if _holds_time(field.type)]
     try:
-        for batch in parquet.iter_batches(batch_size=5_000):
-            if on_progress:
-                on_progress(batch.num_rows * size_per_row)
-            for value in batch.to_pylist():
-                row_number += 1
-                yield RawRecord(f"row {row_number}", value)
+        for group in range(parquet.metadata.num_row_groups):
+            for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group], use_threads=False):
+                if on_progress:
+                    on_progress(batch.num_rows * size_per_row)
+                for value in batch.to_pylist():
+                    row_number += 1
+                    for name in timed:
+                        value[name] = _time_as_text(value[name])
+                    yield RawRecord(f"row {row_number}", value)
     except (pa.ArrowException, OSError) as exc:
-        yield RawRecord(f"row {row_number + 1}", None, f"unreadable Parquet data: {exc}")
+        yield RawRecord(f"row {row_number + 1}", None, f"unreadable Parquet data: {exc}; the rest of the file "
+                                                        "was not read", rest_unread=True)
+    finally:
+        parquet.close()
+
+
+def _holds_time(arrow_type: Any) -> bool:
+    """Whether a Parquet column's values are, or hold, timestamps, dates, times or durations."""
+    import pyarrow.types as types
+
+    if (types.is_timestamp(arrow_type) or types.is_date(arrow_type) or types.is_time(arrow_type)
+            or types.is_duration(arrow_type)):
+        return True
+    inner = [arrow_type.field(i).type for i in range(arrow_type.num_fields)]  # list, struct and map children
+    inner += [getattr(arrow_type, name) for name in ("value_type", "storage_type") if hasattr(arrow_type, name)]
+    return any(_holds_time(child) for child in inner)
+
+
+def _time_as_text(value: Any) -> Any:
+    """Times as ISO 8601 text, which JSON metadata can hold (a duration otherwise stops the import)."""
+    if isinstance(value, (datetime.date, datetime.time)):  # a datetime is a date
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return iso_duration(value)
+    if isinstance(value, dict):
+        return {key: _time_as_text(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):  # a map's entries come as (key, value) tuples
+        return type(value)(_time_as_text(item) for item in value)
+    return value
+
+
+def iso_duration(value: datetime.timedelta) -> str:
+    """ISO 8601, e.g. PT1M30.5S; pandas' Timedelta (pyarrow's nanosecond durations) keeps its nanoseconds."""
+    total = ((value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds) * 1_000 \
+        + getattr(value, "nanoseconds", 0)
+    sign, total = ("-" if total < 0 else ""), abs(total)
+    days, rest = divmod(total, 86_400 * 10**9)
+    hours, rest = divmod(rest, 3_600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    seconds, fraction = divmod(rest, 10**9)
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if seconds or fraction or not (days or clock):
+        clock += f"{seconds}{f'.{fraction:09d}'.rstrip('0') if fraction else ''}S"
+    return f"{sign}P{f'{days}D' if days else ''}{'T' + clock if clock else ''}"
 
 
 READERS: dict[str, Callable[..., Iterator[RawRecord]]] = {
