@@ -92,15 +92,15 @@ def _sort_key(value: Any):
 
 
 def _to_label_set(value: Any) -> Any:
+    """A rating as a frozenset of labels; None, NaN and blank text are no rating (as an empty CSV
+    cell), while an empty set, list or the text "|" is the empty set, a rating of no label."""
     if _is_missing_scalar(value):
         return _MISSING
     if isinstance(value, str):
-        labels = parse_label_set(value)
-    elif isinstance(value, (set, frozenset, list, tuple, np.ndarray, pd.Series)):
-        labels = frozenset(str(v).strip() for v in value if not _is_missing_scalar(v) and str(v).strip())
-    else:
-        labels = frozenset({str(value).strip()})
-    return labels if labels else _MISSING  # an empty set is a missing rating, as in the CSV
+        return parse_label_set(value)
+    if isinstance(value, (set, frozenset, list, tuple, np.ndarray, pd.Series)):
+        return frozenset(str(v).strip() for v in value if not _is_missing_scalar(v) and str(v).strip())
+    return frozenset({str(value).strip()})
 
 
 def long_table(ratings: Any, level: str) -> pd.DataFrame:

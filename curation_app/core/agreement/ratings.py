@@ -33,9 +33,11 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
 
     Returns a DataFrame with columns item, annotator, value. Empty value cells are missing
     ratings and are dropped. Values are parsed for the level: numbers for interval and ratio
-    (ratio must be non-negative), frozensets of '|'-separated labels for multilabel, labels of
-    the scale for ordinal with a scale, numbers for ordinal without one (otherwise the order is
-    unknown and the file is refused with a request for --scale), stripped text for nominal.
+    (ratio must be non-negative), frozensets of '|'-separated labels for multilabel (a cell
+    holding only `|` is the empty set, a rating of no label, unlike an empty cell, which is no
+    rating), labels of the scale for ordinal with a scale, numbers for ordinal without one
+    (otherwise the order is unknown and the file is refused with a request for --scale),
+    stripped text for nominal.
 
     Refused with a RatingsError naming the file, the data row (1-based) and its line: missing
     header columns, an empty file, text that is not UTF-8, a value that does not parse, a value
@@ -102,9 +104,7 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
             continue  # an empty value is a missing rating
         value: Any
         if level == "multilabel":
-            value = parse_label_set(value_text)
-            if not value:
-                continue
+            value = parse_label_set(value_text)  # "|" alone: the empty set, a rating
         elif level in ("interval", "ratio"):
             value = parse_number(value_text)
             if value is None:
@@ -153,7 +153,7 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
 
 
 def parse_label_set(text: str) -> frozenset:
-    """The labels of a '|'-separated cell; empty labels are dropped."""
+    """The labels of a '|'-separated cell; empty labels are dropped, so "|" is the empty set."""
     return frozenset(label.strip() for label in text.split("|") if label.strip())
 
 
