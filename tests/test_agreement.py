@@ -851,6 +851,68 @@ def test_only_empty_sets_agree_perfectly_but_alpha_is_undefined():
 
 
 # ---------------------------------------------------------------------------------------------
+# True, 1 and 1.0: Python counts True == 1 == 1.0, so a hash table merges them
+# ---------------------------------------------------------------------------------------------
+
+
+def four_ratings(values, items=("q1", "q1", "q2", "q2")) -> pd.DataFrame:
+    return pd.DataFrame({"item": pd.Series(items, dtype=object), "annotator": ["a", "b", "a", "b"],
+                         "value": pd.Series(values, dtype=object)})
+
+
+def test_true_hidden_under_one_is_refused_naming_both_ratings():
+    with pytest.raises(RatingsError) as caught:
+        krippendorff_alpha(four_ratings([1, True, 0, False]), level="nominal")
+    message = str(caught.value)
+    assert message.startswith("ratings row 1 (item 'q1', annotator 'b'): value True is a true/false value, "
+                              "but ratings row 0 (item 'q1', annotator 'a') has the value 1, a number")
+    assert "most likely an error" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("values, level", [
+    ([1.0, True, 0.0, 0.0], "nominal"),
+    ([False, 0, 1, 1], "nominal"),
+    ([np.True_, 1, 0, 0], "nominal"),
+    ([True, 2, False, 2], "nominal"),  # no shared key, but still a mix
+    (["True", "1", "x", "y"], "nominal"),  # text, e.g. read with pandas.read_csv
+    ([1, True, 2, 3], "interval"),
+    ([1, True, 2, 3], "ordinal"),
+    ([frozenset({"py"}), True, 1, frozenset({"go"})], "multilabel"),
+])
+def test_true_false_mixed_with_numbers_is_refused(values, level):
+    with pytest.raises(RatingsError, match=r"ratings row \d \(item 'q\d', annotator '[ab]'\): value .* is a true/false "
+                                           r"value, but ratings row \d \(item 'q\d', annotator '[ab]'\) has the value"):
+        agreement_report(four_ratings(values), level=level, n_bootstrap=0)
+
+
+def test_one_kind_alone_and_numbers_by_value_are_kept():
+    as_words = four_ratings(["yes", "yes", "no", "yes"])
+    for values in ([True, True, False, True], [1, 1.0, 0, 1], ["true", "true", "false", "true"]):
+        report = agreement_report(four_ratings(values), level="nominal", n_bootstrap=0)
+        assert report["percent_agreement"] == agreement_report(as_words, level="nominal",
+                                                               n_bootstrap=0)["percent_agreement"] == 0.5, values
+    # 1 and 1.0 are one number, as they are in a float column and in the krippendorff package.
+    mixed = four_ratings([1, 1.0, 2, 2.0])
+    assert agreement_report(mixed, level="nominal", n_bootstrap=0)["percent_agreement"] == 1.0
+    assert encode_ratings(mixed, "nominal", None).domain == [1, 2]
+
+
+def test_true_false_against_a_numeric_scale_and_in_ids():
+    with pytest.raises(RatingsError, match=r"value True is not on the scale \(0, 1, 2\)"):
+        krippendorff_alpha(four_ratings([True, False, True, True]), level="ordinal", scale=[0, 1, 2])
+    assert krippendorff_alpha(four_ratings([True, False, True, True]), level="nominal",
+                              scale=[True, False]) is not None
+    with pytest.raises(RatingsError, match=r"the scale lists the true/false value True and the number 0"):
+        krippendorff_alpha(four_ratings([0, 1, 0, 1]), level="ordinal", scale=[0, 1, True])
+    with pytest.raises(RatingsError, match=r"ratings row 2 \(item True, annotator 'a'\): item True is a true/false "
+                                           r"value, but ratings row 0 \(item 1, annotator 'a'\) has the item 1"):
+        krippendorff_alpha(four_ratings(["x", "x", "y", "y"], items=(1, 1, True, True)), level="nominal")
+    with pytest.raises(RatingsError, match=r"annotator 1 is a true/false value|annotator True is a true/false value"):
+        krippendorff_alpha(pd.DataFrame({"item": [1, 1, 2, 2], "annotator": pd.Series([1, True, 1, 2], dtype=object),
+                                         "value": ["x", "y", "x", "x"]}), level="nominal")
+
+
+# ---------------------------------------------------------------------------------------------
 # read_ratings_csv
 # ---------------------------------------------------------------------------------------------
 
@@ -898,6 +960,11 @@ def test_read_multilabel_and_numbers(tmp_path):
      r"row 2 \(line 3\): annotator 'a' rated item 'q1' twice with different values \('x' at row 1"),
     ("item,annotator,value\n,a,x\n", "nominal", None, r"row 1 \(line 2\): the item cell is empty"),
     ("item,annotator,value\nq1,a,\n", "nominal", None, r"no ratings"),
+    ("item,annotator,value\nq1,a,True\nq1,b,False\nq2,a,1\n", "nominal", None,
+     r"row 3 \(line 4\): value '1' is a number, but row 1 \(line 2\) has a true/false value, 'True': Python "
+     r"counts True as 1 .* most likely an error"),
+    ("item,annotator,value\nq1,a,0\nq1,b, false \n", "nominal", None,
+     r"row 2 \(line 3\): value 'false' is a true/false value, but row 1 \(line 2\) has a number, '0'"),
     ("", "nominal", None, r"the file is empty"),
     ("\n\n", "nominal", None, r"the file is empty"),
 ])

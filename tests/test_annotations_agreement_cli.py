@@ -256,3 +256,16 @@ def test_agreement_on_set_ratings_with_empty_sets(cli, tmp_path):
     expected = package_alpha_on_sets([(None, None), (("A",), None), *DKPRO_SETS[2:]], passonneau_masi)
     assert unrated["krippendorff_alpha"] == pytest.approx(expected, abs=1e-12)
 
+
+def test_agreement_refuses_a_nominal_file_mixing_true_false_and_numbers(cli, tmp_path):
+    path = tmp_path / "flags.csv"
+    path.write_text("item,annotator,value\nq1,a,True\nq1,b,True\nq2,a,False\nq2,b,0\n")
+    result = cli("agreement", "--ratings", path, "--level", "nominal", "--json")
+    assert result.code == 1 and result.out == ""
+    assert result.err.strip().count("\n") == 0
+    assert f"{path}: row 4 (line 5): value '0' is a number, but row 1 (line 2) has a true/false value, 'True'" \
+        in result.err and "most likely an error" in result.err
+    declared = cli("agreement", "--ratings", path, "--level", "nominal", "--scale", "True,False,0", "--json")
+    assert declared.code == 0, declared.err  # categories the user declared are taken as written
+    path.write_text("item,annotator,value\nq1,a,True\nq1,b,True\nq2,a,False\nq2,b,false\n")
+    assert cli("agreement", "--ratings", path, "--level", "nominal", "--json").json()["n_items"] == 2
