@@ -369,6 +369,9 @@ def test_masi_distance_cases():
     assert masi_distance({"a", "b"}, {"b", "a"}) == 0.0
     assert jaccard_similarity({"py"}, {"py", "js"}) == 0.5
     assert jaccard_similarity(set(), set()) == 1.0
+    # The empty set: d({}, {}) = 0 and d({}, X) = 1 for any non-empty X (J = 0).
+    assert masi_distance(set(), set()) == 0.0
+    assert masi_distance(set(), {"py"}) == masi_distance({"py", "js"}, frozenset()) == 1.0
 
 
 def test_multilabel_alpha_by_hand():
@@ -756,6 +759,159 @@ def test_agreement_with_reference():
     assert table.loc["bob", "percent_agreement"] == pytest.approx(2 / 3)
 
 
+# DKPro Agreement's set-valued example (dkpro-statistics-agreement, SetAnnotationsTest.createExample):
+# two coders, nine items; both coders gave the first item the empty set, the second item is {A}
+# against the empty set. DKPro publishes percentage agreement 0.333 and alpha 0.252 (D_o 0.253,
+# D_e 0.338) with its MASISetAnnotationDistanceFunction, which is not Passonneau's 1 - J * M: it
+# scales the Jaccard distance by 0, 1/3, 2/3, 1 (equal, subset, overlap, disjoint), so its
+# d({}, X) is 1/3. With Passonneau's MASI (d({}, {}) = 0, d({}, X) = 1) the same data give
+# sum o*d = 88/9, sum n_c n_k d = 686/3 over n = 18 values: alpha = 1 - 17 * (88/9) / (686/3) = 281/1029.
+DKPRO_SETS = [
+    ((), ()), (("A",), ()), (("A",), ("A",)), (("A",), ("B",)), (("A", "B"), ("A",)), (("A", "B"), ("A", "C")),
+    (("A", "B", "C"), ("A", "B", "C")), (("C",), ("A", "C")), (("C",), ("A", "C")),
+]
+
+
+def dkpro_set_distance(a: frozenset, b: frozenset) -> float:
+    """DKPro's MASISetAnnotationDistanceFunction, as its source writes it."""
+    if a == b:
+        return 0.0
+    jaccard_distance = 1 - len(a & b) / len(a | b)
+    if a <= b or b <= a:
+        return jaccard_distance / 3
+    return jaccard_distance * (2 / 3 if a & b else 1.0)
+
+
+def passonneau_masi(a: frozenset, b: frozenset) -> float:
+    """Passonneau (2006) written out independently of the code under test; two empty sets are equal."""
+    if not a and not b:
+        return 0.0
+    monotonicity = 1 if a == b else 2 / 3 if (a <= b or b <= a) else 1 / 3 if a & b else 0
+    return 1 - len(a & b) / len(a | b) * monotonicity
+
+
+def package_alpha_on_sets(pairs, distance) -> float:
+    """The krippendorff package's alpha on two coders' label sets (None = no rating): the sets are
+    coded as numbers and the custom metric looks their distance up."""
+    domain = sorted({frozenset(s) for pair in pairs for s in pair if s is not None}, key=lambda s: (len(s), sorted(s)))
+    code = {labels: index for index, labels in enumerate(domain)}
+    data = np.array([[NAN if pair[k] is None else code[frozenset(pair[k])] for pair in pairs] for k in (0, 1)])
+    table = np.array([[distance(a, b) for b in domain] for a in domain])
+
+    def metric(v1, v2, i1, i2, n_v, dtype=np.float64):
+        return table[np.asarray(v1).astype(int), np.asarray(v2).astype(int)].astype(dtype)
+
+    return float(krippendorff.alpha(reliability_data=data, level_of_measurement=metric,
+                                    value_domain=np.arange(len(domain))))
+
+
+def sets_of(pairs):
+    return long_from_pairs([None if a is None else frozenset(a) for a, _ in pairs],
+                           [None if b is None else frozenset(b) for _, b in pairs])
+
+
+def test_dkpro_set_annotation_example():
+    # The transcription reproduces DKPro's published alpha with DKPro's own distance.
+    assert package_alpha_on_sets(DKPRO_SETS, dkpro_set_distance) == pytest.approx(0.252, abs=1e-3)
+    report = agreement_report(sets_of(DKPRO_SETS), level="multilabel", n_bootstrap=0)
+    assert report["n_items"] == 9  # the empty-set items are rated
+    assert report["percent_agreement"] == pytest.approx(0.333, abs=1e-3)  # published: 3 of 9 items identical
+    assert report["krippendorff_alpha"] == pytest.approx(281 / 1029, abs=1e-12)
+    assert report["krippendorff_alpha"] == pytest.approx(package_alpha_on_sets(DKPRO_SETS, passonneau_masi),
+                                                         abs=1e-12)
+    assert report["krippendorff_alpha"] == pytest.approx(0.2731, abs=1e-4)
+    assert krippendorff_alpha(sets_of(DKPRO_SETS), level="multilabel") == report["krippendorff_alpha"]
+
+
+def test_empty_set_is_a_rating_and_no_rating_is_missing():
+    # The same study where the coders gave no rating instead of the empty set: item 1 drops out and
+    # item 2 is left with one rating, so it cannot be paired.
+    unrated = [(None, None), (("A",), None), *DKPRO_SETS[2:]]
+    alpha_unrated = krippendorff_alpha(sets_of(unrated), level="multilabel")
+    assert alpha_unrated == pytest.approx(package_alpha_on_sets(unrated, passonneau_masi), abs=1e-12)
+    assert alpha_unrated != pytest.approx(281 / 1029, abs=1e-3)
+    assert agreement_report(sets_of(unrated), level="multilabel", n_bootstrap=0)["n_items"] == 7
+
+    first = [frozenset(a) for a, _ in DKPRO_SETS]
+    second = [frozenset(b) for _, b in DKPRO_SETS]
+    for empty in (frozenset(), set(), [], (), "|", " | "):
+        spelled = long_from_pairs([empty, *first[1:]], [empty, empty, *second[2:]])
+        assert krippendorff_alpha(spelled, level="multilabel") == pytest.approx(281 / 1029, abs=1e-12), empty
+    for nothing in (None, NAN, "", "  "):
+        rows = pd.concat([sets_of(unrated), pd.DataFrame({"item": [0, 0, 1], "annotator": ["A", "B", "B"],
+                                                          "value": [nothing] * 3})], ignore_index=True)
+        assert krippendorff_alpha(rows, level="multilabel") == pytest.approx(alpha_unrated, abs=1e-12), nothing
+
+
+def test_only_empty_sets_agree_perfectly_but_alpha_is_undefined():
+    ratings = long_from_pairs([frozenset()] * 3, [frozenset()] * 3)
+    report = agreement_report(ratings, level="multilabel", n_bootstrap=0)
+    assert (report["n_items"], report["percent_agreement"], report["jaccard"]) == (3, 1.0, 1.0)
+    assert report["krippendorff_alpha"] is None and "identical" in report["reasons"]["krippendorff_alpha"]
+
+
+# ---------------------------------------------------------------------------------------------
+# True, 1 and 1.0: Python counts True == 1 == 1.0, so a hash table merges them
+# ---------------------------------------------------------------------------------------------
+
+
+def four_ratings(values, items=("q1", "q1", "q2", "q2")) -> pd.DataFrame:
+    return pd.DataFrame({"item": pd.Series(items, dtype=object), "annotator": ["a", "b", "a", "b"],
+                         "value": pd.Series(values, dtype=object)})
+
+
+def test_true_hidden_under_one_is_refused_naming_both_ratings():
+    with pytest.raises(RatingsError) as caught:
+        krippendorff_alpha(four_ratings([1, True, 0, False]), level="nominal")
+    message = str(caught.value)
+    assert message.startswith("ratings row 1 (item 'q1', annotator 'b'): value True is a true/false value, "
+                              "but ratings row 0 (item 'q1', annotator 'a') has the value 1, a number")
+    assert "most likely an error" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("values, level", [
+    ([1.0, True, 0.0, 0.0], "nominal"),
+    ([False, 0, 1, 1], "nominal"),
+    ([np.True_, 1, 0, 0], "nominal"),
+    ([True, 2, False, 2], "nominal"),  # no shared key, but still a mix
+    (["True", "1", "x", "y"], "nominal"),  # text, e.g. read with pandas.read_csv
+    ([1, True, 2, 3], "interval"),
+    ([1, True, 2, 3], "ordinal"),
+    ([frozenset({"py"}), True, 1, frozenset({"go"})], "multilabel"),
+])
+def test_true_false_mixed_with_numbers_is_refused(values, level):
+    with pytest.raises(RatingsError, match=r"ratings row \d \(item 'q\d', annotator '[ab]'\): value .* is a true/false "
+                                           r"value, but ratings row \d \(item 'q\d', annotator '[ab]'\) has the value"):
+        agreement_report(four_ratings(values), level=level, n_bootstrap=0)
+
+
+def test_one_kind_alone_and_numbers_by_value_are_kept():
+    as_words = four_ratings(["yes", "yes", "no", "yes"])
+    for values in ([True, True, False, True], [1, 1.0, 0, 1], ["true", "true", "false", "true"]):
+        report = agreement_report(four_ratings(values), level="nominal", n_bootstrap=0)
+        assert report["percent_agreement"] == agreement_report(as_words, level="nominal",
+                                                               n_bootstrap=0)["percent_agreement"] == 0.5, values
+    # 1 and 1.0 are one number, as they are in a float column and in the krippendorff package.
+    mixed = four_ratings([1, 1.0, 2, 2.0])
+    assert agreement_report(mixed, level="nominal", n_bootstrap=0)["percent_agreement"] == 1.0
+    assert encode_ratings(mixed, "nominal", None).domain == [1, 2]
+
+
+def test_true_false_against_a_numeric_scale_and_in_ids():
+    with pytest.raises(RatingsError, match=r"value True is not on the scale \(0, 1, 2\)"):
+        krippendorff_alpha(four_ratings([True, False, True, True]), level="ordinal", scale=[0, 1, 2])
+    assert krippendorff_alpha(four_ratings([True, False, True, True]), level="nominal",
+                              scale=[True, False]) is not None
+    with pytest.raises(RatingsError, match=r"the scale lists the true/false value True and the number 0"):
+        krippendorff_alpha(four_ratings([0, 1, 0, 1]), level="ordinal", scale=[0, 1, True])
+    with pytest.raises(RatingsError, match=r"ratings row 2 \(item True, annotator 'a'\): item True is a true/false "
+                                           r"value, but ratings row 0 \(item 1, annotator 'a'\) has the item 1"):
+        krippendorff_alpha(four_ratings(["x", "x", "y", "y"], items=(1, 1, True, True)), level="nominal")
+    with pytest.raises(RatingsError, match=r"annotator 1 is a true/false value|annotator True is a true/false value"):
+        krippendorff_alpha(pd.DataFrame({"item": [1, 1, 2, 2], "annotator": pd.Series([1, True, 1, 2], dtype=object),
+                                         "value": ["x", "y", "x", "x"]}), level="nominal")
+
+
 # ---------------------------------------------------------------------------------------------
 # read_ratings_csv
 # ---------------------------------------------------------------------------------------------
@@ -782,7 +938,7 @@ def test_read_good_file(tmp_path):
 def test_read_multilabel_and_numbers(tmp_path):
     path = write(tmp_path, "\ufeffItem,Annotator,Value\nq1,ann,python | js\nq1,bob,js|python\nq2,ann,|\n")
     ratings = read_ratings_csv(path, level="multilabel")
-    assert list(ratings["value"]) == [frozenset({"python", "js"})] * 2  # "|" alone is an empty set: missing
+    assert list(ratings["value"]) == [frozenset({"python", "js"})] * 2 + [frozenset()]  # "|" alone: the empty set
     numbers = read_ratings_csv(write(tmp_path, "item,annotator,value\nq1,a,1.5\nq1,b,2\n", "n.csv"), level="ratio")
     assert list(numbers["value"]) == [1.5, 2.0]
     ordinal = read_ratings_csv(write(tmp_path, "item,annotator,value\nq1,a,3\nq1,b,1\n", "o.csv"), level="ordinal")
@@ -804,6 +960,11 @@ def test_read_multilabel_and_numbers(tmp_path):
      r"row 2 \(line 3\): annotator 'a' rated item 'q1' twice with different values \('x' at row 1"),
     ("item,annotator,value\n,a,x\n", "nominal", None, r"row 1 \(line 2\): the item cell is empty"),
     ("item,annotator,value\nq1,a,\n", "nominal", None, r"no ratings"),
+    ("item,annotator,value\nq1,a,True\nq1,b,False\nq2,a,1\n", "nominal", None,
+     r"row 3 \(line 4\): value '1' is a number, but row 1 \(line 2\) has a true/false value, 'True': Python "
+     r"counts True as 1 .* most likely an error"),
+    ("item,annotator,value\nq1,a,0\nq1,b, false \n", "nominal", None,
+     r"row 2 \(line 3\): value 'false' is a true/false value, but row 1 \(line 2\) has a number, '0'"),
     ("", "nominal", None, r"the file is empty"),
     ("\n\n", "nominal", None, r"the file is empty"),
 ])

@@ -232,3 +232,40 @@ def test_text_that_starts_with_a_quote_survives_a_csv_round_trip(db_url, engine,
     assert (again["updated"], again["unchanged"]) == (0, 3)
     with Session(engine) as session:
         assert sorted(a.notes for a in session.exec(select(Annotation))) == sorted(texts)
+
+
+def test_agreement_on_set_ratings_with_empty_sets(cli, tmp_path):
+    from pathlib import Path
+
+    from tests.test_agreement import DKPRO_SETS, package_alpha_on_sets, passonneau_masi
+
+    # DKPro Agreement's set-valued example; a cell holding only "|" is the empty set.
+    path = Path(__file__).parent / "agreement_data" / "dkpro_set_annotations.csv"
+    result = cli("agreement", "--ratings", path, "--level", "multilabel", "--bootstrap", "0", "--json")
+    assert result.code == 0, result.err
+    report = result.json()
+    assert (report["n_items"], report["n_ratings"]) == (9, 18)
+    assert report["percent_agreement"] == pytest.approx(0.333, abs=1e-3)  # DKPro's published figure
+    assert report["krippendorff_alpha"] == pytest.approx(281 / 1029, abs=1e-12)
+
+    # An empty cell is no rating: the first item drops out and the second cannot be paired.
+    blank = tmp_path / "blank.csv"
+    blank.write_text(path.read_text().replace(",|,", ",,"))
+    unrated = cli("agreement", "--ratings", blank, "--level", "multilabel", "--bootstrap", "0", "--json").json()
+    assert (unrated["n_items"], unrated["n_ratings"]) == (7, 15)
+    expected = package_alpha_on_sets([(None, None), (("A",), None), *DKPRO_SETS[2:]], passonneau_masi)
+    assert unrated["krippendorff_alpha"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_agreement_refuses_a_nominal_file_mixing_true_false_and_numbers(cli, tmp_path):
+    path = tmp_path / "flags.csv"
+    path.write_text("item,annotator,value\nq1,a,True\nq1,b,True\nq2,a,False\nq2,b,0\n")
+    result = cli("agreement", "--ratings", path, "--level", "nominal", "--json")
+    assert result.code == 1 and result.out == ""
+    assert result.err.strip().count("\n") == 0
+    assert f"{path}: row 4 (line 5): value '0' is a number, but row 1 (line 2) has a true/false value, 'True'" \
+        in result.err and "most likely an error" in result.err
+    declared = cli("agreement", "--ratings", path, "--level", "nominal", "--scale", "True,False,0", "--json")
+    assert declared.code == 0, declared.err  # categories the user declared are taken as written
+    path.write_text("item,annotator,value\nq1,a,True\nq1,b,True\nq2,a,False\nq2,b,false\n")
+    assert cli("agreement", "--ratings", path, "--level", "nominal", "--json").json()["n_items"] == 2

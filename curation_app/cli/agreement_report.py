@@ -13,7 +13,8 @@ def register_agreement(commands: Commands) -> None:
                                        "languages); default: every field")
     agree.add_argument("--ratings", help="a long-format CSV with columns item,annotator,value instead of the database")
     agree.add_argument("--level", choices=("nominal", "ordinal", "interval", "ratio", "multilabel"))
-    agree.add_argument("--scale", help="ordered values for an ordinal level, e.g. easy,medium,hard")
+    agree.add_argument("--scale", help="ordered values for an ordinal level, e.g. easy,medium,hard; for a nominal "
+                                       "level, every category, taken as written (e.g. True,False,0)")
     agree.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
     agree.add_argument("--seed", type=int, default=0)
     agree.add_argument("--json", action="store_true")

@@ -17,7 +17,10 @@ and 5 categories), not per item.
 Conventions shared by all measures (and why):
 * An item is *pairable* when it has two or more ratings; only pairable items can show agreement.
 * Missing ratings are simply absent rows; each measure handles them the way its literature does
-  (see the measure functions).
+  (see the measure functions). None, NaN and blank text are missing too, but an empty label set is
+  a rating: MASI puts it at 0 from another empty set and at 1 from any other (Passonneau 2006).
+* Python's True == 1 would merge true/false values with numbers in any hash table, so a column
+  mixing the two kinds is refused with the ratings that show it; numbers compare by value (1, 1.0).
 * A measure that is undefined on the data is None (NaN inside numpy code) with a reason; it is
   never reported as 0.0 or 1.0.
 

@@ -14,13 +14,17 @@ import numpy as np
 import pandas as pd
 
 from curation_app.core.agreement.ratings import (
+    MIXED_KINDS,
+    NUMBER,
     REQUIRED_COLUMNS,
+    TRUE_FALSE,
     RatingsError,
     check_level,
     clean_scale,
     parse_label_set,
     parse_number,
     show_value,
+    true_false_or_number,
 )
 
 
@@ -78,6 +82,51 @@ def _row_label(ratings: pd.DataFrame, position: int) -> str:
     return f"ratings row {ratings.index[position]!r}"
 
 
+def _rating_label(ratings: pd.DataFrame, position: int) -> str:
+    return (f"{_row_label(ratings, position)} (item {_plain(ratings['item'].iloc[position])!r}, "
+            f"annotator {_plain(ratings['annotator'].iloc[position])!r})")
+
+
+_BOOLEANS = (bool, np.bool_)
+
+
+def _refuse_true_false_among_numbers(ratings: pd.DataFrame, column: str, raw_codes: np.ndarray, uniques: Any,
+                                     *, text_too: bool) -> None:
+    """Refuse a column holding both true/false values and numbers, naming a rating of each.
+
+    pandas.factorize files True under 1 and False under 0 (Python's True == 1), so one kind can
+    hide under the other's key: the ratings of keys equal to 0 or 1 are looked at one by one.
+    Numbers among themselves are compared by value (see ratings.true_false_or_number).
+    """
+    if len(uniques) == 0 or (isinstance(uniques, np.ndarray) and uniques.dtype != object):
+        return  # a numpy dtype holds one kind
+    if not text_too and pd.api.types.infer_dtype(uniques, skipna=True) in ("string", "empty"):
+        return
+    position_of: dict[str, int] = {}
+    hiding = []
+    for index, value in enumerate(uniques):
+        kind = true_false_or_number(value, text_too=text_too)
+        if kind is None:
+            continue
+        if kind not in position_of:
+            position_of[kind] = int(np.argmax(raw_codes == index))
+        if not isinstance(value, str) and value in (0, 1):
+            hiding.append(index)
+    if hiding and len(position_of) < 2:
+        rows = np.flatnonzero(np.isin(raw_codes, hiding))
+        values = ratings[column].iloc[rows].to_numpy(dtype=object)
+        is_boolean = np.fromiter((isinstance(v, _BOOLEANS) for v in values), dtype=bool, count=rows.size)
+        for kind, mask in ((TRUE_FALSE, is_boolean), (NUMBER, ~is_boolean)):
+            if kind not in position_of and mask.any():
+                position_of[kind] = int(rows[np.argmax(mask)])
+    if len(position_of) == 2:
+        boolean, number = position_of[TRUE_FALSE], position_of[NUMBER]
+        raise RatingsError(
+            f"{_rating_label(ratings, boolean)}: {column} {_plain(ratings[column].iloc[boolean])!r} is a true/false "
+            f"value, but {_rating_label(ratings, number)} has the {column} {_plain(ratings[column].iloc[number])!r}, "
+            f"a number: {MIXED_KINDS}; give every {column} one way (e.g. all as text)")
+
+
 def _sort_key(value: Any):
     """Total order over mixed values: numbers by value, then strings, then anything else by repr."""
     if isinstance(value, (bool, np.bool_)):
@@ -92,15 +141,15 @@ def _sort_key(value: Any):
 
 
 def _to_label_set(value: Any) -> Any:
+    """A rating as a frozenset of labels; None, NaN and blank text are no rating (as an empty CSV
+    cell), while an empty set, list or the text "|" is the empty set, a rating of no label."""
     if _is_missing_scalar(value):
         return _MISSING
     if isinstance(value, str):
-        labels = parse_label_set(value)
-    elif isinstance(value, (set, frozenset, list, tuple, np.ndarray, pd.Series)):
-        labels = frozenset(str(v).strip() for v in value if not _is_missing_scalar(v) and str(v).strip())
-    else:
-        labels = frozenset({str(value).strip()})
-    return labels if labels else _MISSING  # an empty set is a missing rating, as in the CSV
+        return parse_label_set(value)
+    if isinstance(value, (set, frozenset, list, tuple, np.ndarray, pd.Series)):
+        return frozenset(str(v).strip() for v in value if not _is_missing_scalar(v) and str(v).strip())
+    return frozenset({str(value).strip()})
 
 
 def long_table(ratings: Any, level: str) -> pd.DataFrame:
@@ -121,6 +170,8 @@ def encode_ratings(ratings: Any, level: str, scale: Sequence[Any] | None) -> Cod
     codes, domain, numeric = _encode_values(ratings, level, scale)
     item_codes, item_labels = _factorize(ratings["item"])
     annotator_codes, annotator_uniques = _factorize(ratings["annotator"])
+    _refuse_true_false_among_numbers(ratings, "item", item_codes, item_labels, text_too=False)
+    _refuse_true_false_among_numbers(ratings, "annotator", annotator_codes, annotator_uniques, text_too=False)
     for name, column_codes in (("item", item_codes), ("annotator", annotator_codes)):
         if column_codes.size and column_codes.min() < 0:
             position = int(np.argmax(column_codes < 0))
@@ -183,6 +234,8 @@ def _encode_values(ratings: pd.DataFrame, level: str,
     try:
         # Strings and frozensets factorize as they are and are made canonical once per distinct value.
         raw_codes, uniques = _factorize(series)
+        _refuse_true_false_among_numbers(ratings, "value", raw_codes, uniques,
+                                         text_too=level == "nominal" and not uses_scale)
     except TypeError:
         if level == "multilabel":
             series = series.map(_to_label_set)  # lists and sets are unhashable: make frozensets first
@@ -209,6 +262,8 @@ def _encode_values(ratings: pd.DataFrame, level: str,
             if value is _MISSING:
                 continue
             code = exact.get(value)
+            if code is not None and isinstance(value, _BOOLEANS) != isinstance(domain[code], _BOOLEANS):
+                code = None  # True == 1 in Python, but True is not the scale's 1
             if code is None:
                 code = as_text.get(str(value).strip())
             if code is None:

@@ -106,7 +106,11 @@ def stored_languages(languages: Any, vocabulary: tuple[str, ...]) -> list[str] |
 
 
 def ratings_for(table: pd.DataFrame, field: str, level: str) -> pd.DataFrame:
-    """The long (item, annotator, value) ratings of one field; an empty value is a missing rating."""
+    """The long (item, annotator, value) ratings of one field; an empty value is a missing rating.
+
+    Stored languages are never the empty-set answer: a kept item needs one, and labels.py stores
+    "no languages" as None, so an empty field here is an unlabelled one, not a rating of no label.
+    """
     if field not in table.columns:
         raise InvalidInput(f"unknown field {field!r}")
     ratings = table[["item", "annotator", field]].rename(columns={field: "value"})

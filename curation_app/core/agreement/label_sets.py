@@ -21,7 +21,9 @@ def masi_distance(a: frozenset | set, b: frozenset | set) -> float:
     J is the Jaccard similarity and M the monotonicity weight: 1 when the sets are equal, 2/3 when
     one is a subset of the other, 1/3 when they overlap otherwise and 0 when they are disjoint.
     Passonneau defines M as these fractions; NLTK's masi_distance rounds them to 0.67 and 0.33,
-    so NLTK's values differ from these in the third decimal.
+    so NLTK's values differ from these in the third decimal. Two empty sets are equal (0); the
+    empty set is at 1 from any non-empty set (J = 0). DKPro Agreement's class of the same name
+    computes (1 - J) * (1 - M) instead, which puts the empty set at 1/3 from any set.
     """
     a, b = frozenset(a), frozenset(b)
     return float(1.0 - jaccard_similarity(a, b) * _monotonicity(len(a & b), len(a), len(b)))

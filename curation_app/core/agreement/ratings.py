@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from curation_app.core.errors import InvalidInput
@@ -33,13 +34,16 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
 
     Returns a DataFrame with columns item, annotator, value. Empty value cells are missing
     ratings and are dropped. Values are parsed for the level: numbers for interval and ratio
-    (ratio must be non-negative), frozensets of '|'-separated labels for multilabel, labels of
-    the scale for ordinal with a scale, numbers for ordinal without one (otherwise the order is
-    unknown and the file is refused with a request for --scale), stripped text for nominal.
+    (ratio must be non-negative), frozensets of '|'-separated labels for multilabel (a cell
+    holding only `|` is the empty set, a rating of no label, unlike an empty cell, which is no
+    rating), labels of the scale for ordinal with a scale, numbers for ordinal without one
+    (otherwise the order is unknown and the file is refused with a request for --scale),
+    stripped text for nominal.
 
     Refused with a RatingsError naming the file, the data row (1-based) and its line: missing
     header columns, an empty file, text that is not UTF-8, a value that does not parse, a value
-    outside the scale, and one annotator giving one item two different values.
+    outside the scale, one annotator giving one item two different values, and a nominal file
+    without declared categories that mixes true/false with numbers (see true_false_or_number).
     """
     check_level(level)
     path = Path(path)
@@ -75,6 +79,10 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
     item_col, annotator_col, value_col = (header.index(name) for name in REQUIRED_COLUMNS)
 
     scale_set = set(scale_labels) if scale_labels is not None else None
+    # Nominal text mixing True and 1 is most likely an export error; looked up once per distinct text.
+    check_true_false = level == "nominal" and scale_set is None
+    kind_of_text: dict[str, str | None] = {}
+    first_of_kind: dict[str, tuple[int, int, str]] = {}
     items: list[str] = []
     annotators: list[str] = []
     values: list[Any] = []
@@ -102,9 +110,7 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
             continue  # an empty value is a missing rating
         value: Any
         if level == "multilabel":
-            value = parse_label_set(value_text)
-            if not value:
-                continue
+            value = parse_label_set(value_text)  # "|" alone: the empty set, a rating
         elif level in ("interval", "ratio"):
             value = parse_number(value_text)
             if value is None:
@@ -125,6 +131,18 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
                 )
         else:
             value = value_text
+            if check_true_false:
+                if value_text not in kind_of_text:
+                    kind_of_text[value_text] = true_false_or_number(value_text, text_too=True)
+                kind = kind_of_text[value_text]
+                if kind is not None and kind not in first_of_kind:
+                    first_of_kind[kind] = (row_number, line, value_text)
+                    if len(first_of_kind) == 2:
+                        other_row, other_line, other_text = first_of_kind[_OTHER_KIND[kind]]
+                        raise RatingsError(
+                            f"{where}: value {value_text!r} is {_A_KIND[kind]}, but row {other_row} (line "
+                            f"{other_line}) has {_A_KIND[_OTHER_KIND[kind]]}, {other_text!r}: {MIXED_KINDS}; "
+                            "write every category one way, or list the categories with --scale")
         key = (item, annotator)
         if key in seen:
             earlier = seen[key]
@@ -152,8 +170,38 @@ def read_ratings_csv(path: str | Path, *, level: str, scale: list[str] | None = 
     )
 
 
+TRUE_FALSE = "true/false"
+NUMBER = "number"
+_A_KIND = {TRUE_FALSE: "a true/false value", NUMBER: "a number"}
+_OTHER_KIND = {TRUE_FALSE: NUMBER, NUMBER: TRUE_FALSE}
+MIXED_KINDS = ("Python counts True as 1 and False as 0, so a mix of true/false values and numbers is most "
+               "likely an error, refused rather than merged or split silently")
+
+
+def true_false_or_number(value: Any, *, text_too: bool) -> str | None:
+    """TRUE_FALSE for a boolean, NUMBER for a number, else None; with text_too, text counts too
+    ('True', 'false' in any case; '1', '2.5').
+
+    True == 1 and hash(True) == hash(1), so a dict, a set or pandas.factorize files True, 1 and 1.0
+    under one key. Numbers given as numbers are compared by value (1 and 1.0 are one value, as in
+    a float column; nominal text is compared as text). A true/false value is never taken for a
+    number, so a column holding both kinds is refused.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return TRUE_FALSE
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return NUMBER
+    if text_too and isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("true", "false"):
+            return TRUE_FALSE
+        if parse_number(text) is not None:
+            return NUMBER
+    return None
+
+
 def parse_label_set(text: str) -> frozenset:
-    """The labels of a '|'-separated cell; empty labels are dropped."""
+    """The labels of a '|'-separated cell; empty labels are dropped, so "|" is the empty set."""
     return frozenset(label.strip() for label in text.split("|") if label.strip())
 
 
@@ -180,6 +228,12 @@ def clean_scale(scale: Sequence[Any], *, where: str) -> list:
     cleaned = [item.strip() if isinstance(item, str) else item for item in scale]
     if len(cleaned) == 0:
         raise RatingsError(f"{where}: the scale is empty")
+    kinds: dict = {}
+    for item in cleaned:
+        kinds.setdefault(true_false_or_number(item, text_too=False), item)
+    if TRUE_FALSE in kinds and NUMBER in kinds:
+        raise RatingsError(f"{where}: the scale lists the true/false value {kinds[TRUE_FALSE]!r} and the number "
+                           f"{kinds[NUMBER]!r}: {MIXED_KINDS}")
     seen: set = set()
     for item in cleaned:
         if item in seen:
