@@ -100,7 +100,7 @@ def test_a_too_long_model_name_refuses_the_file_whole(engine, admin, tmp_path):
     rows = [{"prompt": "fine"}, {"prompt": "long model", f"{'m' * 201}_response": "an answer"}]
     with pytest.raises(ImportRefused) as refused:
         import_file(write_jsonl(tmp_path / "long.jsonl", rows), actor=admin, engine=engine)
-    assert refused.value.problems[0][0] == "line 2" and "longer than 200" in refused.value.problems[0][1]
+    assert refused.value.problems[0][0] == "line 2" and "is too long: 201 characters, more than the 200 allowed" in refused.value.problems[0][1]
     assert counts(engine)["Query"] == 0 and baselines(engine) == {}
 
 
@@ -274,7 +274,7 @@ BAD_ROWS = {
                             "line 2: wrong type: 'messages' must be a list"),
     "not UTF-8": (b'{"prompt": "ok one"}\n{"prompt": "caf\xe9"}\n', "line 2: not valid UTF-8"),
     "not an object": (b'{"prompt": "ok one"}\n[1, 2]\n', "line 2: expected a JSON object"),
-    "NUL byte": (b'{"prompt": "ok one"}\n{"prompt": "a\\u0000b"}\n', "line 2: the text contains a NUL byte"),
+    "NUL byte": (b'{"prompt": "ok one"}\n{"prompt": "a\\u0000b"}\n', "line 2: 'prompt' contains a NUL character (at character 2)"),
     "unknown role": (b'{"messages": [{"role": "wizard", "content": "hi"}]}\n', "line 1: messages[1] has an unknown role"),
     "deeply nested": (b'{"prompt": "ok"}\n' + b'{"prompt": "x", "meta": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
                       "line 2: invalid JSON: nested too deeply"),
@@ -343,7 +343,7 @@ def test_empty_file_and_too_long_query_and_broken_parquet(engine, admin, tmp_pat
     with pytest.raises(ImportRefused, match="no records: the file is empty"):
         import_file(tmp_path / "empty.jsonl", actor=admin, engine=engine)
     write_jsonl(tmp_path / "huge.jsonl", [{"prompt": "x" * 1_000_001}])
-    with pytest.raises(ImportRefused, match="line 1: too long: 1,000,001 characters"):
+    with pytest.raises(ImportRefused, match="line 1: 'prompt' is too long: 1,000,001 characters"):
         import_file(tmp_path / "huge.jsonl", actor=admin, engine=engine)
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(ImportRefused, match="not a readable Parquet file"):
@@ -498,7 +498,7 @@ def test_float_ids_from_pandas_and_long_sources_are_handled(engine, admin, tmp_p
     with pytest.raises(InvalidInput, match="1-100 characters"):
         import_file(tmp_path / "floats.parquet", actor=admin, source="s" * 101, engine=engine)
     long_id = write_jsonl(tmp_path / "long.jsonl", [{"id": "x" * 151, "prompt": "long id"}])
-    with pytest.raises(ImportRefused, match="longer than 150 characters"):
+    with pytest.raises(ImportRefused, match="'id' is too long: 151 characters, more than the 150 allowed"):
         import_file(long_id, actor=admin, engine=engine)
     renamed = write_jsonl(tmp_path / "renamed.jsonl", [{"id": "1", "prompt": "another question with id 1"}])
     summary = import_file(renamed, actor=admin, source="s" * 100, engine=engine)
@@ -507,7 +507,7 @@ def test_float_ids_from_pandas_and_long_sources_are_handled(engine, admin, tmp_p
 
 def test_a_10_mb_single_query_is_refused_with_its_size(engine, admin, tmp_path):
     path = write_jsonl(tmp_path / "huge.jsonl", [{"prompt": "short one"}, {"prompt": "x" * 10_000_000}])
-    with pytest.raises(ImportRefused, match="line 2: too long: 10,000,000 characters"):
+    with pytest.raises(ImportRefused, match="line 2: 'prompt' is too long: 10,000,000 characters"):
         import_file(path, actor=admin, engine=engine)
     assert counts(engine)["Query"] == 0
 

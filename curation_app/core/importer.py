@@ -17,26 +17,24 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
+from curation_app.core.limits import (MAX_ID_CHARS, MAX_NAME_CHARS, MAX_PUBLIC_ID_CHARS, MAX_QUERY_CHARS,
+                                      MAX_SOURCE_CHARS, MAX_TEXT_CHARS, FieldRefused, check, excerpt)
 from curation_app.core.readers import file_sha256, read_records, type_name
 from curation_app.database import session_scope
 from curation_app.models import Baseline, ImportBatch, Query, Role, User, utcnow
 
 FLAT_TEXT_FIELDS = ("prompt", "instruction", "question", "query", "text")
 ID_FIELDS = ("id", "question_id", "query_id", "conversation_id", "uid", "uuid", "task_id")
-MAX_QUERY_CHARS = 1_000_000
-# A renamed id is SOURCE:ID:HASH8, and must fit the 300 characters of a public id.
-MAX_ID_CHARS = 150
-MAX_SOURCE_CHARS = 100
 MAX_LISTED_PROBLEMS = 1_000
 CHUNK_ROWS = 2_000
 RESPONSE_SUFFIX = "_response"  # CodeArena's `<model>_response`: that model's answer to the query
-MAX_MODEL_CHARS = 200
 UNKNOWN_MODEL = "unknown"  # a `_response` field with no model name before the suffix
 _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                    "chatgpt": "assistant", "bard": "assistant", "bing": "assistant", "model": "assistant",
@@ -107,7 +105,7 @@ def _turn(field_name: str, index: int, turn: Any) -> dict:
         raise RowProblem(f"wrong type: {where} role must be a string, got {type_name(raw_role)}")
     role = raw_role.lower() if raw_role.lower() in _ROLES else _SHAREGPT_ROLES.get(raw_role.lower())
     if role is None:
-        raise RowProblem(f"{where} has an unknown role {raw_role!r}")
+        raise RowProblem(f"{where} has an unknown role {excerpt(raw_role)}")
     return {"role": role, "content": _text(content, f"{where} content")}
 
 
@@ -179,16 +177,23 @@ class ParsedRow:
     extra: dict
 
 
+def _turn_name(shape: Shape, index: int) -> str:
+    return repr(shape.field) if shape.name == "flat" else f"{shape.field}[{index}] content"
+
+
 def parse_record(record: dict, shape: Shape) -> ParsedRow:
+    """The query, id, baselines and metadata of one record, each field checked against the limits
+    (core/limits.py): a row that breaks one raises RowProblem or FieldRefused, naming the field."""
     messages = shape.messages(record)
     user_text = [m["content"] for m in messages if m["role"] == "user"]
     if not any(text.strip() for text in user_text):
         raise RowProblem(f"empty text: {shape.field!r} has no non-blank user message")
+    for index, message in enumerate(messages, start=1):
+        check(message["content"], field=_turn_name(shape, index), limit=MAX_QUERY_CHARS)
     n_chars = sum(len(m["content"]) for m in messages)
     if n_chars > MAX_QUERY_CHARS:
-        raise RowProblem(f"too long: {n_chars:,} characters, more than the {MAX_QUERY_CHARS:,} allowed")
-    if any("\x00" in m["content"] for m in messages):
-        raise RowProblem("the text contains a NUL byte")
+        raise RowProblem(f"the conversation is too long: {n_chars:,} characters in all, more than the "
+                         f"{MAX_QUERY_CHARS:,} allowed")
     used = {shape.field}
     original_id = None
     for name in ID_FIELDS:
@@ -199,12 +204,11 @@ def parse_record(record: dict, shape: Shape) -> ParsedRow:
             value = int(value)  # pandas writes integer ids of a column with gaps as floats
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise RowProblem(f"wrong type: {name!r} must be a string or a whole number, got {type_name(value)}")
-        original_id = str(value).strip()
-        if len(original_id) > MAX_ID_CHARS:
-            raise RowProblem(f"{name!r} is longer than {MAX_ID_CHARS} characters")
+        original_id = check(str(value).strip(), field=repr(name), limit=MAX_ID_CHARS)
         used.add(name)
         break
     baselines = []
+    seen_models: dict[str, str] = {}
     for name in sorted(record):
         value = record[name]
         if not name.endswith(RESPONSE_SUFFIX) or not (value is None or isinstance(value, (str, float))):
@@ -217,12 +221,15 @@ def parse_record(record: dict, shape: Shape) -> ParsedRow:
         if not value.strip():
             continue
         model = name[: -len(RESPONSE_SUFFIX)].strip() or UNKNOWN_MODEL
-        if len(model) > MAX_MODEL_CHARS:
-            raise RowProblem(f"{name[:60]!r}...: the model name is longer than {MAX_MODEL_CHARS} characters")
-        if "\x00" in value:
-            raise RowProblem(f"{name!r} contains a NUL byte")
+        check(model, field=f"the model name of {excerpt(name)}", limit=MAX_NAME_CHARS)
+        check(value, field=excerpt(name), limit=MAX_TEXT_CHARS)
+        if model in seen_models:  # `gpt_response` and `gpt _response`: one model, two answers
+            raise RowProblem(f"{excerpt(seen_models[model])} and {excerpt(name)} are both answers of the model "
+                             f"{excerpt(model)}; keep one")
+        seen_models[model] = name
         baselines.append((model, value))
     extra = {k: _json_safe(v) for k, v in record.items() if k not in used}
+    check(extra, field="metadata")
     return ParsedRow("", messages, content_hash(messages), original_id, baselines, extra)
 
 
@@ -259,16 +266,20 @@ class _PublicIds:
 
     def assign(self, rows: list[ParsedRow]) -> list[tuple[str, dict | None]]:
         wanted = [row.original_id or _hash_id(row.content_hash) for row in rows]
-        candidates = set(wanted)
-        candidates |= {f"{self.source}:{w}" for w in wanted}
-        existing = self._existing(candidates)
+        renamings = [(f"{self.source}:{want}", f"{self.source}:{want}:{row.content_hash[:8]}")
+                     for row, want in zip(rows, wanted)]
+        existing = self._existing(set(wanted) | {name for pair in renamings for name in pair})
         results = []
-        for row, want in zip(rows, wanted):
+        for row, want, (prefixed, hashed) in zip(rows, wanted, renamings):
             public_id, note = want, None
-            if want in existing or want in self.taken_here:
-                public_id = f"{self.source}:{want}"
-                if public_id in existing or public_id in self.taken_here:
-                    public_id = f"{self.source}:{want}:{row.content_hash[:8]}"
+            taken = lambda name: name in existing or name in self.taken_here  # noqa: E731
+            if taken(want):
+                public_id = prefixed if not taken(prefixed) else hashed
+                # Another row may have taken even that (a file can hold ids shaped like renamed ones).
+                number = 2
+                while taken(public_id) or (number > 2 and self._existing({public_id})):
+                    public_id = f"{hashed}-{number}"
+                    number += 1
                 note = {"location": row.location, "id": want, "now": public_id}
             self.taken_here.add(public_id)
             results.append((public_id, note))
@@ -308,6 +319,7 @@ def import_file(
     source = (source or path.name.split(".")[0]).strip()
     if not source or len(source) > MAX_SOURCE_CHARS:
         raise InvalidInput(f"the source name must have 1-{MAX_SOURCE_CHARS} characters")
+    check(source, field="the source name", limit=MAX_SOURCE_CHARS)
     file_format, raw_records = read_records(path, file_format, on_progress)
     summary = ImportSummary(file=str(path), source=source, format=file_format, shape=None)
     problems: list[tuple[str, str]] = []
@@ -341,7 +353,7 @@ def import_file(
                     if shape is None:
                         shape = detect_shape(raw.record, text_field)
                     row = parse_record(raw.record, shape)
-                except RowProblem as problem:
+                except (RowProblem, FieldRefused) as problem:
                     note_problem(raw.location, str(problem))
                     continue
                 row.location = raw.location
@@ -411,7 +423,7 @@ def _insert_chunk(session: Session, chunk: list[ParsedRow], batch: ImportBatch, 
             "triage_flags": None, **bookkeeping, "created_at": now,
         })
     # Core executemany, not the ORM's bulk path: a third of the time for 100,000 rows.
-    session.connection().execute(insert(Query.__table__), values)
+    _insert_or_explain(session, Query.__table__, values, new_rows, summary.source)
     if not answered:
         return
     baselines = []
@@ -425,7 +437,19 @@ def _insert_chunk(session: Session, chunk: list[ParsedRow], batch: ImportBatch, 
                                   "source_file": batch.file_name, "source_location": row.location,
                                   "imported_at": now})
                 summary.baselines[model] = summary.baselines.get(model, 0) + 1
-    session.connection().execute(insert(Baseline.__table__), baselines)
+    _insert_or_explain(session, Baseline.__table__, baselines, new_rows, summary.source)
+
+
+def _insert_or_explain(session: Session, table: Any, values: list[dict], rows: list[ParsedRow], source: str) -> None:
+    """Ids and content were checked against the database and the file itself; an insert can still
+    meet a unique id or text that another import wrote at the same moment (PostgreSQL lets two run).
+    Then the refusal names the rows, in one line."""
+    try:
+        session.connection().execute(insert(table), values)
+    except IntegrityError:
+        span = rows[0].location if len(rows) == 1 else f"{rows[0].location} to {rows[-1].location}"
+        raise InvalidInput(f"{span}: an id or a query text of these rows was written by another import of "
+                           f"source {excerpt(source)} at the same time; nothing was imported, run it again") from None
 
 
 # Answers files: a baseline answer per query id, from a separate file.
@@ -434,9 +458,13 @@ ANSWER_TEXT_FIELDS = ("answer", "response", "output", "completion", "reference_a
 
 
 def _answer_of(record: dict) -> tuple[str | None, str | None, str | None]:
-    """(query id, answer text, model) of one answers-file record."""
-    query_id = next((str(record[n]) for n in ID_FIELDS if record.get(n) not in (None, "")), None)
+    """(query id, answer text, model) of one answers-file record, each checked against the limits."""
+    id_field = next((n for n in ID_FIELDS if record.get(n) not in (None, "")), None)
+    query_id = None if id_field is None else check(str(record[id_field]), field=repr(id_field),
+                                                   limit=MAX_PUBLIC_ID_CHARS)
     model = record.get("model_id") or record.get("model")
+    if model is not None:
+        check(str(model), field="the model name", limit=MAX_NAME_CHARS)
     if "choices" in record:
         choices = record["choices"]
         try:
@@ -444,10 +472,11 @@ def _answer_of(record: dict) -> tuple[str | None, str | None, str | None]:
             text = "\n\n".join(t["content"] if isinstance(t, dict) else t for t in turns)
         except (KeyError, IndexError, TypeError):
             raise RowProblem("wrong type: 'choices' must be [{'turns': [{'content': ...}]}]") from None
-        return query_id, _text(text, "choices[1].turns content"), model
+        where = "choices[1].turns content"
+        return query_id, check(_text(text, where), field=where, limit=MAX_TEXT_CHARS), model
     for name in ANSWER_TEXT_FIELDS:
         if record.get(name) is not None:
-            return query_id, _text(record[name], repr(name)), model
+            return query_id, check(_text(record[name], repr(name)), field=repr(name), limit=MAX_TEXT_CHARS), model
     raise RowProblem(f"missing text: no 'choices' or {'/'.join(ANSWER_TEXT_FIELDS)} field among {_field_list(record)}")
 
 
@@ -515,16 +544,16 @@ def import_answers(path: str | Path, *, actor: User, source: str | None = None, 
                 raise RowProblem(f"missing id: none of {'/'.join(ID_FIELDS)}")
             if not text.strip():
                 raise RowProblem("empty text: the answer is blank")
-            if "\x00" in text:
-                raise RowProblem("the answer contains a NUL byte")
             answer_model = default_model if record_model is None else str(record_model).strip()
-            if not answer_model or len(answer_model) > MAX_MODEL_CHARS:
-                raise RowProblem(f"the model name must have 1-{MAX_MODEL_CHARS} characters")
+            if not answer_model:
+                raise RowProblem("the model name is empty")
+            check(answer_model, field="the model name", limit=MAX_NAME_CHARS)
             earlier = first_seen.setdefault((query_id, answer_model), raw.location)
             if earlier != raw.location:
-                raise RowProblem(f"a second answer from {answer_model!r} to {query_id!r} (the first is at {earlier})")
+                raise RowProblem(f"a second answer from {excerpt(answer_model)} to {excerpt(query_id)} "
+                                 f"(the first is at {earlier})")
             answers.append((raw.location, query_id, text, answer_model))
-        except RowProblem as problem:
+        except (RowProblem, FieldRefused) as problem:
             summary.errors += 1
             problems.append((raw.location, str(problem)))
     if summary.read == 0:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from curation_app.core.errors import InvalidInput
+from curation_app.core.limits import excerpt
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
@@ -163,7 +164,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     record = {}
     for key, value in pairs:
         if key in record:
-            raise NotPlainJson(f"the key {key!r} appears twice in one object (which value is meant?)")
+            raise NotPlainJson(f"the key {excerpt(key)} appears twice in one object (which value is meant?)")
         record[key] = value
     return record
 

@@ -29,11 +29,10 @@ from curation_app.core.adjudicate import LEADS, _open_complete_items, _submitted
 from curation_app.core.auth import create_imported_annotator, get_user, require_role, validate_name
 from curation_app.core.errors import ImportRefused, InvalidInput, NotFound, PermissionDenied
 from curation_app.core.labels import KEEP, REJECT, TEXT_FIELDS, clean_fields
+from curation_app.core.limits import MAX_COMMENT_CHARS, check, check_labels, excerpt
 from curation_app.core.project import Project, load_project
 from curation_app.core.votes import VOTES, Verdict, split_items, verdict, vote_summary, votes_on  # noqa: F401 - part of this module's interface
 from curation_app.models import FinalLabel, LabelSource, Query, ReviewVote, Role, User, utcnow
-
-MAX_COMMENT_CHARS = 5_000
 
 
 @dataclass
@@ -120,16 +119,15 @@ def _query(session: Session, public_id: str) -> Query:
 def _clean_vote(vote: Any, comment: Any, corrections: Any, project: Project, where: str) -> tuple[str, str | None, dict | None]:
     prefix = f"{where}: " if where else ""
     if vote not in VOTES:
-        raise InvalidInput(f"{prefix}vote {vote!r} is not keep or reject")
+        raise InvalidInput(f"{prefix}vote {excerpt(vote)} is not keep or reject")
     if comment is not None and not isinstance(comment, str):
         raise InvalidInput(f"{prefix}comment must be text")
-    comment = (comment or "").strip() or None
-    if comment and len(comment) > MAX_COMMENT_CHARS:
-        raise InvalidInput(f"{prefix}comment is longer than {MAX_COMMENT_CHARS:,} characters")
+    comment = check((comment or "").strip() or None, field="comment", where=where, limit=MAX_COMMENT_CHARS)
     if corrections in (None, {}):
         return vote, comment, None
     if not isinstance(corrections, dict):
         raise InvalidInput(f"{prefix}corrections must be an object of label fields")
+    check_labels(corrections, where=where)
     cleaned = clean_fields(corrections, project.taxonomy, complete=False, where=where, score_fields=project.score_fields)
     return vote, comment, {name: cleaned[name] for name in corrections}
 
