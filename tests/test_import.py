@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 
 from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.importer import content_hash, import_answers, import_file
-from curation_app.models import AuditLog, Baseline, ImportBatch, Query
+from curation_app.models import Annotation, AuditLog, Baseline, ImportBatch, Query
 from tests.conftest import run_until_marker_then_kill, shared_file
 from tests.factories import write_jsonl
 
@@ -667,6 +667,117 @@ def test_a_line_longer_than_the_limit_is_reported_without_being_held(engine, adm
     assert queries(engine) == []
 
 
-def test_importing_a_folder_says_it_is_a_folder(engine, admin, tmp_path, cli, db_url):
-    refused = cli("import", tmp_path)
-    assert refused.code == 1 and "is a folder" in refused.err
+def test_a_folder_without_data_files_says_it_is_a_folder(engine, admin, tmp_path, cli, db_url):
+    (tmp_path / "empty").mkdir()
+    refused = cli("import", tmp_path / "empty")
+    assert refused.code == 1 and "is a folder with no JSONL, JSON, CSV or Parquet file" in refused.err
+    with pytest.raises(InvalidInput, match="is a folder; give the file"):
+        import_file(tmp_path / "empty", actor=admin, engine=engine)
+
+
+def test_a_folder_import_reads_its_files_and_never_follows_a_symlink_out_of_it(engine, admin, tmp_path, cli, db_url):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write_jsonl(outside / "secret.jsonl", [{"prompt": "a query from outside the folder"}])
+    folder = tmp_path / "batch"
+    (folder / "more").mkdir(parents=True)
+    write_jsonl(folder / "a.jsonl", [{"id": "f1", "prompt": "first file"}])
+    write_csv(folder / "more" / "b.csv", [{"id": "f2", "prompt": "second file"}])
+    (folder / "notes.txt").write_text("not a data file\n")
+    (folder / "secret.jsonl").symlink_to(outside / "secret.jsonl")
+    (folder / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (folder / "again.jsonl").symlink_to(folder / "a.jsonl")  # inside the folder: read (and a duplicate)
+    result = cli("import", folder, "--json", "--no-triage")
+    assert result.code == 0, result.err
+    summary = result.json()
+    assert (summary["read"], summary["imported"], summary["duplicates"]) == (3, 2, 1)
+    assert summary["skipped_links"] == ["elsewhere", "secret.jsonl"]
+    assert "batch/secret.jsonl: a symlink leading outside the folder, not followed" in result.err
+    assert sorted((q.public_id, q.source) for q in queries(engine)) == [("f1", "batch"), ("f2", "batch")]
+
+    (folder / "more" / "c.jsonl").write_text('{"prompt": "fine"}\n{"prompt": "a\\u0000b"}\n')
+    refused = cli("import", folder, "--source", "second")
+    assert refused.code == 1 and "c.jsonl: line 2: 'prompt' contains a NUL character" in refused.err
+    assert len(queries(engine)) == 2  # one bad file refuses the folder: nothing of it is written
+
+
+# Id collisions: one line naming the rows, never a UNIQUE failure ---------------------------------
+
+def test_three_rows_with_one_id_and_ids_shaped_like_renamed_ones_all_get_free_ids(engine, admin, tmp_path):
+    three = [{"id": "x", "prompt": f"question {i}"} for i in range(3)]
+    first = import_file(write_jsonl(tmp_path / "three.jsonl", three), actor=admin, source="s", engine=engine)
+    again = import_file(write_jsonl(tmp_path / "again.jsonl", [{"id": "x", "prompt": f"other {i}"} for i in range(3)]),
+                        actor=admin, source="s", engine=engine)
+    # A file may hold the very id a later row of it would be renamed to.
+    later = content_hash([{"role": "user", "content": "the fourth"}])[:8]
+    shaped = [{"id": "y", "prompt": "one"}, {"id": "s:y", "prompt": "two"}, {"id": f"s:y:{later}", "prompt": "three"},
+              {"id": "y", "prompt": "the fourth"}]
+    renamed = import_file(write_jsonl(tmp_path / "shaped.jsonl", shaped), actor=admin, source="s", engine=engine)
+    assert (first.imported, again.imported, renamed.imported) == (3, 3, 4)
+    assert renamed.renamed == [{"location": "line 4", "id": "y", "now": f"s:y:{later}-2"}]
+    ids = [q.public_id for q in queries(engine)]
+    assert len(ids) == len(set(ids)) == 10
+
+
+def test_two_response_fields_of_one_model_are_refused_naming_the_row(engine, admin, tmp_path):
+    rows = [{"id": "r1", "prompt": "fine"}, {"id": "r2", "prompt": "two answers", "gpt_response": "a",
+                                             "gpt _response": "b"}]
+    with pytest.raises(ImportRefused) as refused:
+        import_file(write_jsonl(tmp_path / "twice.jsonl", rows), actor=admin, engine=engine)
+    assert refused.value.problems == [("line 2", "'gpt _response' and 'gpt_response' are both answers of the model "
+                                                 "'gpt'; keep one")]
+    assert counts(engine)["Query"] == 0
+
+
+# The write lock: an annotation import holds it only to write ------------------------------------
+
+def test_an_annotators_submit_goes_through_while_a_large_annotation_import_runs(db_url, admin, tmp_path, monkeypatch):
+    """The import reads, checks and looks up its rows outside the write transaction; an annotator
+    submitting meanwhile from another thread never meets "database is locked". (The old import held
+    SQLite's lock for its whole run, about 2.6 ms a row: past the wait limit here.)"""
+    import threading
+
+    from curation_app import database
+    from curation_app.core import annotate, annotation_io, auth, queue
+    from curation_app.database import session_scope
+    from tests.factories import label, write_csv
+
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 5_000)  # a tenth of the default, so a long hold shows
+    engine = database.make_engine(db_url)
+    n_queries, importers = 1_500, ("imp0", "imp1", "imp2", "imp3")
+    rows = [{"id": f"b{i}", "prompt": f"bulk question {i}: why is my python loop slow?"} for i in range(n_queries)]
+    import_file(write_jsonl(tmp_path / "bulk.jsonl", rows + [{"id": "mine", "prompt": "the annotator's own item"}]),
+                actor=admin, engine=engine)
+    with session_scope(engine) as session:
+        annotator = auth.create_user(session, actor=admin, name="ann1", role="annotator", password="password1")
+        queue.assign(session, actor=admin, annotators=["ann1"], public_ids=["mine"], overlap=1)
+        queue.next_item(session, actor=annotator)
+    labels = write_csv(tmp_path / "labels.csv", [label(f"b{i}", name) for i in range(n_queries) for name in importers])
+
+    outcome: dict = {}
+
+    def run_import() -> None:
+        try:
+            outcome["summary"] = annotation_io.import_annotations(labels, actor=admin, engine=engine)
+        except Exception as error:  # noqa: BLE001 - reported by the test below
+            outcome["error"] = error
+
+    importing = threading.Thread(target=run_import)
+    importing.start()
+    submits = 0
+    fields = {"decision": "keep", "category": "Development and Programming", "subcategory": "Code Debugging",
+              "languages": ["python"], "difficulty": "easy"}
+    while importing.is_alive():
+        with session_scope(engine) as session:  # raises Busy if the lock stays taken past the wait limit
+            annotate.save(session, actor=annotator, public_id="mine", fields={**fields, "notes": f"take {submits}"},
+                          submit=True)
+        submits += 1
+    importing.join()
+    assert "error" not in outcome, outcome.get("error")
+    assert submits >= 1 and outcome["summary"].created == n_queries * len(importers)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Annotation)).one() == n_queries * len(importers) + 1
+        mine = session.exec(select(Annotation).join(Query, Query.id == Annotation.query_id)
+                            .where(Query.public_id == "mine")).one()
+    assert mine.notes == f"take {submits - 1}" and mine.state == "submitted"
+    engine.dispose()

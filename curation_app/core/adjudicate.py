@@ -20,7 +20,7 @@ from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound, ResolvedElsewhere
 from curation_app.core.limits import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, check, check_labels
 from curation_app.core.labels import (CHOSEN_TEXT_FIELDS, FIELDS, KEEP, canonical_languages, clean_fields, decided_fields,
-                                      flat_values, nested_values)
+                                      TEXT_FIELDS, flat_values, nested_values)
 from curation_app.core.project import Project, load_project
 from curation_app.core.rule import (FieldOutcome, Outcome, agreement_score, conflicts, conflicts_by_decision,
                                     decide_item, decision_margin, field_sources, overall_source, proposed_texts,
@@ -318,7 +318,7 @@ def resolve(
     """Save a lead's final label. expected_revision is the final label's revision the lead saw
     (0: none yet); if another lead saved in between, nothing is written and Conflict is raised."""
     require_role(actor, *LEADS)
-    check_labels(fields)
+    check_labels(fields, text_fields=TEXT_FIELDS)
     check(rationale, field="rationale", limit=MAX_TEXT_CHARS)
     project = load_project(session)
     view = adjudication_view(session, actor=actor, public_id=public_id, project=project)

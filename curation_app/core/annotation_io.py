@@ -24,7 +24,7 @@ from curation_app.core import audit, auth, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.labels import FIELDS, LABEL_FIELDS, TEXT_FIELDS, clean_fields, missing_labels
-from curation_app.core.limits import MAX_NAME_CHARS, MAX_PUBLIC_ID_CHARS, MAX_TEXT_CHARS, check, check_all, excerpt
+from curation_app.core.limits import MAX_PUBLIC_ID_CHARS, check, check_labels, excerpt
 from curation_app.core.project import Project, load_project
 from curation_app.core.readers import read_records
 from curation_app.core.scores import ScoreField
@@ -188,7 +188,7 @@ def _checked_rows(records: list[tuple[str, dict | None, str | None]], project: P
             check(query_id, field="query_id", limit=MAX_PUBLIC_ID_CHARS)
             _check_annotator(annotator)
             given = {k: undo_quote(record.get(k)) for k in COLUMNS[2:]}
-            check_all(given, limits={k: MAX_TEXT_CHARS if k in TEXT_FIELDS else MAX_NAME_CHARS for k in given})
+            check_labels(given, text_fields=TEXT_FIELDS)
             given["scores"] = {name: record.get(name) for name in score_names}
             values = clean_fields(given, taxonomy, complete=False, score_fields=score_fields)
         except InvalidInput as error:

@@ -24,9 +24,9 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import ImportRefused, InvalidInput
-from curation_app.core.limits import (MAX_ID_CHARS, MAX_NAME_CHARS, MAX_PUBLIC_ID_CHARS, MAX_QUERY_CHARS,
-                                      MAX_SOURCE_CHARS, MAX_TEXT_CHARS, FieldRefused, check, excerpt)
-from curation_app.core.readers import file_sha256, read_records, type_name
+from curation_app.core.limits import (EXCERPT_CHARS, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_PUBLIC_ID_CHARS,
+                                      MAX_QUERY_CHARS, MAX_SOURCE_CHARS, MAX_TEXT_CHARS, FieldRefused, check, excerpt)
+from curation_app.core.readers import RawRecord, file_sha256, folder_files, read_records, type_name
 from curation_app.database import session_scope
 from curation_app.models import Baseline, ImportBatch, Query, Role, User, utcnow
 
@@ -136,9 +136,16 @@ def detect_shape(record: dict, text_field: str | None = None) -> Shape:
 
 
 def _field_list(record: dict) -> str:
-    # Quoted, so a field name with a newline or a comma cannot garble the one-line message.
-    names = [repr(name[:40] + ("..." if len(name) > 40 else "")) for name in record]
-    return ", ".join(names[:20]) + (" ..." if len(names) > 20 else "") if names else "(no fields)"
+    """The record's field names for a message: each quoted and escaped, and only as many as make
+    about one excerpt, so a CSV header (a line of the file) is never quoted whole."""
+    if not record:
+        return "(no fields)"
+    shown: list[str] = []
+    for name in record:
+        if shown and sum(len(item) for item in shown) >= EXCERPT_CHARS:
+            return ", ".join(shown) + f" and {len(record) - len(shown)} more"
+        shown.append(excerpt(name, 20))
+    return ", ".join(shown)
 
 
 def normalised_text(messages: list[dict]) -> str:
@@ -316,74 +323,126 @@ def import_file(
     """Import every record of a file in one transaction; refuse the file whole if any row is bad."""
     require_role(actor, Role.ADMIN)
     path = Path(path)
+    source = _source_name(source, path)
+    records = read_records(path, file_format, on_progress)
+    with session_scope(engine) as session:
+        return _import_records(session, path, records, actor=actor, source=source, text_field=text_field,
+                               skip_bad_rows=skip_bad_rows)
+
+
+def _source_name(source: str | None, path: Path) -> str:
     source = (source or path.name.split(".")[0]).strip()
     if not source or len(source) > MAX_SOURCE_CHARS:
         raise InvalidInput(f"the source name must have 1-{MAX_SOURCE_CHARS} characters")
-    check(source, field="the source name", limit=MAX_SOURCE_CHARS)
-    file_format, raw_records = read_records(path, file_format, on_progress)
+    return check(source, field="the source name", limit=MAX_SOURCE_CHARS)
+
+
+@dataclass
+class FolderSummary:
+    folder: str
+    files: list[ImportSummary]
+    skipped_links: list[str]  # symlinks that lead outside the folder, relative to it
+
+    def as_dict(self) -> dict:
+        return {"folder": self.folder, **{key: sum(getattr(f, key) for f in self.files)
+                                          for key in ("read", "imported", "duplicates", "errors")},
+                "files": [f.as_dict() for f in self.files], "skipped_links": self.skipped_links}
+
+
+def import_folder(
+    folder: str | Path,
+    *,
+    actor: User,
+    source: str | None = None,
+    text_field: str | None = None,
+    skip_bad_rows: bool = False,
+    engine: Engine | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> FolderSummary:
+    """Import every JSONL, JSON, CSV and Parquet file in a folder and below (a batch each, in name
+    order, source the folder's name unless given) in one transaction: one bad file refuses them all.
+    Symlinks that lead outside the folder are not followed; the summary names them."""
+    require_role(actor, Role.ADMIN)
+    folder = Path(folder)
+    source = _source_name(source, folder)
+    files, skipped_links = folder_files(folder)
+    if not files:
+        raise InvalidInput(f"{folder}: is a folder with no JSONL, JSON, CSV or Parquet file in it"
+                           + (f" ({len(skipped_links)} symlink(s) leading outside it not followed)" if skipped_links
+                              else ""))
+    with session_scope(engine) as session:
+        summaries = [_import_records(session, path, read_records(path, None, on_progress), actor=actor,
+                                     source=source, text_field=text_field, skip_bad_rows=skip_bad_rows)
+                     for path in files]
+    return FolderSummary(folder=str(folder), files=summaries, skipped_links=skipped_links)
+
+
+def _import_records(session: Session, path: Path, records: tuple[str, Iterator[RawRecord]], *, actor: User,
+                    source: str, text_field: str | None, skip_bad_rows: bool) -> ImportSummary:
+    """One file's records into the caller's transaction, as a batch; ImportRefused if any row is bad
+    (unless skip_bad_rows), after listing every problem."""
+    file_format, raw_records = records
     summary = ImportSummary(file=str(path), source=source, format=file_format, shape=None)
     problems: list[tuple[str, str]] = []
+    batch = ImportBatch(source=source, file_name=path.name, file_sha256=file_sha256(path),
+                        file_format=file_format, shape="unknown",
+                        created_by_id=actor.id)
+    session.add(batch)
+    session.flush()
+    ids = _PublicIds(session, source)
+    seen_hashes: set[str] = set()
+    shape: Shape | None = None
 
-    with session_scope(engine) as session:
-        batch = ImportBatch(source=source, file_name=path.name, file_sha256=file_sha256(path),
-                            file_format=file_format, shape="unknown",
-                            created_by_id=actor.id)
+    def note_problem(location: str, problem: str) -> None:
+        summary.errors += 1
+        if len(problems) < MAX_LISTED_PROBLEMS:
+            problems.append((location, problem))
+
+    rest_unread = False
+
+    def parsed_rows() -> Iterator[ParsedRow]:
+        nonlocal shape, rest_unread
+        for raw in raw_records:
+            summary.read += 1
+            if raw.problem is not None or raw.record is None:
+                note_problem(raw.location, raw.problem or "unreadable")
+                rest_unread = rest_unread or raw.rest_unread
+                continue
+            try:
+                if shape is None:
+                    shape = detect_shape(raw.record, text_field)
+                row = parse_record(raw.record, shape)
+            except (RowProblem, FieldRefused) as problem:
+                note_problem(raw.location, str(problem))
+                continue
+            row.location = raw.location
+            yield row
+
+    chunk: list[ParsedRow] = []
+    for row in parsed_rows():
+        chunk.append(row)
+        if len(chunk) >= CHUNK_ROWS:
+            _insert_chunk(session, chunk, batch, ids, seen_hashes, summary, write=skip_bad_rows or not problems)
+            chunk = []
+    _insert_chunk(session, chunk, batch, ids, seen_hashes, summary, write=skip_bad_rows or not problems)
+
+    if summary.read == 0:
+        raise ImportRefused(path.name, [("file", "no records: the file is empty")], n_read=0)
+    if problems and (rest_unread or not skip_bad_rows):  # skipping a row never means dropping the file's rest
+        raise ImportRefused(path.name, problems, summary.errors, n_read=summary.read)
+    summary.skipped = [{"location": where, "problem": what} for where, what in problems]
+    summary.shape = shape.name if shape else None
+    if summary.imported == 0:
+        session.delete(batch)  # a re-import of known queries adds nothing, not even a batch
+    else:
+        summary.batch_id = batch.id
+        batch.shape = summary.shape or "unknown"
+        batch.n_read, batch.n_imported = summary.read, summary.imported
+        batch.n_duplicates, batch.n_skipped = summary.duplicates, summary.errors
         session.add(batch)
-        session.flush()
-        ids = _PublicIds(session, source)
-        seen_hashes: set[str] = set()
-        shape: Shape | None = None
-
-        def note_problem(location: str, problem: str) -> None:
-            summary.errors += 1
-            if len(problems) < MAX_LISTED_PROBLEMS:
-                problems.append((location, problem))
-
-        rest_unread = False
-
-        def parsed_rows() -> Iterator[ParsedRow]:
-            nonlocal shape, rest_unread
-            for raw in raw_records:
-                summary.read += 1
-                if raw.problem is not None or raw.record is None:
-                    note_problem(raw.location, raw.problem or "unreadable")
-                    rest_unread = rest_unread or raw.rest_unread
-                    continue
-                try:
-                    if shape is None:
-                        shape = detect_shape(raw.record, text_field)
-                    row = parse_record(raw.record, shape)
-                except (RowProblem, FieldRefused) as problem:
-                    note_problem(raw.location, str(problem))
-                    continue
-                row.location = raw.location
-                yield row
-
-        chunk: list[ParsedRow] = []
-        for row in parsed_rows():
-            chunk.append(row)
-            if len(chunk) >= CHUNK_ROWS:
-                _insert_chunk(session, chunk, batch, ids, seen_hashes, summary, write=skip_bad_rows or not problems)
-                chunk = []
-        _insert_chunk(session, chunk, batch, ids, seen_hashes, summary, write=skip_bad_rows or not problems)
-
-        if summary.read == 0:
-            raise ImportRefused(path.name, [("file", "no records: the file is empty")], n_read=0)
-        if problems and (rest_unread or not skip_bad_rows):  # skipping a row never means dropping the file's rest
-            raise ImportRefused(path.name, problems, summary.errors, n_read=summary.read)
-        summary.skipped = [{"location": where, "problem": what} for where, what in problems]
-        summary.shape = shape.name if shape else None
-        if summary.imported == 0:
-            session.delete(batch)  # a re-import of known queries adds nothing, not even a batch
-        else:
-            summary.batch_id = batch.id
-            batch.shape = summary.shape or "unknown"
-            batch.n_read, batch.n_imported = summary.read, summary.imported
-            batch.n_duplicates, batch.n_skipped = summary.duplicates, summary.errors
-            session.add(batch)
-        audit.record(session, actor=actor, action="import.queries", entity="import_batch",
-                     entity_id=summary.batch_id,
-                     new={k: v for k, v in summary.as_dict().items() if k not in ("skipped", "renamed")})
+    audit.record(session, actor=actor, action="import.queries", entity="import_batch",
+                 entity_id=summary.batch_id,
+                 new={k: v for k, v in summary.as_dict().items() if k not in ("skipped", "renamed")})
     return summary
 
 

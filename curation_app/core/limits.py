@@ -80,14 +80,12 @@ def check_all(values: dict[str, Any], *, where: str = "", limits: dict[str, int]
     return values
 
 
-def check_labels(values: dict[str, Any], *, where: str = "") -> dict[str, Any]:
+def check_labels(values: dict[str, Any], *, text_fields: tuple[str, ...], where: str = "") -> dict[str, Any]:
     """Label fields as an annotation, a final label or a vote's corrections hold them: the texts
-    (rewritten prompt, reference answer, notes) up to MAX_TEXT_CHARS, every other value (a decision,
-    a category, a language, a score) up to MAX_NAME_CHARS."""
-    from curation_app.core.labels import TEXT_FIELDS  # labels reads its limits from here
-
+    (`text_fields`: rewritten prompt, reference answer, notes) up to MAX_TEXT_CHARS, every other
+    value (a decision, a category, a language, a score) up to MAX_NAME_CHARS."""
     return check_all(values, where=where,
-                     limits={name: MAX_TEXT_CHARS if name in TEXT_FIELDS else MAX_NAME_CHARS for name in values})
+                     limits={name: MAX_TEXT_CHARS if name in text_fields else MAX_NAME_CHARS for name in values})
 
 
 def _refuse(where: str, problem: str) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 import sys
 import zlib
@@ -545,6 +546,32 @@ def read_records(path: Path, file_format: str | None = None,
             return file_format, iter([RawRecord("line 1", None, f"the file is {encoding} (it starts with that "
                                                                   "byte-order mark); save it as UTF-8")])
     return file_format, READERS[file_format](path, on_progress)
+
+
+def folder_files(folder: Path) -> tuple[list[Path], list[str]]:
+    """The files a folder import reads: each JSONL, JSON, CSV or Parquet file (optionally .gz) in the
+    folder and below, in name order, and the symlinks skipped because they lead outside it (as paths
+    relative to the folder), so an import never reads what the folder only points at."""
+    root = folder.resolve()
+    files: list[Path] = []
+    skipped: list[str] = []
+    for directory, subfolders, names in os.walk(folder):  # symlinked folders are listed, not entered
+        here = Path(directory)
+        for name in sorted(subfolders + names):
+            path = here / name
+            inside = path.resolve().is_relative_to(root)
+            if path.is_symlink() and not inside:
+                skipped.append(str(path.relative_to(folder)))
+            elif path.is_file() and inside and _format_of_name(path) is not None:
+                files.append(path)
+    return sorted(files), sorted(skipped)
+
+
+def _format_of_name(path: Path) -> str | None:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return _SUFFIXES.get(suffixes[-1]) if suffixes else None
 
 
 def _wide_encoding(start: bytes) -> str | None:

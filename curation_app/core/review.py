@@ -127,7 +127,7 @@ def _clean_vote(vote: Any, comment: Any, corrections: Any, project: Project, whe
         return vote, comment, None
     if not isinstance(corrections, dict):
         raise InvalidInput(f"{prefix}corrections must be an object of label fields")
-    check_labels(corrections, where=where)
+    check_labels(corrections, text_fields=TEXT_FIELDS, where=where)
     cleaned = clean_fields(corrections, project.taxonomy, complete=False, where=where, score_fields=project.score_fields)
     return vote, comment, {name: cleaned[name] for name in corrections}
 
