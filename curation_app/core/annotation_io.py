@@ -18,11 +18,12 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from curation_app.core import audit, auth, queue
 from curation_app.core.auth import require_role
-from curation_app.core.errors import ImportRefused, InvalidInput
+from curation_app.core.errors import Conflict, ImportRefused, InvalidInput
 from curation_app.core.labels import FIELDS, LABEL_FIELDS, TEXT_FIELDS, clean_fields, missing_labels
 from curation_app.core.limits import MAX_PUBLIC_ID_CHARS, check, check_labels, excerpt
 from curation_app.core.project import Project, load_project
@@ -94,7 +95,11 @@ def import_annotations(path: str | Path, *, actor: User, engine: Engine | None =
         for name in plan.new_annotators:
             users[name] = (auth.create_imported_annotator(session, actor=actor, name=name).id, Role.ANNOTATOR)
             summary.new_annotators.append(name)
-        _store(session, actor, plan, users)
+        try:
+            _store(session, actor, plan, users)
+        except IntegrityError:  # PostgreSQL: an annotator saved one of the file's pairs after the check
+            raise Conflict(f"{path.name}: an annotation or annotator of this file was saved elsewhere while it "
+                           "was written; nothing was imported, run the import again") from None
         audit.record(session, actor=actor, action="import.annotations", entity="file", entity_id=path.name,
                      new={k: v for k, v in summary.as_dict().items() if k != "new_annotators"})
     return summary
@@ -124,7 +129,7 @@ class _Plan:
         if load_project(session) != self.project or _users(session, {p[2] for p in self.parsed}) != self.users:
             return False
         now = {pair: (row["id"], row["state"], row["revision"])
-               for pair, row in _annotations(session, self.pairs(), columns=False).items()}
+               for pair, row in _annotations(session, self.pairs(), columns=False, for_update=True).items()}
         return now == {pair: (row["id"], row["state"], row["revision"]) for pair, row in self.existing.items()}
 
 
@@ -155,7 +160,8 @@ def _plan(session: Session, path: Path, records: list[tuple[str, dict | None, st
 
 
 def _checked_rows(records: list[tuple[str, dict | None, str | None]], project: Project, file_format: str,
-                  summary: AnnotationImportSummary, problems: list[tuple[str, str]]) -> list[tuple[str, str, str, dict]]:
+                  summary: AnnotationImportSummary,
+                  problems: list[tuple[str, str]]) -> list[tuple[str, str, str, dict]]:
     taxonomy, score_fields = project.taxonomy, project.score_fields
     expected = columns(score_fields)
     score_names = [f.name for f in score_fields]
@@ -224,16 +230,20 @@ def _users(session: Session, names: set[str]) -> dict[str, tuple[int, str]]:
 _STATE_COLUMNS = (Annotation.id, Annotation.query_id, Annotation.annotator_id, Annotation.state, Annotation.revision)
 
 
-def _annotations(session: Session, pairs: set[tuple[int, int]], *, columns: bool) -> dict[tuple[int, int], dict]:
+def _annotations(session: Session, pairs: set[tuple[int, int]], *, columns: bool,
+                 for_update: bool = False) -> dict[tuple[int, int], dict]:
     """The stored annotations of these (query, annotator) pairs: id, state and revision, and with
-    columns=True also every label field and submitted_at."""
-    selected = _STATE_COLUMNS + ((Annotation.submitted_at, *(getattr(Annotation, f) for f in FIELDS)) if columns else ())
+    columns=True also every label field and submitted_at. for_update locks them (PostgreSQL) until
+    the transaction ends, so none changes between this check and the writes."""
+    labels = (Annotation.submitted_at, *(getattr(Annotation, f) for f in FIELDS))
+    selected = _STATE_COLUMNS + (labels if columns else ())
     query_ids = sorted({query_id for query_id, _ in pairs})
     annotator_ids = sorted({annotator_id for _, annotator_id in pairs})
     found: dict[tuple[int, int], dict] = {}
     for start in range(0, len(query_ids), 500):
-        for row in session.execute(select(*selected).where(Annotation.query_id.in_(query_ids[start:start + 500]),
-                                                           Annotation.annotator_id.in_(annotator_ids))).mappings():
+        statement = select(*selected).where(Annotation.query_id.in_(query_ids[start:start + 500]),
+                                            Annotation.annotator_id.in_(annotator_ids))
+        for row in session.execute(statement.with_for_update() if for_update else statement).mappings():
             pair = (row["query_id"], row["annotator_id"])
             if pair in pairs:
                 found[pair] = dict(row)

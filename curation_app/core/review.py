@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import bindparam, exists, func, insert, not_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from curation_app.core import audit, queue
@@ -27,7 +28,7 @@ from curation_app.core.readers import read_records
 from curation_app.database import read_scope, session_scope
 from curation_app.core.adjudicate import LEADS, _open_complete_items, _submitted_annotations, settled_labels
 from curation_app.core.auth import create_imported_annotator, require_role, validate_name
-from curation_app.core.errors import ImportRefused, InvalidInput, NotFound, PermissionDenied
+from curation_app.core.errors import Conflict, ImportRefused, InvalidInput, NotFound, PermissionDenied
 from curation_app.core.labels import KEEP, REJECT, TEXT_FIELDS, clean_fields
 from curation_app.core.limits import MAX_COMMENT_CHARS, MAX_PUBLIC_ID_CHARS, check, check_labels, excerpt
 from curation_app.core.project import Project, load_project
@@ -241,7 +242,11 @@ def import_vote_file(path: str | Path, *, actor: User, engine: Engine | None = N
     with session_scope(engine) as session:
         if not plan.still_holds(session):  # a vote, an annotation or a final label changed meanwhile
             plan = _vote_plan(session, actor=actor, rows=rows, file_name=str(path), unreadable=unreadable)
-        return _write_votes(session, actor=actor, plan=plan)
+        try:
+            return _write_votes(session, actor=actor, plan=plan)
+        except IntegrityError:  # PostgreSQL: a reviewer voted on one of the file's items after the check
+            raise Conflict(f"{path.name}: a vote or reviewer of this file was saved elsewhere while it was "
+                           "written; nothing was imported, run the import again") from None
 
 
 def export_vote_file(path: str | Path, *, actor: User, engine: Engine | None = None) -> int:
@@ -268,7 +273,8 @@ class _VotePlan:
     """Checked votes and the rows they rest on, as read: reviewers, the items' annotations and votes."""
 
     project: Project
-    checked: list[tuple[int, str, str, str, str | None, dict | None]]  # (query, public id, reviewer, vote, comment, corrections)
+    # (query, public id, reviewer, vote, comment, corrections)
+    checked: list[tuple[int, str, str, str, str | None, dict | None]]
     users: dict[str, tuple[int, str]]  # name -> (id, role)
     votes: dict[tuple[int, int], tuple[int, str]]  # (query, reviewer) -> (vote id, updated_at)
     annotations: set[tuple[int, int, str]]  # (annotation id, revision, state) of the items
@@ -278,7 +284,7 @@ class _VotePlan:
         query_ids = sorted({c[0] for c in self.checked})
         return (load_project(session) == self.project
                 and _reviewers(session, {c[2] for c in self.checked}) == self.users
-                and _item_votes(session, query_ids) == self.votes
+                and _item_votes(session, query_ids, for_update=True) == self.votes
                 and _item_annotations(session, query_ids) == self.annotations
                 and not _finals_among(session, query_ids))
 
@@ -359,12 +365,14 @@ def _reviewers(session: Session, names: set[str]) -> dict[str, tuple[int, str]]:
         select(User.name, User.id, User.role).where(User.name.in_(names)))}
 
 
-def _item_votes(session: Session, query_ids: list[int]) -> dict[tuple[int, int], tuple[int, str]]:
+def _item_votes(session: Session, query_ids: list[int], *,
+                for_update: bool = False) -> dict[tuple[int, int], tuple[int, str]]:
     found: dict[tuple[int, int], tuple[int, str]] = {}
     for start in range(0, len(query_ids), 500):
+        statement = (select(ReviewVote.id, ReviewVote.query_id, ReviewVote.reviewer_id, ReviewVote.updated_at)
+                     .where(ReviewVote.query_id.in_(query_ids[start:start + 500])))
         for vote_id, query_id, reviewer_id, updated_at in session.execute(
-                select(ReviewVote.id, ReviewVote.query_id, ReviewVote.reviewer_id, ReviewVote.updated_at)
-                .where(ReviewVote.query_id.in_(query_ids[start:start + 500]))):
+                statement.with_for_update() if for_update else statement):
             found[(query_id, reviewer_id)] = (vote_id, str(updated_at))
     return found
 
