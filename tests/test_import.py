@@ -781,3 +781,46 @@ def test_an_annotators_submit_goes_through_while_a_large_annotation_import_runs(
                             .where(Query.public_id == "mine")).one()
     assert mine.notes == f"take {submits - 1}" and mine.state == "submitted"
     engine.dispose()
+
+
+def test_an_id_another_import_writes_at_the_same_moment_gives_one_line_naming_the_rows(migrated_postgres_url, admin,
+                                                                                       tmp_path):
+    """PostgreSQL lets two imports run at once: one that meets an id the other wrote after it looked
+    is refused in one line naming its rows, and writes nothing."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from curation_app import database
+    from curation_app.core import importer
+    from curation_app.core.readers import read_records
+
+    engine = database.get_engine(migrated_postgres_url)
+    first = write_jsonl(tmp_path / "first.jsonl", [{"id": "same", "prompt": "the first import's question"}])
+    second = write_jsonl(tmp_path / "second.jsonl", [{"id": "other", "prompt": "fine"},
+                                                     {"id": "same", "prompt": "the second import's question"}])
+    holder = Session(engine)
+    importer._import_records(holder, first, read_records(first), actor=admin, source="first", text_field=None,
+                             skip_bad_rows=False)  # written, not committed yet
+    outcome: dict = {}
+
+    def run_second() -> None:
+        try:
+            import_file(second, actor=admin, source="second", engine=engine)
+        except InvalidInput as refusal:
+            outcome["refusal"] = str(refusal)
+
+    racing = threading.Thread(target=run_second)
+    racing.start()
+    with engine.connect() as watcher:  # until the second import waits on the first one's unique id
+        for _ in range(600):
+            if watcher.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).scalar():
+                break
+            time.sleep(0.05)
+    holder.commit()
+    holder.close()
+    racing.join(timeout=60)
+    assert outcome["refusal"] == ("line 1 to line 2: an id or a query text of these rows was written by another "
+                                  "import of source 'second' at the same time; nothing was imported, run it again")
+    assert [(q.public_id, q.source) for q in queries(engine)] == [("same", "first")]
