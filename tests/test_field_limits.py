@@ -155,6 +155,12 @@ def test_every_text_of_an_annotation_file_is_checked(engine, admin, team, tmp_pa
     assert expected in refused.problems[0][1]
 
 
+def test_a_nul_in_a_csv_cell_is_named_by_its_column(engine, admin, team, tmp_path):
+    path = write_csv(tmp_path / "labels.csv", [label("q0", "ann"), {**label("q1", "ann"), "notes": "see\u0000this"}])
+    refused = refusal(engine, lambda: annotation_io.import_annotations(path, actor=admin, engine=engine))
+    assert refused.problems == [("row 2 (line 3)", "notes contains a NUL character (at character 4)")]
+
+
 def test_a_vote_file_checks_comments_and_corrections(engine, admin, team, tmp_path):
     with session_scope(engine) as session:
         configure.change_settings(session, actor=admin, values={

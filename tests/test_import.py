@@ -298,7 +298,7 @@ def test_bad_rows_refuse_the_whole_file_naming_the_line(case, engine, admin, tmp
 OTHER_BAD_FILES = {
     "raw NUL byte in JSONL": ("bad.jsonl", b'{"prompt": "ok one"}\n{"prompt": "a\x00b"}\n',
                               "line 2: invalid JSON: unexpected control character"),
-    "NUL byte in CSV": ("bad.csv", b"id,prompt\n1,a\x00b\n", "row 1 (line 2): contains a NUL byte"),
+    "NUL byte in CSV": ("bad.csv", b"id,prompt\n1,a\x00b\n", "row 1 (line 2): 'prompt' contains a NUL character"),
     "Latin-1 CSV": ("bad.csv", "id,prompt\n1,caf\u00e9 cr\u00e8me\n".encode("latin-1"),
                     "row 1 (line 2): not valid UTF-8 (byte 0xe9 at column 6)"),
     "UTF-16 CSV": ("bad.csv", "id,prompt\n1,hello\n".encode("utf-16"),

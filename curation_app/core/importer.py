@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from curation_app.core import audit, queue
@@ -277,9 +277,12 @@ class _PublicIds:
                      for row, want in zip(rows, wanted)]
         existing = self._existing(set(wanted) | {name for pair in renamings for name in pair})
         results = []
+
+        def taken(name: str) -> bool:
+            return name in existing or name in self.taken_here
+
         for row, want, (prefixed, hashed) in zip(rows, wanted, renamings):
             public_id, note = want, None
-            taken = lambda name: name in existing or name in self.taken_here  # noqa: E731
             if taken(want):
                 public_id = prefixed if not taken(prefixed) else hashed
                 # Another row may have taken even that (a file can hold ids shaped like renamed ones).
