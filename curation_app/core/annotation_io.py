@@ -194,8 +194,8 @@ def _checked_rows(records: list[tuple[str, dict | None, str | None]], project: P
             check(query_id, field="query_id", limit=MAX_PUBLIC_ID_CHARS)
             _check_annotator(annotator)
             given = {k: undo_quote(record.get(k)) for k in COLUMNS[2:]}
-            check_labels(given, text_fields=TEXT_FIELDS)
             given["scores"] = {name: record.get(name) for name in score_names}
+            check_labels(given, text_fields=TEXT_FIELDS)
             values = clean_fields(given, taxonomy, complete=False, score_fields=score_fields)
         except InvalidInput as error:
             problems.append((location, str(error)))

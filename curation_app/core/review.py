@@ -333,13 +333,15 @@ def _vote_plan(session: Session, *, actor: User, rows: list[tuple[str, dict]], f
             if query_id not in proposals:
                 proposals[query_id] = _proposal(session, query_id, project)
             if proposals[query_id] is None:
-                raise InvalidInput(f"{public_id} is not waiting for a review (not annotated yet, or final)")
+                raise InvalidInput(f"{excerpt(public_id, quoted=False)} is not waiting for a review (not annotated yet, "
+                                   "or final)")
             vote, comment, corrections = _clean_vote(str(row.get("vote") or "").strip().lower(), row.get("comment"),
                                                      corrections, project, "")
             if user is None or (query_id, user[0]) not in votes:
                 counted[query_id] += 1
                 if counted[query_id] > project.review_votes:
-                    raise InvalidInput(f"{public_id} would have more than its {project.review_votes} reviewers' votes")
+                    raise InvalidInput(f"{excerpt(public_id, quoted=False)} would have more than its "
+                                       f"{project.review_votes} reviewers' votes")
             checked.append((query_id, public_id, name, vote, comment, corrections))
         except InvalidInput as problem:
             problems.append((where, str(problem)))
