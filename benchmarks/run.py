@@ -78,6 +78,75 @@ def import_queries(n: int, workdir: Path) -> list[dict]:
                 note="parsing, shape detection, normalising, hashing, dedup, provenance, one transaction")]
 
 
+@benchmark
+def annotations_import(n: int, workdir: Path) -> list[dict]:
+    """`annotations import` of n / 5 rows (4 annotators per query): the longest it holds SQLite's
+    write lock vs a bare sqlite3 executemany of the same rows; the note gives the whole import."""
+    import csv
+
+    from sqlalchemy import event
+
+    from curation_app import database
+    from curation_app.core import annotation_io
+    from curation_app.core.auth import command_line_actor
+    from curation_app.core.importer import import_file
+
+    annotators = [f"annotator{i}" for i in range(4)]
+    queries = synthetic_queries(n // 5 // len(annotators), seed=3)
+    labels = [{"query_id": q["id"], "annotator": name, "decision": "keep", "reject_reason": "",
+               "category": "Development and Programming", "subcategory": "Code Debugging",
+               "languages": q["language"] if q["language"] in ("python", "javascript", "sql") else "python",
+               "difficulty": "medium", "rewritten_prompt": "", "reference_answer": "Use a set, not a list.",
+               "notes": ""} for q in queries for name in annotators]
+    path = workdir / "labels.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=annotation_io.COLUMNS)
+        writer.writeheader()
+        writer.writerows(labels)
+
+    bare = sqlite3.connect(workdir / "bare.sqlite")
+    bare.execute("PRAGMA journal_mode=WAL")
+    bare.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, query_id INTEGER, annotator_id INTEGER, state TEXT, "
+                 "decision TEXT, category TEXT, subcategory TEXT, languages TEXT, difficulty TEXT, "
+                 "reference_answer TEXT, UNIQUE (query_id, annotator_id))")
+    prepared = [(index // len(annotators), index % len(annotators), "submitted", r["decision"], r["category"],
+                 r["subcategory"], json.dumps([r["languages"]]), r["difficulty"], r["reference_answer"])
+                for index, r in enumerate(labels)]
+
+    def bare_insert() -> None:
+        bare.executemany("INSERT INTO a (query_id, annotator_id, state, decision, category, subcategory, languages, "
+                         "difficulty, reference_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", prepared)
+        bare.commit()
+
+    baseline = timed(bare_insert)
+    url = f"sqlite:///{workdir / 'app.sqlite'}"
+    database.upgrade(url)
+    engine = database.get_engine(url)
+    actor = command_line_actor()
+    import_file(write_jsonl(queries, workdir / "queries.jsonl"), actor=actor, source="bench", engine=engine)
+    holds: list[float] = []
+    began: dict[int, float] = {}
+
+    # Each write transaction from its BEGIN IMMEDIATE to its end; read_scope's deferred ones take no lock.
+    @event.listens_for(engine, "begin")
+    def _began(connection) -> None:  # type: ignore[no-untyped-def]
+        if connection.get_execution_options().get("curation_transaction", "IMMEDIATE") != "DEFERRED":
+            began[id(connection)] = time.perf_counter()
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _ended(connection) -> None:  # type: ignore[no-untyped-def]
+        start = began.pop(id(connection), None)
+        if start is not None:
+            holds.append(time.perf_counter() - start)
+
+    total = timed(lambda: annotation_io.import_annotations(path, actor=actor, engine=engine))
+    return [row(f"annotations import of {len(labels):,} rows: longest write-lock hold vs bare sqlite3 executemany",
+                max(holds), baseline,
+                note=f"the whole import {total:.2f} s in {len(holds)} write transaction(s); reading, checking "
+                     "and look-ups run outside the lock, so annotators' saves wait at most the hold")]
+
+
 def _annotate_loop(engine, user, rounds: int) -> tuple[float, float]:
     """Mean seconds of the database work behind next item and behind submit, over `rounds` items."""
     from curation_app.core import annotate, queue

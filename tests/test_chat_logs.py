@@ -217,7 +217,7 @@ BAD_ROWS = {
     "model a list": (_with(model=["gpt-4"]), "line 2: wrong type: 'model' must be a string, got a list"),
     "NUL in an answer": (_with(conversation=[{"role": "user", "content": "hi"},
                                              {"role": "assistant", "content": "a\x00b"}]),
-                         "line 2: the text contains a NUL byte"),
+                         "line 2: conversation[2] content contains a NUL character"),
 }
 
 

@@ -116,3 +116,40 @@ def test_score_fields_and_scores_are_checked_or_refused_cleanly(value, setting):
         field = next(f for f in fields if f.name == name)
         assert field.minimum <= number <= field.maximum
         assert field.step is None or float(number).is_integer()
+
+
+# Texts as they come, NUL and control characters included: both databases store the same rows or
+# refuse the same file, never a database error.
+odd_text = st.text(alphabet=st.sampled_from(["a", "b", " ", "\x00", "\n", "\t", "\x7f", "\u00e9", "\U0001f600"]),
+                   max_size=10)
+odd_records = st.fixed_dictionaries(
+    {"prompt": odd_text | st.just("a fine question")},
+    optional={"id": odd_text, "gpt_response": odd_text,
+              "meta": st.dictionaries(odd_text, odd_text | st.lists(odd_text, max_size=3), max_size=3)})
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in _strings(key) + _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+@FUZZ
+@given(rows=st.lists(odd_records, min_size=1, max_size=5))
+def test_any_text_is_stored_or_refused_alike_on_both_databases(engine, admin, tmp_path_factory, rows):
+    path = tmp_path_factory.mktemp("odd") / "odd.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    before = query_count(engine)
+    refused_rows = [row for row in rows if any("\x00" in s for s in _strings(row)) or not row["prompt"].strip()]
+    try:
+        summary = import_file(path, actor=admin, engine=engine)
+    except CurationError as refusal:
+        assert refused_rows, str(refusal)
+        assert "\n" not in str(refusal) and query_count(engine) == before
+    else:
+        assert not refused_rows
+        assert query_count(engine) == before + summary.imported

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 
 from curation_app.core.errors import ImportRefused, InvalidInput
 from curation_app.core.importer import content_hash, import_answers, import_file
-from curation_app.models import AuditLog, Baseline, ImportBatch, Query
+from curation_app.models import Annotation, AuditLog, Baseline, ImportBatch, Query
 from tests.conftest import run_until_marker_then_kill, shared_file
 from tests.factories import write_jsonl
 
@@ -100,7 +100,7 @@ def test_a_too_long_model_name_refuses_the_file_whole(engine, admin, tmp_path):
     rows = [{"prompt": "fine"}, {"prompt": "long model", f"{'m' * 201}_response": "an answer"}]
     with pytest.raises(ImportRefused) as refused:
         import_file(write_jsonl(tmp_path / "long.jsonl", rows), actor=admin, engine=engine)
-    assert refused.value.problems[0][0] == "line 2" and "longer than 200" in refused.value.problems[0][1]
+    assert refused.value.problems[0][0] == "line 2" and "is too long: 201 characters, more than the 200 allowed" in refused.value.problems[0][1]
     assert counts(engine)["Query"] == 0 and baselines(engine) == {}
 
 
@@ -274,7 +274,7 @@ BAD_ROWS = {
                             "line 2: wrong type: 'messages' must be a list"),
     "not UTF-8": (b'{"prompt": "ok one"}\n{"prompt": "caf\xe9"}\n', "line 2: not valid UTF-8"),
     "not an object": (b'{"prompt": "ok one"}\n[1, 2]\n', "line 2: expected a JSON object"),
-    "NUL byte": (b'{"prompt": "ok one"}\n{"prompt": "a\\u0000b"}\n', "line 2: the text contains a NUL byte"),
+    "NUL byte": (b'{"prompt": "ok one"}\n{"prompt": "a\\u0000b"}\n', "line 2: 'prompt' contains a NUL character (at character 2)"),
     "unknown role": (b'{"messages": [{"role": "wizard", "content": "hi"}]}\n', "line 1: messages[1] has an unknown role"),
     "deeply nested": (b'{"prompt": "ok"}\n' + b'{"prompt": "x", "meta": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
                       "line 2: invalid JSON: nested too deeply"),
@@ -298,7 +298,7 @@ def test_bad_rows_refuse_the_whole_file_naming_the_line(case, engine, admin, tmp
 OTHER_BAD_FILES = {
     "raw NUL byte in JSONL": ("bad.jsonl", b'{"prompt": "ok one"}\n{"prompt": "a\x00b"}\n',
                               "line 2: invalid JSON: unexpected control character"),
-    "NUL byte in CSV": ("bad.csv", b"id,prompt\n1,a\x00b\n", "row 1 (line 2): contains a NUL byte"),
+    "NUL byte in CSV": ("bad.csv", b"id,prompt\n1,a\x00b\n", "row 1 (line 2): 'prompt' contains a NUL character"),
     "Latin-1 CSV": ("bad.csv", "id,prompt\n1,caf\u00e9 cr\u00e8me\n".encode("latin-1"),
                     "row 1 (line 2): not valid UTF-8 (byte 0xe9 at column 6)"),
     "UTF-16 CSV": ("bad.csv", "id,prompt\n1,hello\n".encode("utf-16"),
@@ -343,7 +343,7 @@ def test_empty_file_and_too_long_query_and_broken_parquet(engine, admin, tmp_pat
     with pytest.raises(ImportRefused, match="no records: the file is empty"):
         import_file(tmp_path / "empty.jsonl", actor=admin, engine=engine)
     write_jsonl(tmp_path / "huge.jsonl", [{"prompt": "x" * 1_000_001}])
-    with pytest.raises(ImportRefused, match="line 1: too long: 1,000,001 characters"):
+    with pytest.raises(ImportRefused, match="line 1: 'prompt' is too long: 1,000,001 characters"):
         import_file(tmp_path / "huge.jsonl", actor=admin, engine=engine)
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(ImportRefused, match="not a readable Parquet file"):
@@ -498,7 +498,7 @@ def test_float_ids_from_pandas_and_long_sources_are_handled(engine, admin, tmp_p
     with pytest.raises(InvalidInput, match="1-100 characters"):
         import_file(tmp_path / "floats.parquet", actor=admin, source="s" * 101, engine=engine)
     long_id = write_jsonl(tmp_path / "long.jsonl", [{"id": "x" * 151, "prompt": "long id"}])
-    with pytest.raises(ImportRefused, match="longer than 150 characters"):
+    with pytest.raises(ImportRefused, match="'id' is too long: 151 characters, more than the 150 allowed"):
         import_file(long_id, actor=admin, engine=engine)
     renamed = write_jsonl(tmp_path / "renamed.jsonl", [{"id": "1", "prompt": "another question with id 1"}])
     summary = import_file(renamed, actor=admin, source="s" * 100, engine=engine)
@@ -507,7 +507,7 @@ def test_float_ids_from_pandas_and_long_sources_are_handled(engine, admin, tmp_p
 
 def test_a_10_mb_single_query_is_refused_with_its_size(engine, admin, tmp_path):
     path = write_jsonl(tmp_path / "huge.jsonl", [{"prompt": "short one"}, {"prompt": "x" * 10_000_000}])
-    with pytest.raises(ImportRefused, match="line 2: too long: 10,000,000 characters"):
+    with pytest.raises(ImportRefused, match="line 2: 'prompt' is too long: 10,000,000 characters"):
         import_file(path, actor=admin, engine=engine)
     assert counts(engine)["Query"] == 0
 
@@ -667,6 +667,160 @@ def test_a_line_longer_than_the_limit_is_reported_without_being_held(engine, adm
     assert queries(engine) == []
 
 
-def test_importing_a_folder_says_it_is_a_folder(engine, admin, tmp_path, cli, db_url):
-    refused = cli("import", tmp_path)
-    assert refused.code == 1 and "is a folder" in refused.err
+def test_a_folder_without_data_files_says_it_is_a_folder(engine, admin, tmp_path, cli, db_url):
+    (tmp_path / "empty").mkdir()
+    refused = cli("import", tmp_path / "empty")
+    assert refused.code == 1 and "is a folder with no JSONL, JSON, CSV or Parquet file" in refused.err
+    with pytest.raises(InvalidInput, match="is a folder; give the file"):
+        import_file(tmp_path / "empty", actor=admin, engine=engine)
+
+
+def test_a_folder_import_reads_its_files_and_never_follows_a_symlink_out_of_it(engine, admin, tmp_path, cli, db_url):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write_jsonl(outside / "secret.jsonl", [{"prompt": "a query from outside the folder"}])
+    folder = tmp_path / "batch"
+    (folder / "more").mkdir(parents=True)
+    write_jsonl(folder / "a.jsonl", [{"id": "f1", "prompt": "first file"}])
+    write_csv(folder / "more" / "b.csv", [{"id": "f2", "prompt": "second file"}])
+    (folder / "notes.txt").write_text("not a data file\n")
+    (folder / "secret.jsonl").symlink_to(outside / "secret.jsonl")
+    (folder / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (folder / "again.jsonl").symlink_to(folder / "a.jsonl")  # inside the folder: read (and a duplicate)
+    result = cli("import", folder, "--json", "--no-triage")
+    assert result.code == 0, result.err
+    summary = result.json()
+    assert (summary["read"], summary["imported"], summary["duplicates"]) == (3, 2, 1)
+    assert summary["skipped_links"] == ["elsewhere", "secret.jsonl"]
+    assert "batch/secret.jsonl: a symlink leading outside the folder, not followed" in result.err
+    assert sorted((q.public_id, q.source) for q in queries(engine)) == [("f1", "batch"), ("f2", "batch")]
+
+    (folder / "more" / "c.jsonl").write_text('{"prompt": "fine"}\n{"prompt": "a\\u0000b"}\n')
+    refused = cli("import", folder, "--source", "second")
+    assert refused.code == 1 and "c.jsonl: line 2: 'prompt' contains a NUL character" in refused.err
+    assert len(queries(engine)) == 2  # one bad file refuses the folder: nothing of it is written
+
+
+# Id collisions: one line naming the rows, never a UNIQUE failure ---------------------------------
+
+def test_three_rows_with_one_id_and_ids_shaped_like_renamed_ones_all_get_free_ids(engine, admin, tmp_path):
+    three = [{"id": "x", "prompt": f"question {i}"} for i in range(3)]
+    first = import_file(write_jsonl(tmp_path / "three.jsonl", three), actor=admin, source="s", engine=engine)
+    again = import_file(write_jsonl(tmp_path / "again.jsonl", [{"id": "x", "prompt": f"other {i}"} for i in range(3)]),
+                        actor=admin, source="s", engine=engine)
+    # A file may hold the very id a later row of it would be renamed to.
+    later = content_hash([{"role": "user", "content": "the fourth"}])[:8]
+    shaped = [{"id": "y", "prompt": "one"}, {"id": "s:y", "prompt": "two"}, {"id": f"s:y:{later}", "prompt": "three"},
+              {"id": "y", "prompt": "the fourth"}]
+    renamed = import_file(write_jsonl(tmp_path / "shaped.jsonl", shaped), actor=admin, source="s", engine=engine)
+    assert (first.imported, again.imported, renamed.imported) == (3, 3, 4)
+    assert renamed.renamed == [{"location": "line 4", "id": "y", "now": f"s:y:{later}-2"}]
+    ids = [q.public_id for q in queries(engine)]
+    assert len(ids) == len(set(ids)) == 10
+
+
+def test_two_response_fields_of_one_model_are_refused_naming_the_row(engine, admin, tmp_path):
+    rows = [{"id": "r1", "prompt": "fine"}, {"id": "r2", "prompt": "two answers", "gpt_response": "a",
+                                             "gpt _response": "b"}]
+    with pytest.raises(ImportRefused) as refused:
+        import_file(write_jsonl(tmp_path / "twice.jsonl", rows), actor=admin, engine=engine)
+    assert refused.value.problems == [("line 2", "'gpt _response' and 'gpt_response' are both answers of the model "
+                                                 "'gpt'; keep one")]
+    assert counts(engine)["Query"] == 0
+
+
+# The write lock: an annotation import holds it only to write ------------------------------------
+
+def test_an_annotators_submit_goes_through_while_a_large_annotation_import_runs(db_url, admin, tmp_path, monkeypatch):
+    """The import reads, checks and looks up its rows outside the write transaction; an annotator
+    submitting meanwhile from another thread never meets "database is locked". (The old import held
+    SQLite's lock for its whole run, about 2.6 ms a row: past the wait limit here.)"""
+    import threading
+
+    from curation_app import database
+    from curation_app.core import annotate, annotation_io, auth, queue
+    from curation_app.database import session_scope
+    from tests.factories import label, write_csv
+
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 5_000)  # a tenth of the default, so a long hold shows
+    engine = database.make_engine(db_url)
+    n_queries, importers = 1_500, ("imp0", "imp1", "imp2", "imp3")
+    rows = [{"id": f"b{i}", "prompt": f"bulk question {i}: why is my python loop slow?"} for i in range(n_queries)]
+    import_file(write_jsonl(tmp_path / "bulk.jsonl", rows + [{"id": "mine", "prompt": "the annotator's own item"}]),
+                actor=admin, engine=engine)
+    with session_scope(engine) as session:
+        annotator = auth.create_user(session, actor=admin, name="ann1", role="annotator", password="password1")
+        queue.assign(session, actor=admin, annotators=["ann1"], public_ids=["mine"], overlap=1)
+        queue.next_item(session, actor=annotator)
+    labels = write_csv(tmp_path / "labels.csv", [label(f"b{i}", name) for i in range(n_queries) for name in importers])
+
+    outcome: dict = {}
+
+    def run_import() -> None:
+        try:
+            outcome["summary"] = annotation_io.import_annotations(labels, actor=admin, engine=engine)
+        except Exception as error:  # noqa: BLE001 - reported by the test below
+            outcome["error"] = error
+
+    importing = threading.Thread(target=run_import)
+    importing.start()
+    submits = 0
+    fields = {"decision": "keep", "category": "Development and Programming", "subcategory": "Code Debugging",
+              "languages": ["python"], "difficulty": "easy"}
+    while importing.is_alive():
+        with session_scope(engine) as session:  # raises Busy if the lock stays taken past the wait limit
+            annotate.save(session, actor=annotator, public_id="mine", fields={**fields, "notes": f"take {submits}"},
+                          submit=True)
+        submits += 1
+    importing.join()
+    assert "error" not in outcome, outcome.get("error")
+    assert submits >= 1 and outcome["summary"].created == n_queries * len(importers)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Annotation)).one() == n_queries * len(importers) + 1
+        mine = session.exec(select(Annotation).join(Query, Query.id == Annotation.query_id)
+                            .where(Query.public_id == "mine")).one()
+    assert mine.notes == f"take {submits - 1}" and mine.state == "submitted"
+    engine.dispose()
+
+
+def test_an_id_another_import_writes_at_the_same_moment_gives_one_line_naming_the_rows(migrated_postgres_url, admin,
+                                                                                       tmp_path):
+    """PostgreSQL lets two imports run at once: one that meets an id the other wrote after it looked
+    is refused in one line naming its rows, and writes nothing."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from curation_app import database
+    from curation_app.core import importer
+    from curation_app.core.readers import read_records
+
+    engine = database.get_engine(migrated_postgres_url)
+    first = write_jsonl(tmp_path / "first.jsonl", [{"id": "same", "prompt": "the first import's question"}])
+    second = write_jsonl(tmp_path / "second.jsonl", [{"id": "other", "prompt": "fine"},
+                                                     {"id": "same", "prompt": "the second import's question"}])
+    holder = Session(engine)
+    importer._import_records(holder, first, read_records(first), actor=admin, source="first", text_field=None,
+                             skip_bad_rows=False)  # written, not committed yet
+    outcome: dict = {}
+
+    def run_second() -> None:
+        try:
+            import_file(second, actor=admin, source="second", engine=engine)
+        except InvalidInput as refusal:
+            outcome["refusal"] = str(refusal)
+
+    racing = threading.Thread(target=run_second)
+    racing.start()
+    with engine.connect() as watcher:  # until the second import waits on the first one's unique id
+        for _ in range(600):
+            if watcher.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).scalar():
+                break
+            time.sleep(0.05)
+    holder.commit()
+    holder.close()
+    racing.join(timeout=60)
+    assert outcome["refusal"] == ("line 1 to line 2: an id or a query text of these rows was written by another "
+                                  "import of source 'second' at the same time; nothing was imported, run it again")
+    assert [(q.public_id, q.source) for q in queries(engine)] == [("same", "first")]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from curation_app.cli.common import CommandFailed, Commands, actor, print_json, print_problems, ready_engine
 from curation_app.cli.triage_flags import triage_with_progress
@@ -35,8 +35,9 @@ def register_import(commands: Commands) -> None:
     imp = commands.add_parser(
         "import", help="import raw queries (JSONL, JSON, CSV, Parquet) or an answers file",
         formatter_class=argparse.RawDescriptionHelpFormatter, description=IMPORT_SHAPES)
-    imp.add_argument("file")
-    imp.add_argument("--source", help="source name kept as provenance (default: the file name)")
+    imp.add_argument("file", help="a file, or a folder: every JSONL, JSON, CSV and Parquet file in it and below, "
+                                  "in one transaction (symlinks leading outside the folder are not followed)")
+    imp.add_argument("--source", help="source name kept as provenance (default: the file's or the folder's name)")
     imp.add_argument("--text-field", help="the field holding the query text, when detection cannot decide")
     imp.add_argument("--format", choices=("jsonl", "json", "csv", "parquet"), help="override format detection")
     imp.add_argument("--no-triage", action="store_true",
@@ -61,11 +62,15 @@ def _progress_bar(path: Path) -> tuple[Callable[[int], None] | None, Any]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from curation_app.core.import_report import answers_lines, refusal_line, summary_lines, triage_summary
-    from curation_app.core.importer import import_answers, import_file, looks_like_answers
+    from curation_app.core.import_report import answers_lines
+    from curation_app.core.importer import import_answers, import_file, import_folder, looks_like_answers
 
     engine = ready_engine()
     path = Path(args.file)
+    if path.is_dir():
+        if args.answers or args.model or args.format:
+            raise CommandFailed(f"{path}: --answers, --model and --format take one file, not a folder")
+        return _import_folder(args, path, engine, import_folder)
     if args.answers or (path.is_file() and looks_like_answers(path)):
         summary: Any = import_answers(path, actor=actor(), source=args.source, model=args.model, engine=engine)
         result = summary.as_dict()
@@ -85,15 +90,39 @@ def cmd_import(args: argparse.Namespace) -> int:
                               engine=engine, on_progress=update)
     except ImportRefused as refused:
         bar.close()
-        if args.json:
-            print_json({"read": refused.n_read, "imported": 0, "duplicates": 0, "errors": refused.n_problems,
-                        "refused": True,
-                        "problems": [{"location": w, "problem": p} for w, p in refused.problems]})
-        else:
-            print_problems(refused)
-        raise CommandFailed(refusal_line(refused)) from None
+        _refused(args, refused)
     bar.close()
+    return _report(args, summary.as_dict(), [path.name], engine)
+
+
+def _refused(args: argparse.Namespace, refused: ImportRefused) -> NoReturn:
+    from curation_app.core.import_report import refusal_line
+
+    if args.json:
+        print_json({"read": refused.n_read, "imported": 0, "duplicates": 0, "errors": refused.n_problems,
+                    "refused": True, "file": refused.file_name,
+                    "problems": [{"location": w, "problem": p} for w, p in refused.problems]})
+    else:
+        print_problems(refused)
+    raise CommandFailed(refusal_line(refused)) from None
+
+
+def _import_folder(args: argparse.Namespace, folder: Path, engine: Any, import_folder: Callable[..., Any]) -> int:
+    try:
+        summary = import_folder(folder, actor=actor(), source=args.source, text_field=args.text_field,
+                                skip_bad_rows=args.skip_bad_rows, engine=engine)
+    except ImportRefused as refused:
+        _refused(args, refused)
     result = summary.as_dict()
+    for link in result["skipped_links"]:
+        print(f"{folder.name}/{link}: a symlink leading outside the folder, not followed", file=sys.stderr)
+    return _report(args, result, [Path(f["file"]).name for f in result["files"]], engine)
+
+
+def _report(args: argparse.Namespace, result: dict, file_names: list[str], engine: Any) -> int:
+    """Triage the new queries, then print the summary (a folder's: one per file)."""
+    from curation_app.core.import_report import summary_lines, triage_summary
+
     if result["imported"] and not args.no_triage:  # new queries are checked at once, not only on demand
         try:
             report = triage_with_progress(engine=engine)
@@ -104,6 +133,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    for line in summary_lines(result, path.name):
-        print(line)
+    per_file = result.get("files", [result])
+    for number, (file_result, name) in enumerate(zip(per_file, file_names), start=1):
+        shown = {k: v for k, v in file_result.items() if k != "triage"}
+        if number == len(per_file) and "triage" in result:  # the triage ran once, after every file
+            shown["triage"] = result["triage"]
+        for line in summary_lines(shown, name):
+            print(line)
     return 0

@@ -18,8 +18,9 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound, ResolvedElsewhere
+from curation_app.core.limits import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, check, check_labels
 from curation_app.core.labels import (CHOSEN_TEXT_FIELDS, FIELDS, KEEP, canonical_languages, clean_fields, decided_fields,
-                                      flat_values, nested_values)
+                                      TEXT_FIELDS, flat_values, nested_values)
 from curation_app.core.project import Project, load_project
 from curation_app.core.rule import (FieldOutcome, Outcome, agreement_score, conflicts, conflicts_by_decision,
                                     decide_item, decision_margin, field_sources, overall_source, proposed_texts,
@@ -317,6 +318,8 @@ def resolve(
     """Save a lead's final label. expected_revision is the final label's revision the lead saw
     (0: none yet); if another lead saved in between, nothing is written and Conflict is raised."""
     require_role(actor, *LEADS)
+    check_labels(fields, text_fields=TEXT_FIELDS)
+    check(rationale, field="rationale", limit=MAX_TEXT_CHARS)
     project = load_project(session)
     view = adjudication_view(session, actor=actor, public_id=public_id, project=project)
     if confidence is not None and confidence not in CONFIDENCES:
@@ -415,6 +418,7 @@ def reopen(session: Session, *, actor: User, public_id: str, reason: str) -> Non
     require_role(actor, *LEADS)
     if not (reason or "").strip():
         raise InvalidInput("say why the item is reopened")
+    check(reason, field="reason", limit=MAX_COMMENT_CHARS)
     query, final = _final_or_raise(session, public_id)
     if final is None:
         raise InvalidInput(f"{public_id} has no final label to reopen")
@@ -430,6 +434,7 @@ def send_back(session: Session, *, actor: User, public_id: str, annotators: list
     require_role(actor, *LEADS)
     if not (reason or "").strip():
         raise InvalidInput("say what the annotators should look at again")
+    check(reason, field="reason", limit=MAX_COMMENT_CHARS)
     query, final = _final_or_raise(session, public_id)
     if final is not None:
         reopen(session, actor=actor, public_id=public_id, reason=f"sent back: {reason}")
@@ -439,9 +444,10 @@ def send_back(session: Session, *, actor: User, public_id: str, annotators: list
     unknown = sorted(set(annotators or []) - {u.name for _, u in rows})
     if unknown:
         raise InvalidInput(f"{', '.join(unknown)} did not annotate {public_id}")
-    for annotation, _user in chosen:
+    for annotation, user in chosen:
         annotation.state = AnnotationState.DRAFT
-        annotation.notes = ((annotation.notes or "") + f"\n[sent back by {actor.name}: {reason.strip()}]").strip()
+        annotation.notes = check(((annotation.notes or "") + f"\n[sent back by {actor.name}: {reason.strip()}]").strip(),
+                                 field=f"the notes of {user.name}", limit=MAX_TEXT_CHARS)
         annotation.revision += 1
         session.add(annotation)
     queue.send_back_to(session, query_id=query.id, annotator_ids=[user.id for _, user in chosen])

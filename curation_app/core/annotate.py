@@ -15,8 +15,9 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import EditedElsewhere, FinalisedMeanwhile, InvalidInput, NotFound, PermissionDenied
-from curation_app.core.labels import CLEARED_ON_REJECT, FIELDS, clean_fields, in_vocabulary
+from curation_app.core.labels import CLEARED_ON_REJECT, FIELDS, TEXT_FIELDS, clean_fields, in_vocabulary
 from curation_app.core.languages import confident_languages
+from curation_app.core.limits import check_labels
 from curation_app.core.project import Project, load_project
 from curation_app.core.rendering import suggest_for_messages
 from curation_app.core.scores import merge_scores
@@ -153,6 +154,7 @@ def save(
     (another tab) and the save is refused.
     """
     require_role(actor, Role.ANNOTATOR)
+    check_labels(fields, text_fields=TEXT_FIELDS)
     query = _query(session, public_id)
     if _is_final(session, query.id):
         raise FinalisedMeanwhile(f"query {public_id} has been finalised by a lead; ask a lead to reopen it to change it")

@@ -16,19 +16,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from curation_app.core import audit, auth, queue
 from curation_app.core.auth import require_role
-from curation_app.core.errors import ImportRefused, InvalidInput
-from curation_app.core.labels import FIELDS, LABEL_FIELDS, clean_fields, missing_labels
+from curation_app.core.errors import Conflict, ImportRefused, InvalidInput
+from curation_app.core.labels import FIELDS, LABEL_FIELDS, TEXT_FIELDS, clean_fields, missing_labels
+from curation_app.core.limits import MAX_PUBLIC_ID_CHARS, check, check_labels, excerpt
 from curation_app.core.project import Project, load_project
 from curation_app.core.readers import read_records
 from curation_app.core.scores import ScoreField
-from curation_app.database import session_scope
-from curation_app.models import Annotation, AnnotationState, Query, Role, User, utcnow
+from curation_app.database import read_scope, session_scope
+from curation_app.models import Annotation, AnnotationState, AuditLog, Query, Role, User, utcnow
 
 # The project's score fields follow these columns, one column each (see columns()).
 COLUMNS = ("query_id", "annotator") + tuple(f for f in FIELDS if f != "scores")
@@ -74,75 +76,178 @@ def _rows(path: Path) -> tuple[str, Iterator[tuple[str, dict | None, str | None]
 
 
 def import_annotations(path: str | Path, *, actor: User, engine: Engine | None = None) -> AnnotationImportSummary:
+    """Load every row of an annotation file, or none. The file is read and checked, and the rows it
+    needs looked up, outside the write transaction; the writing is a few bulk statements in one
+    short transaction, so annotators saving meanwhile wait a moment at most. If a row the plan
+    rests on changed between the two (an annotator saved one of the file's annotations), the plan
+    is made again inside the transaction."""
     require_role(actor, Role.LEAD, Role.ADMIN)
     path = Path(path)
-    summary = AnnotationImportSummary(file=str(path))
-    problems: list[tuple[str, str]] = []
-    parsed: list[tuple[str, str, str, dict]] = []
-    seen: dict[tuple[str, str], str] = {}
+    file_format, rows = _rows(path)
+    records = list(rows)
+    with read_scope(engine) as session:
+        plan = _plan(session, path, records, file_format)
     with session_scope(engine) as session:
-        project = load_project(session)
-        taxonomy, score_fields = project.taxonomy, project.score_fields
-        expected = columns(score_fields)
-        score_names = [f.name for f in score_fields]
-        file_format, rows = _rows(path)
-        # Only a CSV file had its formulas neutralised on export; JSON holds the text as it is.
-        undo_quote = restore_formula if file_format == "csv" else (lambda value: value)
-        for location, record, problem in rows:
-            summary.read += 1
-            if problem or record is None:
-                problems.append((location, problem or "unreadable"))
-                continue
-            missing = [c for c in ("query_id", "annotator") if not str(record.get(c) or "").strip()]
-            if missing:
-                problems.append((location, f"missing {' and '.join(missing)}"))
-                continue
-            unknown = sorted(set(record) - set(expected))
-            if unknown:
-                problems.append((location, f"unknown column(s) {', '.join(unknown)}; expected {', '.join(expected)}"))
-                continue
-            query_id, annotator = str(record["query_id"]).strip(), str(record["annotator"]).strip()
-            pair = (query_id, annotator)
-            if pair in seen:
-                problems.append((location, f"{query_id} by {annotator} is also at {seen[pair]}"))
-                continue
-            seen[pair] = location
-            try:
-                auth.validate_name(annotator)
-                given = {k: undo_quote(record.get(k)) for k in COLUMNS[2:]}
-                given["scores"] = {name: record.get(name) for name in score_names}
-                values = clean_fields(given, taxonomy, complete=False, score_fields=score_fields)
-            except InvalidInput as error:
-                problems.append((location, str(error)))
-                continue
-            if not values["scores"] and all(values[name] is None for name in LABEL_FIELDS):
-                problems.append((location, f"no label: {', '.join(LABEL_FIELDS)} and any score fields are all empty"))
-                continue
-            if missing_labels(values, score_fields):
-                summary.incomplete += 1
-            parsed.append((location, query_id, annotator, values))
-        if summary.read == 0:
-            raise ImportRefused(path.name, [("file", "no records: the file is empty")])
-        query_ids = _lookup(session, Query.public_id, Query.id, {p[1] for p in parsed})
-        for location, query_id, _, _ in parsed:
-            if query_id not in query_ids:
-                problems.append((location, f"unknown query id {query_id!r}"))
-        users = {u.name: u for u in session.execute(select(User).where(
-            User.name.in_({p[2] for p in parsed}))).scalars()}
-        for location, _, annotator, _ in parsed:
-            user = users.get(annotator)
-            if user is not None and user.role != "annotator":
-                problems.append((location, f"{annotator} is a {user.role}, not an annotator"))
-        if problems:
-            problems.sort(key=lambda p: _row_order(p[0]))
-            raise ImportRefused(path.name, problems[:1000], len(problems))
-        for name in sorted({p[2] for p in parsed} - set(users)):
-            users[name] = auth.create_imported_annotator(session, actor=actor, name=name)
+        if not plan.still_holds(session):
+            plan = _plan(session, path, records, file_format)
+        summary = plan.summary
+        users = dict(plan.users)
+        for name in plan.new_annotators:
+            users[name] = (auth.create_imported_annotator(session, actor=actor, name=name).id, Role.ANNOTATOR)
             summary.new_annotators.append(name)
-        _store(session, actor, parsed, query_ids, users, summary, project)
+        try:
+            _store(session, actor, plan, users)
+        except IntegrityError:  # PostgreSQL: an annotator saved one of the file's pairs after the check
+            raise Conflict(f"{path.name}: an annotation or annotator of this file was saved elsewhere while it "
+                           "was written; nothing was imported, run the import again") from None
         audit.record(session, actor=actor, action="import.annotations", entity="file", entity_id=path.name,
                      new={k: v for k, v in summary.as_dict().items() if k != "new_annotators"})
     return summary
+
+
+@dataclass
+class _Plan:
+    """A checked file and what it meets in the database: query ids, users and the annotations its
+    rows would replace, as they were when read."""
+
+    project: Project
+    parsed: list[tuple[str, str, str, dict]]  # (location, query id, annotator, cleaned values)
+    summary: AnnotationImportSummary
+    query_ids: dict[str, int]
+    users: dict[str, tuple[int, str]]  # name -> (id, role)
+    existing: dict[tuple[int, int], dict]  # (query, annotator) -> the stored annotation's columns
+
+    @property
+    def new_annotators(self) -> list[str]:
+        return sorted({p[2] for p in self.parsed} - set(self.users))
+
+    def pairs(self) -> set[tuple[int, int]]:
+        return {(self.query_ids[q], self.users[a][0]) for _, q, a, _ in self.parsed if a in self.users}
+
+    def still_holds(self, session: Session) -> bool:
+        """Whether the settings, users and annotations the plan rests on are as they were read."""
+        if load_project(session) != self.project or _users(session, {p[2] for p in self.parsed}) != self.users:
+            return False
+        now = {pair: (row["id"], row["state"], row["revision"])
+               for pair, row in _annotations(session, self.pairs(), columns=False, for_update=True).items()}
+        return now == {pair: (row["id"], row["state"], row["revision"]) for pair, row in self.existing.items()}
+
+
+def _plan(session: Session, path: Path, records: list[tuple[str, dict | None, str | None]],
+          file_format: str) -> _Plan:
+    """Check every row (refusing the file with every problem) and look up what the rows meet."""
+    project = load_project(session)
+    summary = AnnotationImportSummary(file=str(path))
+    problems: list[tuple[str, str]] = []
+    parsed = _checked_rows(records, project, file_format, summary, problems)
+    if summary.read == 0:
+        raise ImportRefused(path.name, [("file", "no records: the file is empty")])
+    query_ids = _lookup(session, Query.public_id, Query.id, {p[1] for p in parsed})
+    for location, query_id, _, _ in parsed:
+        if query_id not in query_ids:
+            problems.append((location, f"unknown query id {excerpt(query_id)}"))
+    users = _users(session, {p[2] for p in parsed})
+    for location, _, annotator, _ in parsed:
+        known = users.get(annotator)
+        if known is not None and known[1] != Role.ANNOTATOR:
+            problems.append((location, f"{annotator} is a {known[1]}, not an annotator"))
+    if problems:
+        problems.sort(key=lambda p: _row_order(p[0]))
+        raise ImportRefused(path.name, problems[:1000], len(problems))
+    plan = _Plan(project, parsed, summary, query_ids, users, {})
+    plan.existing = _annotations(session, plan.pairs(), columns=True)
+    return plan
+
+
+def _checked_rows(records: list[tuple[str, dict | None, str | None]], project: Project, file_format: str,
+                  summary: AnnotationImportSummary,
+                  problems: list[tuple[str, str]]) -> list[tuple[str, str, str, dict]]:
+    taxonomy, score_fields = project.taxonomy, project.score_fields
+    expected = columns(score_fields)
+    score_names = [f.name for f in score_fields]
+    # Only a CSV file had its formulas neutralised on export; JSON holds the text as it is.
+    undo_quote = restore_formula if file_format == "csv" else (lambda value: value)
+    parsed: list[tuple[str, str, str, dict]] = []
+    seen: dict[tuple[str, str], str] = {}
+    for location, record, problem in records:
+        summary.read += 1
+        if problem or record is None:
+            problems.append((location, problem or "unreadable"))
+            continue
+        missing = [c for c in ("query_id", "annotator") if not str(record.get(c) or "").strip()]
+        if missing:
+            problems.append((location, f"missing {' and '.join(missing)}"))
+            continue
+        unknown = sorted(set(record) - set(expected))
+        if unknown:
+            problems.append((location, f"unknown column(s) {', '.join(excerpt(c) for c in unknown[:5])}"
+                                       f"{' ...' if len(unknown) > 5 else ''}; expected {', '.join(expected)}"))
+            continue
+        query_id, annotator = str(record["query_id"]).strip(), str(record["annotator"]).strip()
+        pair = (query_id, annotator)
+        if pair in seen:
+            problems.append((location, f"{excerpt(query_id, quoted=False)} by {excerpt(annotator, quoted=False)} "
+                                       f"is also at {seen[pair]}"))
+            continue
+        seen[pair] = location
+        try:
+            check(query_id, field="query_id", limit=MAX_PUBLIC_ID_CHARS)
+            _check_annotator(annotator)
+            given = {k: undo_quote(record.get(k)) for k in COLUMNS[2:]}
+            given["scores"] = {name: record.get(name) for name in score_names}
+            check_labels(given, text_fields=TEXT_FIELDS)
+            values = clean_fields(given, taxonomy, complete=False, score_fields=score_fields)
+        except InvalidInput as error:
+            problems.append((location, str(error)))
+            continue
+        if not values["scores"] and all(values[name] is None for name in LABEL_FIELDS):
+            problems.append((location, f"no label: {', '.join(LABEL_FIELDS)} and any score fields are all empty"))
+            continue
+        if missing_labels(values, score_fields):
+            summary.incomplete += 1
+        parsed.append((location, query_id, annotator, values))
+    return parsed
+
+
+def _check_annotator(name: str) -> None:
+    try:
+        auth.validate_name(name)
+    except InvalidInput:
+        raise InvalidInput(f"user name {excerpt(name)} is not allowed: use 1-100 letters, digits, '_', '.', "
+                           "'@' or '-', starting with a letter or digit") from None
+
+
+def _users(session: Session, names: set[str]) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    name_list = sorted(names)
+    for start in range(0, len(name_list), 500):
+        for name, user_id, role in session.execute(select(User.name, User.id, User.role).where(
+                User.name.in_(name_list[start:start + 500]))):
+            found[name] = (user_id, role)
+    return found
+
+
+_STATE_COLUMNS = (Annotation.id, Annotation.query_id, Annotation.annotator_id, Annotation.state, Annotation.revision)
+
+
+def _annotations(session: Session, pairs: set[tuple[int, int]], *, columns: bool,
+                 for_update: bool = False) -> dict[tuple[int, int], dict]:
+    """The stored annotations of these (query, annotator) pairs: id, state and revision, and with
+    columns=True also every label field and submitted_at. for_update locks them (PostgreSQL) until
+    the transaction ends, so none changes between this check and the writes."""
+    labels = (Annotation.submitted_at, *(getattr(Annotation, f) for f in FIELDS))
+    selected = _STATE_COLUMNS + (labels if columns else ())
+    query_ids = sorted({query_id for query_id, _ in pairs})
+    annotator_ids = sorted({annotator_id for _, annotator_id in pairs})
+    found: dict[tuple[int, int], dict] = {}
+    for start in range(0, len(query_ids), 500):
+        statement = select(*selected).where(Annotation.query_id.in_(query_ids[start:start + 500]),
+                                            Annotation.annotator_id.in_(annotator_ids))
+        for row in session.execute(statement.with_for_update() if for_update else statement).mappings():
+            pair = (row["query_id"], row["annotator_id"])
+            if pair in pairs:
+                found[pair] = dict(row)
+    return found
 
 
 def _row_order(location: str) -> tuple[int, str]:
@@ -159,38 +264,46 @@ def _lookup(session: Session, key_column, value_column, keys: set) -> dict:  # t
     return found
 
 
-def _store(session: Session, actor: User, parsed: list, query_ids: dict, users: dict,
-           summary: AnnotationImportSummary, project: Project) -> None:
+def _store(session: Session, actor: User, plan: _Plan, users: dict[str, tuple[int, str]]) -> None:
+    """The plan's writes as bulk statements: new annotations, replaced ones (each replacement in the
+    audit log with its old and new values), and their queue slots."""
+    summary, project = plan.summary, plan.project
     now = utcnow()
-    version = project.guideline_version
-    for location, query_id, annotator, values in parsed:
-        user, target = users[annotator], query_ids[query_id]
-        existing = session.execute(select(Annotation).where(
-            Annotation.query_id == target, Annotation.annotator_id == user.id)).scalar_one_or_none()
-        if existing is not None:
-            old = {name: getattr(existing, name) for name in FIELDS}
-            if old == values and existing.state == AnnotationState.SUBMITTED:
-                summary.unchanged += 1
-                continue
-            audit.record(session, actor=actor, action="annotation.import_overwrite", entity="annotation",
-                         entity_id=f"{query_id}/{annotator}", old=old, new=values)
-            annotation = existing
-            summary.updated += 1
-        else:
-            annotation = Annotation(query_id=target, annotator_id=user.id, created_at=now,
-                                    guideline_version=version)
+    inserts, updates, audits, newly_submitted = [], [], [], []
+    for _, query_id, annotator, values in plan.parsed:
+        pair = (plan.query_ids[query_id], users[annotator][0])
+        existing = plan.existing.get(pair)
+        if existing is None:
             summary.created += 1
-        was_submitted = annotation.state == AnnotationState.SUBMITTED
-        for name, value in values.items():
-            setattr(annotation, name, value)
-        annotation.state = AnnotationState.SUBMITTED
-        annotation.submitted_at = annotation.submitted_at or now
-        annotation.updated_at = now
-        annotation.revision = (annotation.revision or 0) + (1 if annotation.id else 0)
-        session.add(annotation)
-        session.flush()
-        if not was_submitted:
-            queue.mark_submitted(session, annotator=user, query_id=target, overlap=project.overlap)
+            inserts.append({"query_id": pair[0], "annotator_id": pair[1], "state": AnnotationState.SUBMITTED,
+                            **values, "suggested_languages": None, "suggested_labels": None,
+                            "suggestions_opened": False, "guideline_version": project.guideline_version,
+                            "time_on_task_s": 0.0, "revision": 1, "created_at": now, "updated_at": now,
+                            "submitted_at": now})
+            newly_submitted.append(pair)
+            continue
+        old = {name: existing[name] for name in FIELDS}
+        if old == values and existing["state"] == AnnotationState.SUBMITTED:
+            summary.unchanged += 1
+            continue
+        summary.updated += 1
+        audits.append({"at": now, "actor_id": actor.id, "action": "annotation.import_overwrite",
+                       "entity": "annotation", "entity_id": f"{query_id}/{annotator}", "old": old, "new": values})
+        updates.append({"target": existing["id"], **values, "state": AnnotationState.SUBMITTED,
+                        "submitted_at": existing["submitted_at"] or now, "updated_at": now,
+                        "revision": existing["revision"] + 1})
+        if existing["state"] != AnnotationState.SUBMITTED:
+            newly_submitted.append(pair)
+    connection = session.connection()
+    if inserts:
+        connection.execute(insert(Annotation.__table__), inserts)
+    if updates:
+        table = Annotation.__table__
+        # The columns of each parameter set are SET; `target` picks the row.
+        connection.execute(update(table).where(table.c.id == bindparam("target")), updates)
+    if audits:
+        connection.execute(insert(AuditLog.__table__), audits)
+    queue.mark_submitted_many(session, pairs=newly_submitted, overlap=project.overlap)
 
 
 def export_rows(session: Session, *, actor: User,

@@ -12,6 +12,7 @@ from typing import Any
 
 from curation_app.core.errors import InvalidInput
 from curation_app.core.languages import ALIASES, LABEL_ALIASES
+from curation_app.core.limits import MAX_TEXT_CHARS, excerpt
 from curation_app.core.scores import ScoreField, clean_scores, missing_required
 from curation_app.core.taxonomy import Taxonomy
 
@@ -28,7 +29,6 @@ CHOSEN_TEXT_FIELDS = ("rewritten_prompt", "reference_answer")
 # What a rejected item never carries (guidelines 4.1: its difficulty stays empty, and nothing of it
 # is released); category, subcategory and obvious languages may stay.
 CLEARED_ON_REJECT = ("difficulty", "rewritten_prompt", "reference_answer", "scores")
-MAX_TEXT_CHARS = 200_000
 MAX_LANGUAGE_CHARS = 50
 
 
@@ -58,7 +58,7 @@ def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, 
 
     def check(name: str, allowed: tuple[str, ...]) -> None:
         if cleaned[name] is not None and cleaned[name] not in allowed:
-            raise InvalidInput(f"{prefix}{name} {cleaned[name]!r} is not in the taxonomy "
+            raise InvalidInput(f"{prefix}{name} {excerpt(cleaned[name])} is not in the taxonomy "
                                f"({', '.join(allowed[:8])}{', ...' if len(allowed) > 8 else ''})")
 
     check("decision", taxonomy.decisions)
@@ -68,10 +68,10 @@ def clean_fields(fields: dict[str, Any], taxonomy: Taxonomy, *, complete: bool, 
     if cleaned["subcategory"] is not None:
         owner = taxonomy.subcategory_to_category.get(cleaned["subcategory"])
         if owner is None:
-            raise InvalidInput(f"{prefix}subcategory {cleaned['subcategory']!r} is not in the taxonomy")
+            raise InvalidInput(f"{prefix}subcategory {excerpt(cleaned['subcategory'])} is not in the taxonomy")
         if cleaned["category"] is not None and owner != cleaned["category"]:
-            raise InvalidInput(f"{prefix}subcategory {cleaned['subcategory']!r} belongs to {owner!r}, "
-                               f"not to {cleaned['category']!r}")
+            raise InvalidInput(f"{prefix}subcategory {excerpt(cleaned['subcategory'])} belongs to {owner!r}, "
+                               f"not to {excerpt(cleaned['category'])}")
         cleaned["category"] = cleaned["category"] or owner
     if cleaned["decision"] == KEEP:
         cleaned["reject_reason"] = None
@@ -126,13 +126,13 @@ def canonical_languages(*, languages: Any, vocabulary: tuple[str, ...], where: s
     names = [v.strip() for v in languages if v.strip()]
     too_long = [v for v in names if len(v) > MAX_LANGUAGE_CHARS]
     if too_long:
-        raise InvalidInput(f"{prefix}language name {too_long[0][:60]!r} is longer than {MAX_LANGUAGE_CHARS} characters")
+        raise InvalidInput(f"{prefix}language name {excerpt(too_long[0])} is longer than {MAX_LANGUAGE_CHARS} characters")
     lookup = _language_lookup(vocabulary)
     labels = []
     for name in names:
         label = lookup.label(name)
         if label is None and not keep_unknown:
-            raise InvalidInput(f"{prefix}language {name!r} is not in the project's vocabulary"
+            raise InvalidInput(f"{prefix}language {excerpt(name)} is not in the project's vocabulary"
                                f"{lookup.hint(name)}; an admin can add it with the setting extra_languages")
         labels.append(label or language_key(name))
     return list(dict.fromkeys(labels)) or None

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, not_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -428,6 +428,42 @@ def mark_submitted(session: Session, *, annotator: User, query_id: int, overlap:
         _add_claim(session, query_id, overlap)
     assignment.state, assignment.reserved_until, assignment.updated_at = SUBMITTED, None, now
     session.add(assignment)
+
+
+def mark_submitted_many(session: Session, *, pairs: list[tuple[int, int]], overlap: int) -> None:
+    """mark_submitted for many (query id, annotator id) pairs in a few bulk statements, so a large
+    annotation import holds the write lock briefly."""
+    if not pairs:
+        return
+    wanted = set(pairs)
+    query_ids = sorted({query_id for query_id, _ in wanted})
+    existing: dict[tuple[int, int], tuple[int, str]] = {}
+    for start in range(0, len(query_ids), 500):
+        for assignment_id, query_id, annotator_id, state in session.execute(
+                select(Assignment.id, Assignment.query_id, Assignment.annotator_id, Assignment.state)
+                .where(Assignment.query_id.in_(query_ids[start:start + 500])).with_for_update()):
+            if (query_id, annotator_id) in wanted:
+                existing[(query_id, annotator_id)] = (assignment_id, state)
+    now = utcnow()
+    # A claim for each pair without a claiming assignment, as mark_submitted counts them.
+    claims = Counter(pair[0] for pair in wanted if pair not in existing or existing[pair][1] in (EXPIRED, SKIPPED))
+    new = [{"query_id": query_id, "annotator_id": annotator_id, "state": SUBMITTED, "reserved_until": None,
+            "assigned_by_id": None, "created_at": now, "updated_at": now}
+           for query_id, annotator_id in sorted(wanted - set(existing))]
+    connection = session.connection()
+    if new:
+        connection.execute(insert(Assignment.__table__), new)
+    if existing:
+        table = Assignment.__table__
+        connection.execute(update(table).where(table.c.id == bindparam("target")).values(
+            state=SUBMITTED, reserved_until=None, updated_at=now),
+            [{"target": assignment_id} for assignment_id, _ in existing.values()])
+    if claims:
+        table = Query.__table__
+        added = bindparam("added")
+        connection.execute(update(table).where(table.c.id == bindparam("target")).values(
+            n_claims=table.c.n_claims + added, pool_open=and_(table.c.in_pool, table.c.n_claims + added < overlap)),
+            [{"target": query_id, "added": n} for query_id, n in sorted(claims.items())])
 
 
 def queue_status(session: Session, *, annotator: User) -> dict:

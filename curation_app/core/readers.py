@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 import sys
 import zlib
@@ -25,6 +26,7 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from curation_app.core.errors import InvalidInput
+from curation_app.core.limits import excerpt
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
@@ -168,7 +170,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     record = {}
     for key, value in pairs:
         if key in record:
-            raise NotPlainJson(f"the key {key!r} appears twice in one object (which value is meant?)")
+            raise NotPlainJson(f"the key {excerpt(key)} appears twice in one object (which value is meant?)")
         record[key] = value
     return record
 
@@ -454,10 +456,7 @@ def read_csv(path: Path, on_progress: Callable[[int], None] | None = None) -> It
                 bad_lines[number] = problem
                 text = raw.decode("utf-8", errors="replace")
             assert text is not None
-            if "\x00" in text:
-                bad_lines[number] = "contains a NUL byte"
-                text = text.replace("\x00", "")
-            yield text
+            yield text  # a NUL in a cell is the field limits' to refuse (core/limits.py), naming the column
 
     with _open_binary(path) as handle:
         # strict: an unclosed quote is an error, not a cell that swallows the rest of the file.
@@ -602,6 +601,32 @@ def read_records(path: Path, file_format: str | None = None,
             return file_format, iter([RawRecord("line 1", None, f"the file is {encoding} (it starts with that "
                                                                   "byte-order mark); save it as UTF-8")])
     return file_format, READERS[file_format](path, on_progress)
+
+
+def folder_files(folder: Path) -> tuple[list[Path], list[str]]:
+    """The files a folder import reads: each JSONL, JSON, CSV or Parquet file (optionally .gz) in the
+    folder and below, in name order, and the symlinks skipped because they lead outside it (as paths
+    relative to the folder), so an import never reads what the folder only points at."""
+    root = folder.resolve()
+    files: list[Path] = []
+    skipped: list[str] = []
+    for directory, subfolders, names in os.walk(folder):  # symlinked folders are listed, not entered
+        here = Path(directory)
+        for name in sorted(subfolders + names):
+            path = here / name
+            inside = path.resolve().is_relative_to(root)
+            if path.is_symlink() and not inside:
+                skipped.append(str(path.relative_to(folder)))
+            elif path.is_file() and inside and _format_of_name(path) is not None:
+                files.append(path)
+    return sorted(files), sorted(skipped)
+
+
+def _format_of_name(path: Path) -> str | None:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return _SUFFIXES.get(suffixes[-1]) if suffixes else None
 
 
 def _wide_encoding(start: bytes) -> str | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from curation_app.core.errors import InvalidInput
+from curation_app.core.limits import excerpt
 
 LEVELS = ("interval", "ratio")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -152,12 +153,12 @@ def clean_scores(value: Any, fields: tuple[ScoreField, ...], *, prefix: str = ""
             try:
                 raw = float(raw)
             except ValueError:
-                raise InvalidInput(f"{prefix}{name} {raw!r} is not a number") from None
+                raise InvalidInput(f"{prefix}{name} {excerpt(raw)} is not a number") from None
         if raw is None:
             continue
         number = _number(raw)
         if number is None:
-            raise InvalidInput(f"{prefix}{name} {raw!r} is not a number")
+            raise InvalidInput(f"{prefix}{name} {excerpt(raw)} is not a number")
         if not spec.minimum <= number <= spec.maximum:
             raise InvalidInput(f"{prefix}{name} {_show(number)} is outside {_show(spec.minimum)} to {_show(spec.maximum)}")
         if spec.step is not None:
