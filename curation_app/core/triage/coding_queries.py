@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlmodel import Session
 
 from curation_app.core.languages import FENCE, label_for, language_evidence
@@ -77,24 +77,30 @@ _CODE_START = re.compile(
 # A line that ends like a statement or a block.
 _CODE_END = re.compile(r"(?:[;{}]|\):|\)\s*\{|=>|->)[ \t]*$", re.M)
 _INDENTED_CODE = re.compile(r"^(?: {4}|\t)+\S[^\n]*?(?:[;{}]|[a-z_]\(|\w\[|\w = \S)", re.M)
-# Marks only identifiers and operators make: snake_case, calls, ::, ->, ==, &&; and camelCase, which
-# is also how tools are named (PyQt, QTextEdit, HuggingFace). Each pattern starts with a literal
-# character where it can, so `re` skips ahead to it.
-_OPERATORS = ("::", "->", "++", "&&", "||", "==", "!=", "()", "+=")
-_SNAKE_OR_CALL = re.compile(r"_(?<=[a-z0-9]_)[a-z0-9]|\((?<=\w\()")
-_CAMEL = re.compile(r"[a-z][A-Z]")
+# Marks only identifiers and operators make: snake_case, calls, ::, ->, ==, &&, ++. Each alternative
+# starts with a literal character, so `re` skips ahead to the next candidate.
+_IDENTIFIER = re.compile(r"_(?<=[a-z0-9]_)[a-z0-9]|\((?<=\w\()|::|->|\+\+|\+=|&&|\|\||==|!=")
 # Error output. Phrases are plain substrings of the lowered text; the patterns start with a literal
 # word, so `re` skips to it. An exception name is any word that ends in Error or Exception.
 _ERROR_PHRASES = ("traceback (most recent call last)", "segmentation fault", "core dumped", "undefined reference",
                   "command not found", "npm err!", "errno", "is not defined", "is not a function",
                   "cannot find module", "no module named", "unexpected token", "stack trace", "stacktrace",
                   "compile error", "compiler error", "compilation error", "panicked at", "build failed",
-                  "error: ", "warning: ", "fatal: ", "exit code", "exit status")
+                  "error: ", "warning: ", "fatal: ", "exit code", "exit status", "permission denied",
+                  "no such file or directory")
 _EXCEPTION_NAME = re.compile(r"(?:Error|Exception)\b")
 _ERROR_LINE = re.compile(r"File \".+\", line \d+|\n\s*at [\w.$<>]+\(|error [A-Z]+\d+|\[E\d{3,}\]")
 
 
-def _has_error_output(text: str, lowered: str) -> bool:
+# A text without one of these words has no error output, and the checks above are skipped.
+_ERROR_GATE = frozenset("traceback segmentation dumped undefined command npm errno defined function module token "
+                        "trace stacktrace compile compiler compilation panicked failed error warning fatal exit file "
+                        "at exception denied directory".split())
+
+
+def _has_error_output(text: str, lowered: str, words: set) -> bool:
+    if words.isdisjoint(_ERROR_GATE) and "Error" not in text and "Exception" not in text:
+        return False
     if any(phrase in lowered for phrase in _ERROR_PHRASES) or _ERROR_LINE.search(text):
         return True
     return any(m.start() > 0 and text[m.start() - 1].isalnum() for m in _EXCEPTION_NAME.finditer(text))
@@ -107,6 +113,11 @@ _FILE = re.compile(
     r"|:\\(?<=\b[a-z]:\\)")
 _URL = re.compile(r"https?://\S+|www\.\S+")  # taken out before files and words: page.html is not code
 # A command at the start of a line, with an argument that looks like a flag, a path or a subcommand.
+_SHELL_COMMANDS = frozenset("apt apt-get yum dnf pacman brew pip pip3 conda npm npx yarn pnpm git docker docker-compose "
+                            "kubectl helm terraform curl wget ssh scp rsync chmod chown ls cd mkdir rm cp mv cat grep "
+                            "awk sed find tar unzip ffmpeg systemctl journalctl make cmake gcc g++ clang python "
+                            "python3 node java javac go cargo rustc mvn gradle dotnet nix-shell nix export source "
+                            "echo sudo".split())
 _SHELL = re.compile(
     r"^[ \t]*(?:\$ |# |> |PS [A-Z]:\\[^>]*> )?(?:sudo |nohup )?(?:apt(?:-get)?|yum|dnf|pacman|brew|pip3?|conda|npm"
     r"|npx|yarn|pnpm|git|docker(?:-compose)?|kubectl|helm|terraform|curl|wget|ssh|scp|rsync|chmod|chown|ls|cd|mkdir"
@@ -121,7 +132,13 @@ _MATH = re.compile(r"\\(?:frac|sqrt|ket|bra|sum|int|prod|lim|infty|alpha|beta|ga
                    r"|\$(?=[a-zA-Z\\])[^$\n]{1,40}\$")
 
 # --- words (on the lowered text) -------------------------------------------------------------
-_WORD = re.compile(r"[a-z][a-z0-9+#]*")
+# Words: the lowered text split at anything but letters, digits, + and # (c++, c#), in one pass.
+_WORD_BREAKS = str.maketrans({c: " " for c in "!\"$%&'()*,-./:;<=>?@[\\]^_`{|}~\t\r\n"})
+
+
+def _words(lowered: str) -> set[str]:
+    return set(lowered.translate(_WORD_BREAKS).split())
+
 
 # Programming languages by name. `c` and `r` alone are too often something else; so are the names
 # below, which count half (Java the island, Swift the singer, a pension scheme, an octave).
@@ -226,15 +243,15 @@ def _verb_then_object(lowered: str, verbs: frozenset, words: set, objects: re.Pa
 def _asks_for_code(lowered: str, words: set) -> bool:
     return (_verb_then_object(lowered, _MAKE_VERBS, words, _MADE)
             or _verb_then_object(lowered, _CHANGE_VERBS, words, _CHANGED)
-            or _HOW_TO_PROGRAM.search(lowered) is not None)
+            or (("how " in lowered or "given " in lowered) and _HOW_TO_PROGRAM.search(lowered) is not None))
 
 
 # A question about how to do something: coding when programming words come with it.
 _HOW = re.compile(r"how (?:do|can|to|would|should|could) |what(?:'s| is) the (?:best|right|correct) way to"
-                  r"|is (?:it|there a way) possible|is there a way")
+                  r"|is there a way")
 
 
-FEATURE_NAMES = ("fence", "code_lines", "symbols", "identifiers", "camel_case", "errors", "files", "shell", "terms",
+FEATURE_NAMES = ("fence", "code_lines", "symbols", "identifiers", "errors", "files", "shell", "terms",
                  "strong_terms", "languages", "request", "how", "career", "other_task", "maths", "short")
 # Log-odds weights of the rules, set by hand: each feature's sign and rough size as a person would
 # weigh the cue. `docs/accuracy.md` gives the figures they reach on hand-labelled queries.
@@ -244,14 +261,13 @@ _WEIGHTS = np.array([
     1.3,   # code_lines: log(1 + lines that start or end like code)
     1.5,   # symbols: code punctuation per character, saturating at 4 %
     0.5,   # identifiers: log(1 + snake_case, calls, operators)
-    0.2,   # camel_case: camelCase and tool names (up to 3)
     2.5,   # errors: a traceback, an exception name, a compiler or shell error
     1.2,   # files: a source file name or a system path
     1.5,   # shell: log(1 + command lines)
     1.5,   # terms: log2(1 + distinct programming words, a shared word counting half), up to 4
     0.5,   # strong_terms: distinct words that name code itself, up to 3
     2.0,   # languages: distinct programming languages named (an ambiguous name counts half), up to 2
-    2.0,   # request: "write a function", "fix this code", "in Python", "how do I install"
+    2.0,   # request: "write a function", "fix this code", "how do I install", "given an array"
     0.8,   # how: a how-to question
     -3.0,  # career: careers and studies (up to 2)
     -1.2,  # other_task: distinct words of other tasks, up to 3
@@ -266,32 +282,34 @@ _DETECTOR_CHARS = 1000
 
 
 def features(text: str) -> np.ndarray:
-    """The rules' features of one text (already the first user turn), as a float array."""
+    """The rules' features of one text (already the first user turn), as a float array. Patterns that
+    cannot match are not run: each has a cheap gate (a word or a character the text must hold)."""
     text = _capped(text)
     lowered = text.lower()
     length = len(text)
+    without_urls = _URL.sub(" ", lowered) if "http" in lowered or "www." in lowered else lowered
+    words = _words(without_urls)
     code_lines = len(_CODE_START.findall(text)) + len(_CODE_END.findall(text)) + len(_INDENTED_CODE.findall(text))
     symbols = (length - len(text.translate(_SYMBOLS))) / (length + 40)
-    identifiers = sum(text.count(operator) for operator in _OPERATORS) + len(_SNAKE_OR_CALL.findall(text))
-    without_urls = _URL.sub(" ", lowered) if "http" in lowered or "www." in lowered else lowered
-    words = set(_WORD.findall(without_urls))
+    shell = 0 if words.isdisjoint(_SHELL_COMMANDS) else len(_SHELL.findall(text))
+    fence = ("```" in text or "~~~" in text) and _FENCE_LINE.search(text) is not None
+    maths = ("\\" in text or "$" in text) and _MATH.search(text) is not None
     return np.array([
-        1.0 if _FENCE_LINE.search(text) else 0.0,
+        1.0 if fence else 0.0,
         math.log1p(code_lines),
         min(symbols / 0.04, 1.0),
-        math.log1p(identifiers),
-        min(len(_CAMEL.findall(text)), 3),
-        1.0 if _has_error_output(text, lowered) else 0.0,
+        math.log1p(len(_IDENTIFIER.findall(text))),
+        1.0 if _has_error_output(text, lowered, words) else 0.0,
         1.0 if _FILE.search(without_urls) else 0.0,
-        math.log1p(len(_SHELL.findall(text))),
+        math.log1p(shell),
         math.log2(1 + min(len(words & _PROGRAMMING_TERMS) + 0.5 * len(words & _SHARED_TERMS), 4)),
         min(len(words & _STRONG_TERMS), 3),
         min(len(words & _LANGUAGES) + 0.5 * len(words & _AMBIGUOUS_LANGUAGES), 2),
         1.0 if _asks_for_code(lowered, words) else 0.0,
-        1.0 if _HOW.search(lowered) else 0.0,
+        1.0 if ("how " in lowered or " way" in lowered) and _HOW.search(lowered) else 0.0,
         min(len(words & _CAREER_TERMS), 2),
         min(len(words & _OTHER_TASK_TERMS), 3),
-        1.0 if _MATH.search(text) else 0.0,
+        1.0 if maths else 0.0,
         1.0 if length < 40 else 0.0,
     ])
 
@@ -411,6 +429,16 @@ def training_examples(session: Session) -> tuple[list[str], list[bool]]:
         texts.append(first_user_turn(messages))
         labels.append(not (decision == "reject" and reason == NOT_CODING_REASON))
     return texts, labels
+
+
+def label_counts(session: Session) -> tuple[int, int]:
+    """(coding, not coding) final labels, as `training_examples` counts them, without reading texts."""
+    rows = session.execute(select(FinalLabel.decision, FinalLabel.reject_reason, func.count())
+                           .group_by(FinalLabel.decision, FinalLabel.reject_reason)).all()
+    positives = sum(n for decision, reason, n in rows
+                    if decision == "keep" or (decision == "reject" and reason and reason != NOT_CODING_REASON))
+    negatives = sum(n for decision, reason, n in rows if decision == "reject" and reason == NOT_CODING_REASON)
+    return positives, negatives
 
 
 @dataclass

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import func, select, true, update
+from sqlalchemy import and_, func, select, true, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -204,8 +204,8 @@ def _scorer_and_scope(session: Session, rescore: bool) -> tuple[coding_queries.C
 def _score(scorer: coding_queries.CodingScorer, rows: list[tuple[int, list]],
            on_progress: Callable[[int], None] | None = None) -> dict[int, float]:
     scores: dict[int, float] = {}
-    for start in range(0, len(rows), CODING_PAGE):
-        page = rows[start:start + CODING_PAGE]
+    for start in range(0, len(rows), triage.PROGRESS_EVERY):  # running totals as often as the other checks
+        page = rows[start:start + triage.PROGRESS_EVERY]
         values = scorer.scores([coding_queries.first_user_turn(messages) for _, messages in page])
         scores.update(zip((query_id for query_id, _ in page), values.tolist()))
         if on_progress:
@@ -276,9 +276,12 @@ def find_coding_scores(session: Session, *, actor: User, rescore: bool = False,
     on_progress = progress("coding score", total) if progress and total else None
     scores: dict[int, float] = {}
     for page in _pages_to_score(session, everything):
-        scores.update(_score(scorer, page))
-        if on_progress:
-            on_progress(len(scores))
+        before = len(scores)
+
+        def page_progress(count: int, before: int = before) -> None:
+            on_progress(before + count)  # type: ignore[misc]
+
+        scores.update(_score(scorer, page, page_progress if on_progress else None))
     return CodingFindings(scores, scorer.describe(), scorer.fingerprint, everything)
 
 
@@ -296,6 +299,38 @@ def coding_beside_writers(*, actor: User, engine: Engine | None = None, rescore:
         findings = find_coding_scores(session, actor=actor, rescore=rescore, **options)
     with session_scope(engine) as session:
         return store_coding_scores(session, actor=actor, findings=findings)
+
+
+def coding_overview(session: Session, *, actor: User, min_score: float, lowest_first: bool = False,
+                    limit: int = 200) -> dict:
+    """The triage page's view of the coding score: the counts, a histogram in tenths, the queries at
+    or above `min_score` (id, score, the start of the text; the lowest scores first with
+    `lowest_first`, to look at the borderline ones), what wrote the stored scores, and the final labels
+    the model would learn from."""
+    require_role(actor, Role.LEAD, Role.ADMIN)
+    score = Query.coding_score
+    # Tenths by comparison, not floor() or a cast: SQLite may lack floor and PostgreSQL's cast rounds.
+    histogram = session.execute(select(*(
+        func.count().filter(and_(score >= index / 10, score < (index + 1) / 10) if index < 9 else score >= 0.9)
+        for index in range(10)))).one()
+    order = Query.coding_score.asc() if lowest_first else Query.coding_score.desc()
+    rows = session.execute(select(Query.public_id, Query.coding_score, Query.messages)
+                           .where(coding_queries.coding_filter(min_score)).order_by(order, Query.id)
+                           .limit(limit)).all()
+    last = session.execute(select(AuditLog.new, AuditLog.at).where(AuditLog.entity == "coding_score")
+                           .order_by(AuditLog.id.desc()).limit(1)).first()
+    positives, negatives = coding_queries.label_counts(session)
+    return {
+        **coding_counts(session),
+        "shown_from": min_score,
+        "matching": session.execute(select(func.count()).select_from(Query)
+                                    .where(coding_queries.coding_filter(min_score))).scalar_one(),
+        "histogram": [int(count) for count in histogram],
+        "queries": [{"id": public_id, "score": score,
+                     "text": coding_queries.first_user_turn(messages)[:300]} for public_id, score, messages in rows],
+        "last_run": None if last is None else {"scorer": last[0].get("scorer"), "at": last[1]},
+        "labels": {"coding": positives, "not_coding": negatives, "needed": coding_queries.MIN_LABELS_PER_CLASS},
+    }
 
 
 def _query(session: Session, public_id: str) -> Query:
