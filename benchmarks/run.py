@@ -506,9 +506,13 @@ def _coding_score_texts(n: int) -> list[str]:
 @benchmark
 def coding_score(n: int, workdir: Path) -> list[dict]:
     """The coding-query score of n queries (half coding, half not) by the rules, and by the model
-    trained on 400 of them, vs exact-duplicate hashing of the same texts."""
-    from curation_app.core.importer import content_hash
+    trained on 400 of them, vs exact-duplicate hashing of the same texts; and the triage step that
+    reads n stored queries, scores them and writes the scores (SQLite)."""
+    from curation_app import database
+    from curation_app.core.auth import command_line_actor
+    from curation_app.core.importer import content_hash, import_file
     from curation_app.core.triage import coding_queries
+    from curation_app.core.triage import database as triage_db
 
     texts = _coding_score_texts(n)
     baseline = timed(lambda: {content_hash([{"role": "user", "content": t}]) for t in texts})
@@ -521,12 +525,22 @@ def coding_score(n: int, workdir: Path) -> list[dict]:
     model_scores: list = []
     model_value = timed(lambda: model_scores.append(model.scores(texts)))
     per_query = 1e6 / len(texts)
+    url = f"sqlite:///{workdir / 'coding.sqlite'}"
+    database.upgrade(url)
+    engine = database.get_engine(url)
+    path = write_jsonl([{"id": f"cs-{i:07d}", "prompt": text} for i, text in enumerate(texts)], workdir / "q.jsonl")
+    import_file(path, actor=command_line_actor(), engine=engine)
+    report: dict = {}
+    step = timed(lambda: report.update(triage_db.coding_beside_writers(actor=command_line_actor(), engine=engine)))
     return [row(f"coding score of {n:,} queries by the rules vs exact-duplicate hashing", value, baseline,
                 note=f"{value * per_query:.0f} us a query; {agreement:.1%} of the synthetic half-coding set "
                      f"scored on the right side of 0.5"),
             row(f"coding score of {n:,} queries by the model trained on final labels vs exact-duplicate hashing",
                 model_value, baseline, note=f"{model_value * per_query:.0f} us a query (the rules' features, "
-                                            "hashed words and a logistic regression)")]
+                                            "hashed words and a logistic regression)"),
+            row(f"triage's coding step on {n:,} stored queries (read, score by the rules, bulk UPDATE, SQLite) "
+                "vs exact-duplicate hashing", step, baseline,
+                note=f"{report['scored']:,} scored, {report['coding']:,} at or above {report['threshold']:g}")]
 
 
 def _concurrent_annotators(url: str, workdir: Path, n_annotators: int, per_annotator: int) -> dict:

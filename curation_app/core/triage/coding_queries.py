@@ -284,6 +284,10 @@ _DETECTOR_CHARS = 1000
 def features(text: str) -> np.ndarray:
     """The rules' features of one text (already the first user turn), as a float array. Patterns that
     cannot match are not run: each has a cheap gate (a word or a character the text must hold)."""
+    return _features_and_words(text)[0]
+
+
+def _features_and_words(text: str) -> tuple[np.ndarray, set[str]]:
     text = _capped(text)
     lowered = text.lower()
     length = len(text)
@@ -311,7 +315,7 @@ def features(text: str) -> np.ndarray:
         min(len(words & _OTHER_TASK_TERMS), 3),
         1.0 if maths else 0.0,
         1.0 if length < 40 else 0.0,
-    ])
+    ]), words
 
 
 def feature_matrix(texts: list[str]) -> np.ndarray:
@@ -319,6 +323,15 @@ def feature_matrix(texts: list[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, len(FEATURE_NAMES)))
     return np.vstack([features(text) for text in texts])
+
+
+def _features_and_word_lists(texts: list[str]) -> tuple[np.ndarray, list[list[str]]]:
+    rows, words = [], []
+    for text in texts:
+        row, text_words = _features_and_words(text)
+        rows.append(row)
+        words.append(sorted(text_words))
+    return (np.vstack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)))), words
 
 
 def language_confidence(text: str) -> float:
@@ -364,10 +377,6 @@ def rule_score(text: str) -> float:
 
 # --- the model learnt from final labels ------------------------------------------------------
 
-def _model_text(text: str) -> str:
-    return _capped(text)[:1500].lower()
-
-
 @dataclass
 class CodingModel:
     """A logistic regression over the rules' features, their log-odds and hashed words, trained on the
@@ -382,22 +391,18 @@ class CodingModel:
         return self.pipeline.predict_proba(_model_inputs(texts))[:, 1]
 
 
-def _hashed_words():  # type: ignore[no-untyped-def]
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    # Words and word pairs, hashed: no vocabulary to store, the same columns for any text.
-    return HashingVectorizer(n_features=2 ** 16, ngram_range=(1, 2), alternate_sign=False, norm="l2",
-                             token_pattern=r"[a-z_][a-z0-9_+#.]*[a-z0-9_+#]|[a-z]", lowercase=False)
-
-
 def _model_inputs(texts: list[str]):  # type: ignore[no-untyped-def]
+    """The rules' features, their log-odds, and the text's distinct words hashed into 2**16 columns
+    (no vocabulary to store; the words are the ones the rules already split out)."""
     from scipy import sparse
+    from sklearn.feature_extraction import FeatureHasher
+    from sklearn.preprocessing import normalize
 
-    matrix = feature_matrix(texts)
+    matrix, words = _features_and_word_lists(texts)
     logits = rule_logits(texts, matrix)
-    dense = np.column_stack([matrix, logits / 4.0])
-    return sparse.hstack([sparse.csr_matrix(dense), _hashed_words().transform([_model_text(t) for t in texts])],
-                         format="csr")
+    hashed = FeatureHasher(n_features=2 ** 16, input_type="string", alternate_sign=False).transform(words)
+    dense = sparse.csr_matrix(np.column_stack([matrix, logits / 4.0]))
+    return sparse.hstack([dense, normalize(hashed)], format="csr")
 
 
 def fit_model(texts: list[str], labels: list[bool], *, seed: int = 0) -> CodingModel:
