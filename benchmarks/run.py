@@ -538,9 +538,10 @@ def coding_score(n: int, workdir: Path) -> list[dict]:
             row(f"coding score of {n:,} queries by the model trained on final labels vs exact-duplicate hashing",
                 model_value, baseline, note=f"{model_value * per_query:.0f} us a query (the rules' features, "
                                             "hashed words and a logistic regression)"),
-            row(f"triage's coding step on {n:,} stored queries (read, score by the rules, bulk UPDATE, SQLite) "
-                "vs exact-duplicate hashing", step, baseline,
-                note=f"{report['scored']:,} scored, {report['coding']:,} at or above {report['threshold']:g}")]
+            row(f"triage's coding step on {n:,} stored queries vs exact-duplicate hashing", step, baseline,
+                note=f"SQLite: first turns read by JSON path, scored by the rules (in worker processes from "
+                     f"{coding_queries.PARALLEL_FROM:,}), bulk UPDATE; {report['scored']:,} scored, "
+                     f"{report['coding']:,} at or above {report['threshold']:g}")]
 
 
 def _concurrent_annotators(url: str, workdir: Path, n_annotators: int, per_annotator: int) -> dict:

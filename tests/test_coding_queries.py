@@ -192,6 +192,30 @@ def test_many_queries_are_written_with_few_statements(engine, admin, tmp_path):
     assert len(statements) < 100  # twelve texts, a few distinct scores: not one statement a query
 
 
+def test_the_first_user_turn_is_scored_even_after_a_system_message(engine, admin, tmp_path, cli):
+    rows = [{"id": "sys", "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                                       {"role": "user", "content": TRACEBACK},
+                                       {"role": "assistant", "content": "Check len(values) first."},
+                                       {"role": "user", "content": "Write a poem about it instead."}]},
+            {"id": "plain", "messages": [{"role": "user", "content": NOT_CODING["recipe"]}]}]
+    _import(engine, admin, tmp_path, rows)
+    assert cli("triage", "--coding").code == 0
+    stored = _scores(engine)
+    assert stored["sys"] >= 0.9 and stored["plain"] < 0.25
+    assert coding_queries.first_user_turn(rows[0]["messages"]) == TRACEBACK
+
+
+def test_big_batches_are_scored_in_worker_processes_to_the_same_scores():
+    texts = [*CODING.values(), *NOT_CODING.values()] * 300
+    scorer = coding_queries.CodingScorer(None)
+    seen: list[int] = []
+    with coding_queries.BatchScorer(scorer, workers=2, parallel_from=0) as scoring:
+        parallel = scoring.scores(texts, seen.append)
+        assert scoring._pool is not None  # the work went to the workers
+    assert (parallel == scorer.scores(texts)).all()
+    assert seen == list(range(coding_queries.CHUNK, len(texts), coding_queries.CHUNK)) + [len(texts)]
+
+
 # --- the model learnt from final labels -----------------------------------------------------
 
 BAKING = ["sourdough starter", "proofing basket", "oven spring", "crumb structure", "rye flour", "levain"]

@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from multiprocessing import get_context
+from typing import Any, Callable
 
 import numpy as np
 from sqlalchemy import and_, func, select
@@ -463,6 +466,64 @@ class CodingScorer:
     def describe(self) -> dict:
         return {"scorer": "model" if self.model else "rules", "positives": self.positives,
                 "negatives": self.negatives, "min_per_class": MIN_LABELS_PER_CLASS}
+
+
+# Batches this big are scored in worker processes, one a core: starting them costs about a second.
+PARALLEL_FROM = 20_000
+CHUNK = 1000  # texts a worker scores at a time (and how often progress is reported)
+_worker_scorer: CodingScorer | None = None
+
+
+def _start_worker(scorer: CodingScorer) -> None:
+    global _worker_scorer
+    _worker_scorer = scorer
+
+
+def _score_in_worker(texts: list[str]) -> np.ndarray:
+    assert _worker_scorer is not None
+    return _worker_scorer.scores(texts)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+class BatchScorer:
+    """Scores batches of texts with one scorer; a big batch is split between worker processes
+    (spawned, so it is safe inside the web server's threads). One pool serves every batch of a run:
+    use it as a context manager."""
+
+    def __init__(self, scorer: CodingScorer, *, workers: int | None = None, parallel_from: int = PARALLEL_FROM):
+        self.scorer = scorer
+        self.workers = min(_cores(), 4) if workers is None else workers
+        self.parallel_from = parallel_from
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> BatchScorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def scores(self, texts: list[str], on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """The scores of `texts` in order; `on_progress` gets the running count after each chunk."""
+        chunks = [texts[start:start + CHUNK] for start in range(0, len(texts), CHUNK)]
+        if self.workers < 2 or len(texts) < self.parallel_from:
+            results: Any = (self.scorer.scores(chunk) for chunk in chunks)
+        else:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
+                                                 initializer=_start_worker, initargs=(self.scorer,))
+            results = self._pool.map(_score_in_worker, chunks)
+        found, done = [], 0
+        for values in results:
+            found.append(values)
+            done += len(values)
+            if on_progress:
+                on_progress(done)
+        return np.concatenate(found) if found else np.zeros(0)
 
 
 def current_scorer(session: Session, *, seed: int = 0) -> CodingScorer:

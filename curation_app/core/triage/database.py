@@ -36,8 +36,8 @@ from curation_app.database import read_scope, session_scope
 from curation_app.models import AuditLog, Query, Role, User
 
 REDACTION = "[REDACTED]"
-CODING_PAGE = 5000  # queries read, scored and written per round when the coding score runs on its own
-UPDATE_IDS = 900  # ids per UPDATE ... WHERE id IN (...), under every backend's parameter limit
+CODING_PAGE = 50_000  # queries read and scored per round when the coding score runs on its own
+UPDATE_IDS = 900  # ids per ... WHERE id IN (...), under every backend's parameter limit
 
 
 def _user_text(messages: list[dict]) -> str:
@@ -116,9 +116,11 @@ def find_problems(
         if secrets_progress and (position % triage.PROGRESS_EVERY == 0 or position == len(texts)):
             secrets_progress(position)
     scorer, everything = _scorer_and_scope(session, rescore_coding)
-    pending = [(query_id, messages) for query_id, _, messages, score in rows if everything or score is None]
-    coding = CodingFindings(_score(scorer, pending, tracker("coding score") if pending else None),
-                            scorer.describe(), scorer.fingerprint, everything)
+    pending = [(query_id, coding_queries.first_user_turn(messages))
+               for query_id, _, messages, score in rows if everything or score is None]
+    with coding_queries.BatchScorer(scorer) as scoring:
+        scores = _score(scoring, pending, tracker("coding score") if pending else None)
+    coding = CodingFindings(scores, scorer.describe(), scorer.fingerprint, everything)
     return Findings(len(texts), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold, coding)
 
 
@@ -201,16 +203,11 @@ def _scorer_and_scope(session: Session, rescore: bool) -> tuple[coding_queries.C
     return scorer, rescore or _last_scorer(session) != scorer.fingerprint
 
 
-def _score(scorer: coding_queries.CodingScorer, rows: list[tuple[int, list]],
+def _score(scoring: coding_queries.BatchScorer, rows: list[tuple[int, str]],
            on_progress: Callable[[int], None] | None = None) -> dict[int, float]:
-    scores: dict[int, float] = {}
-    for start in range(0, len(rows), triage.PROGRESS_EVERY):  # running totals as often as the other checks
-        page = rows[start:start + triage.PROGRESS_EVERY]
-        values = scorer.scores([coding_queries.first_user_turn(messages) for _, messages in page])
-        scores.update(zip((query_id for query_id, _ in page), values.tolist()))
-        if on_progress:
-            on_progress(len(scores))
-    return scores
+    """(query id, text) -> {query id: score}."""
+    values = scoring.scores([text for _, text in rows], on_progress)
+    return dict(zip((query_id for query_id, _ in rows), values.tolist()))
 
 
 def _write_scores(session: Session, scores: dict[int, float]) -> None:
@@ -250,19 +247,28 @@ def store_coding_scores(session: Session, *, actor: User, findings: CodingFindin
     return report
 
 
-def _pages_to_score(session: Session, everything: bool) -> Iterable[list[tuple[int, list]]]:
-    """(id, messages) of the queries to score, a page at a time in id order (keyset paging: a page's
-    texts are in memory only while it is scored)."""
+def _pages_to_score(session: Session, everything: bool) -> Iterable[list[tuple[int, str]]]:
+    """(id, first user turn) of the queries to score, a page at a time in id order (keyset paging:
+    only a page's texts are in memory). The first message is read with the database's JSON path
+    operators, not the whole conversation; a conversation that starts with another role is read whole."""
+    first = Query.messages[0]
     after = 0
     while True:
-        query = select(Query.id, Query.messages).where(Query.id > after).order_by(Query.id).limit(CODING_PAGE)
+        query = (select(Query.id, first["role"].as_string(), first["content"].as_string())
+                 .where(Query.id > after).order_by(Query.id).limit(CODING_PAGE))
         if not everything:
             query = query.where(Query.coding_score.is_(None))
-        page = [(query_id, messages) for query_id, messages in session.execute(query).all()]
-        if not page:
+        rows = session.execute(query).all()
+        if not rows:
             return
-        yield page
-        after = page[-1][0]
+        others = [query_id for query_id, role, _ in rows if role != "user"]
+        whole: dict[int, list] = {}
+        for start in range(0, len(others), UPDATE_IDS):
+            whole.update(session.execute(select(Query.id, Query.messages)
+                                         .where(Query.id.in_(others[start:start + UPDATE_IDS]))).all())
+        yield [(query_id, text if role == "user" else coding_queries.first_user_turn(whole[query_id]))
+               for query_id, role, text in rows]
+        after = rows[-1][0]
 
 
 def find_coding_scores(session: Session, *, actor: User, rescore: bool = False,
@@ -275,13 +281,14 @@ def find_coding_scores(session: Session, *, actor: User, rescore: bool = False,
         true() if everything else Query.coding_score.is_(None))).scalar_one()
     on_progress = progress("coding score", total) if progress and total else None
     scores: dict[int, float] = {}
-    for page in _pages_to_score(session, everything):
-        before = len(scores)
+    with coding_queries.BatchScorer(scorer) as scoring:
+        for page in _pages_to_score(session, everything):
+            before = len(scores)
 
-        def page_progress(count: int, before: int = before) -> None:
-            on_progress(before + count)  # type: ignore[misc]
+            def page_progress(count: int, before: int = before) -> None:
+                on_progress(before + count)  # type: ignore[misc]
 
-        scores.update(_score(scorer, page, page_progress if on_progress else None))
+            scores.update(_score(scoring, page, page_progress if on_progress else None))
     return CodingFindings(scores, scorer.describe(), scorer.fingerprint, everything)
 
 
