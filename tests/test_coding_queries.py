@@ -35,8 +35,8 @@ JAVA_TRACE = ('Exception in thread "main" java.lang.NullPointerException\n'
 CODING = {
     "fenced": "Why does this print None?\n```python\ndef f(x):\n    print(x)\n\nprint(f(3))\n```",
     "function": "Write a Python function that returns the n-th Fibonacci number.",
-    "unfenced C": ("#include <stdio.h>\nint main(void) {\n    int i;\n    for (i = 0; i < 10; i++) printf(\"%d\\n\", i);\n"
-                   "    return 0;\n}"),
+    "unfenced C": ("#include <stdio.h>\nint main(void) {\n    int i;\n"
+                   "    for (i = 0; i < 10; i++) printf(\"%d\\n\", i);\n    return 0;\n}"),
     "git": "How do I undo a git commit that I haven't pushed yet?",
     "sql": "SELECT name, COUNT(*) FROM orders GROUP BY name HAVING COUNT(*) > 5 -- why is this slow on a big table?",
     "exercise": "Given an array of integers nums and an integer target, return the indices of the two numbers "
@@ -205,14 +205,11 @@ def test_the_first_user_turn_is_scored_even_after_a_system_message(engine, admin
     assert coding_queries.first_user_turn(rows[0]["messages"]) == TRACEBACK
 
 
-def test_big_batches_are_scored_in_worker_processes_to_the_same_scores():
+def test_scores_come_in_chunks_with_running_totals():
     texts = [*CODING.values(), *NOT_CODING.values()] * 300
     scorer = coding_queries.CodingScorer(None)
     seen: list[int] = []
-    with coding_queries.BatchScorer(scorer, workers=2, parallel_from=0) as scoring:
-        parallel = scoring.scores(texts, seen.append)
-        assert scoring._pool is not None  # the work went to the workers
-    assert (parallel == scorer.scores(texts)).all()
+    assert (coding_queries.score_in_chunks(scorer, texts, seen.append) == scorer.scores(texts)).all()
     assert seen == list(range(coding_queries.CHUNK, len(texts), coding_queries.CHUNK)) + [len(texts)]
 
 
@@ -233,8 +230,8 @@ def _labelled_project(engine, admin, folder: Path, *, n_coding: int, n_not: int)
         labels += [label(f"bread{i}", who, decision="reject" if reason else "keep", reject_reason=reason)
                    for who in ("ann_a", "ann_b")]
     for i in range(n_not):
-        rows.append({"id": f"poem{i}", "prompt": f"Poem {i}: write a few lines about {rng.choice(['rain', 'snow', 'sea'])}"
-                                                 f" and {rng.choice(['love', 'time', 'home'])}."})
+        subject = f"{rng.choice(['rain', 'snow', 'sea'])} and {rng.choice(['love', 'time', 'home'])}"
+        rows.append({"id": f"poem{i}", "prompt": f"Poem {i}: write a few lines about {subject}."})
         labels += [label(f"poem{i}", who, decision="reject", reject_reason=coding_queries.NOT_CODING_REASON)
                    for who in ("ann_a", "ann_b")]
     rows.append({"id": "unlabelled-bread", "prompt": "Why does my levain smell sour and the oven spring stay flat?"})
@@ -270,11 +267,10 @@ def test_the_model_takes_over_with_enough_final_labels_of_each_class_and_rescore
 
 def test_rejects_without_a_reason_teach_nothing(engine, admin, tmp_path):
     _import(engine, admin, tmp_path)
+    rejects = {"c0": "", "n0": coding_queries.NOT_CODING_REASON, "c1": "too trivial"}
     annotation_io.import_annotations(write_csv(tmp_path / "l.csv", [
-        label("c0", who, decision="reject", reject_reason="") for who in ("ann_a", "ann_b")] + [
-        label("n0", who, decision="reject", reject_reason=coding_queries.NOT_CODING_REASON) for who in ("ann_a", "ann_b")]
-        + [label("c1", who, decision="reject", reject_reason="too trivial") for who in ("ann_a", "ann_b")]),
-        actor=admin, engine=engine)
+        label(query_id, who, decision="reject", reject_reason=reason)
+        for query_id, reason in rejects.items() for who in ("ann_a", "ann_b")]), actor=admin, engine=engine)
     with session_scope(engine) as session:
         adjudicate.apply_rule(session, actor=admin)
         texts, classes = coding_queries.training_examples(session)
@@ -294,7 +290,10 @@ def test_the_filter_and_the_threshold_setting_select_the_coding_queries(engine, 
     with session_scope(engine) as session:
         triage_db.score_coding_queries(session, actor=admin)
         session.execute(update(Query).where(Query.public_id == "n0").values(coding_score=None))
-        count = lambda condition: session.execute(select(func.count()).select_from(Query).where(condition)).scalar_one()  # noqa: E731
+
+        def count(condition) -> int:  # noqa: ANN001
+            return session.execute(select(func.count()).select_from(Query).where(condition)).scalar_one()
+
         assert count(coding_queries.coding_filter(0.0)) == 11  # an unscored query never passes
         assert count(coding_queries.coding_filter(0.5)) == 6
         assert count(coding_queries.coding_only(session)) == 6

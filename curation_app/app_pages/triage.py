@@ -180,9 +180,9 @@ with coding_tab:
              f"{overview['not_scored']} not scored yet. Scores come from {scorer}.")
     st.bar_chart({"queries": overview["histogram"]}, x_label="score, in tenths (0 = 0.0 to 0.1)",
                  y_label="queries", height=180)
+    listed = len(overview["queries"])
     st.caption(f"{overview['matching']} queries score at least {shown_from:g}"
-               + (f"; the first {len(overview['queries'])} are listed." if overview["matching"] > len(overview["queries"])
-                  else "."))
+               + (f"; the first {listed} are listed." if overview["matching"] > listed else "."))
     if overview["queries"]:
         # A dataframe shows the texts as plain text, never as markup.
         st.dataframe([{"id": q["id"], "score": q["score"], "text": q["text"]} for q in overview["queries"]],

@@ -18,21 +18,23 @@ Two scorers, both looking only at the first user turn, cut to `MAX_CHARS`:
   "not a coding query"; not coding = rejected as "not a coding query". It reads the rules'
   features and the words, so it starts from the rules and corrects them where the labels disagree.
 
-For other code, the filter is `coding_filter(min_score)`, a SQLAlchemy condition on Query, and
-`coding_only(session)`: the same at the project's `coding_threshold` setting (default 0.5). A
-query without a score (None) never passes the filter; `python -m curation_app triage --coding`
-scores them.
+The filter, for any code that selects queries (assignment's `--coding-only`, sampling, reports):
+
+    from curation_app.core.triage.coding_queries import coding_filter, coding_only
+    select(Query).where(coding_only(session))   # at the project's `coding_threshold` (default 0.5)
+    select(Query).where(coding_filter(0.8))     # at a threshold of the caller's own
+
+A query not scored yet (coding_score None) never passes: a caller should say so rather than drop
+it silently, as `queue.assign` does. Triage scores new queries (`python -m curation_app triage`,
+which also runs after every import), and `triage --coding` runs the score alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import Any, Callable
 
 import numpy as np
@@ -45,7 +47,9 @@ from curation_app.models import FinalLabel, Query
 
 # Change it when the rules change: scores written by another version are then written again.
 RULES_VERSION = "rules-1"
-MAX_CHARS = 3000  # the head of a long query, plus its last `TAIL_CHARS` (where the question often is)
+# A long query is read as its first MAX_CHARS - TAIL_CHARS characters and its last TAIL_CHARS (where
+# the question, or a pasted trace, often is).
+MAX_CHARS = 3000
 TAIL_CHARS = 500
 MIN_LABELS_PER_CLASS = 50
 NOT_CODING_REASON = "not a coding query"
@@ -116,11 +120,12 @@ _FILE = re.compile(
     r"|:\\(?<=\b[a-z]:\\)")
 _URL = re.compile(r"https?://\S+|www\.\S+")  # taken out before files and words: page.html is not code
 # A command at the start of a line, with an argument that looks like a flag, a path or a subcommand.
-_SHELL_COMMANDS = frozenset("apt apt-get yum dnf pacman brew pip pip3 conda npm npx yarn pnpm git docker docker-compose "
-                            "kubectl helm terraform curl wget ssh scp rsync chmod chown ls cd mkdir rm cp mv cat grep "
-                            "awk sed find tar unzip ffmpeg systemctl journalctl make cmake gcc g++ clang python "
-                            "python3 node java javac go cargo rustc mvn gradle dotnet nix-shell nix export source "
-                            "echo sudo".split())
+_SHELL_COMMANDS = frozenset("""
+    apt apt-get yum dnf pacman brew pip pip3 conda npm npx yarn pnpm git docker docker-compose kubectl helm terraform
+    curl wget ssh scp rsync chmod chown ls cd mkdir rm cp mv cat grep awk sed find tar unzip ffmpeg systemctl
+    journalctl make cmake gcc g++ clang python python3 node java javac go cargo rustc mvn gradle dotnet nix-shell nix
+    export source echo sudo
+""".split())
 _SHELL = re.compile(
     r"^[ \t]*(?:\$ |# |> |PS [A-Z]:\\[^>]*> )?(?:sudo |nohup )?(?:apt(?:-get)?|yum|dnf|pacman|brew|pip3?|conda|npm"
     r"|npx|yarn|pnpm|git|docker(?:-compose)?|kubectl|helm|terraform|curl|wget|ssh|scp|rsync|chmod|chown|ls|cd|mkdir"
@@ -213,9 +218,9 @@ _MAKE_VERBS = frozenset("write create make build generate give show provide impl
 # Words before the object that make it something else: a video script, a sales app pitch.
 _NOT_CODE = r"(?!(?:video|animation|movie|film|podcast|youtube|sales|speech|radio|tv|comic|story|ad|commercial|play)\b)"
 _MADE = re.compile(
-    rf"(?: {_NOT_CODE}[\w.+#'-]+){{0,3}}? (?:code|codes|function|functions|script|scripts|program|programs|class|method|query"
-    r"|queries|regex|regexp|snippet|module|plugin|extension|library|api|endpoint|app|application|bot|chatbot|cli"
-    r"|component|algorithm|implementation|unit tests?|test cases?|testbench|shader|kernel|macro|dockerfile"
+    rf"(?: {_NOT_CODE}[\w.+#'-]+){{0,3}}? (?:code|codes|function|functions|script|scripts|program|programs|class"
+    r"|method|query|queries|regex|regexp|snippet|module|plugin|extension|library|api|endpoint|app|application|bot"
+    r"|chatbot|cli|component|algorithm|implementation|unit tests?|test cases?|testbench|shader|kernel|macro|dockerfile"
     r"|makefile|one[- ]?liner|routine|subroutine|middleware|controller|schema|struct|enum|interface|boilerplate"
     r"|service|website|web ?page|web ?app|scraper|parser|fuzzer|config|configuration|svg|html|css|sql|xaml|json"
     r"|yaml|xml|regular expression)\b")
@@ -468,62 +473,19 @@ class CodingScorer:
                 "negatives": self.negatives, "min_per_class": MIN_LABELS_PER_CLASS}
 
 
-# Batches this big are scored in worker processes, one a core: starting them costs about a second.
-PARALLEL_FROM = 20_000
-CHUNK = 1000  # texts a worker scores at a time (and how often progress is reported)
-_worker_scorer: CodingScorer | None = None
+CHUNK = 1000  # texts scored at a time (and how often progress is reported)
 
 
-def _start_worker(scorer: CodingScorer) -> None:
-    global _worker_scorer
-    _worker_scorer = scorer
-
-
-def _score_in_worker(texts: list[str]) -> np.ndarray:
-    assert _worker_scorer is not None
-    return _worker_scorer.scores(texts)
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-class BatchScorer:
-    """Scores batches of texts with one scorer; a big batch is split between worker processes
-    (spawned, so it is safe inside the web server's threads). One pool serves every batch of a run:
-    use it as a context manager."""
-
-    def __init__(self, scorer: CodingScorer, *, workers: int | None = None, parallel_from: int = PARALLEL_FROM):
-        self.scorer = scorer
-        self.workers = min(_cores(), 4) if workers is None else workers
-        self.parallel_from = parallel_from
-        self._pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> BatchScorer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-
-    def scores(self, texts: list[str], on_progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """The scores of `texts` in order; `on_progress` gets the running count after each chunk."""
-        chunks = [texts[start:start + CHUNK] for start in range(0, len(texts), CHUNK)]
-        if self.workers < 2 or len(texts) < self.parallel_from:
-            results: Any = (self.scorer.scores(chunk) for chunk in chunks)
-        else:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
-                                                 initializer=_start_worker, initargs=(self.scorer,))
-            results = self._pool.map(_score_in_worker, chunks)
-        found, done = [], 0
-        for values in results:
-            found.append(values)
-            done += len(values)
-            if on_progress:
-                on_progress(done)
-        return np.concatenate(found) if found else np.zeros(0)
+def score_in_chunks(scorer: CodingScorer, texts: list[str],
+                    on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """The scores of `texts` in order; `on_progress` gets the running count after each chunk."""
+    found, done = [], 0
+    for start in range(0, len(texts), CHUNK):
+        found.append(scorer.scores(texts[start:start + CHUNK]))
+        done += len(found[-1])
+        if on_progress:
+            on_progress(done)
+    return np.concatenate(found) if found else np.zeros(0)
 
 
 def current_scorer(session: Session, *, seed: int = 0) -> CodingScorer:

@@ -118,8 +118,7 @@ def find_problems(
     scorer, everything = _scorer_and_scope(session, rescore_coding)
     pending = [(query_id, coding_queries.first_user_turn(messages))
                for query_id, _, messages, score in rows if everything or score is None]
-    with coding_queries.BatchScorer(scorer) as scoring:
-        scores = _score(scoring, pending, tracker("coding score") if pending else None)
+    scores = _score(scorer, pending, tracker("coding score") if pending else None)
     coding = CodingFindings(scores, scorer.describe(), scorer.fingerprint, everything)
     return Findings(len(texts), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold, coding)
 
@@ -203,10 +202,10 @@ def _scorer_and_scope(session: Session, rescore: bool) -> tuple[coding_queries.C
     return scorer, rescore or _last_scorer(session) != scorer.fingerprint
 
 
-def _score(scoring: coding_queries.BatchScorer, rows: list[tuple[int, str]],
+def _score(scorer: coding_queries.CodingScorer, rows: list[tuple[int, str]],
            on_progress: Callable[[int], None] | None = None) -> dict[int, float]:
     """(query id, text) -> {query id: score}."""
-    values = scoring.scores([text for _, text in rows], on_progress)
+    values = coding_queries.score_in_chunks(scorer, [text for _, text in rows], on_progress)
     return dict(zip((query_id for query_id, _ in rows), values.tolist()))
 
 
@@ -281,14 +280,13 @@ def find_coding_scores(session: Session, *, actor: User, rescore: bool = False,
         true() if everything else Query.coding_score.is_(None))).scalar_one()
     on_progress = progress("coding score", total) if progress and total else None
     scores: dict[int, float] = {}
-    with coding_queries.BatchScorer(scorer) as scoring:
-        for page in _pages_to_score(session, everything):
-            before = len(scores)
+    for page in _pages_to_score(session, everything):
+        before = len(scores)
 
-            def page_progress(count: int, before: int = before) -> None:
-                on_progress(before + count)  # type: ignore[misc]
+        def page_progress(count: int, before: int = before) -> None:
+            on_progress(before + count)  # type: ignore[misc]
 
-            scores.update(_score(scoring, page, page_progress if on_progress else None))
+        scores.update(_score(scorer, page, page_progress if on_progress else None))
     return CodingFindings(scores, scorer.describe(), scorer.fingerprint, everything)
 
 
