@@ -172,8 +172,8 @@ def test_the_coding_step_refuses_the_other_checks_options_and_annotators(engine,
 
 
 def test_many_queries_are_written_with_few_statements(engine, admin, tmp_path):
-    rows = [{"id": f"m{i}", "prompt": (CODING if i % 2 else NOT_CODING)[list(CODING if i % 2 else NOT_CODING)[i % 6]]
-             + f" (case {i})"} for i in range(2500)]
+    texts = [*CODING.values(), *NOT_CODING.values()]
+    rows = [{"id": f"m{i}", "prompt": f"{texts[i % len(texts)]} (case {i})"} for i in range(2500)]
     _import(engine, admin, tmp_path, rows)
     statements = []
 

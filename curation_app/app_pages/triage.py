@@ -176,8 +176,11 @@ with coding_tab:
               if min(labels["coding"], labels["not_coding"]) >= labels["needed"] else
               f"the rules: the model takes over at {labels['needed']} final labels of each class "
               f"(now {labels['coding']} coding, {labels['not_coding']} rejected as not a coding query)")
+    last_run = overview["last_run"]
     st.write(f"{overview['scored_total']} scored, {overview['coding']} at or above {overview['threshold']:g}, "
-             f"{overview['not_scored']} not scored yet. Scores come from {scorer}.")
+             f"{overview['not_scored']} not scored yet. The next run scores with {scorer}"
+             + (f"; the stored scores were written by the {last_run['scorer']} on {last_run['at']:%Y-%m-%d %H:%M} UTC."
+                if last_run else "."))
     st.bar_chart({"queries": overview["histogram"]}, x_label="score, in tenths (0 = 0.0 to 0.1)",
                  y_label="queries", height=180)
     listed = len(overview["queries"])

@@ -313,10 +313,10 @@ def coding_overview(session: Session, *, actor: User, min_score: float, lowest_f
     `lowest_first`, to look at the borderline ones), what wrote the stored scores, and the final labels
     the model would learn from."""
     require_role(actor, Role.LEAD, Role.ADMIN)
-    score = Query.coding_score
+    column = Query.coding_score
     # Tenths by comparison, not floor() or a cast: SQLite may lack floor and PostgreSQL's cast rounds.
     histogram = session.execute(select(*(
-        func.count().filter(and_(score >= index / 10, score < (index + 1) / 10) if index < 9 else score >= 0.9)
+        func.count().filter(and_(column >= index / 10, column < (index + 1) / 10) if index < 9 else column >= 0.9)
         for index in range(10)))).one()
     order = Query.coding_score.asc() if lowest_first else Query.coding_score.desc()
     rows = session.execute(select(Query.public_id, Query.coding_score, Query.messages)
