@@ -181,15 +181,16 @@ with coding_tab:
              f"{overview['not_scored']} not scored yet. The next run scores with {scorer}"
              + (f"; the stored scores were written by the {last_run['scorer']} on {last_run['at']:%Y-%m-%d %H:%M} UTC."
                 if last_run else "."))
-    st.bar_chart({"queries": overview["histogram"]}, x_label="score, in tenths (0 = 0.0 to 0.1)",
-                 y_label="queries", height=180)
+    st.bar_chart({"score from": [f"{index / 10:.1f}" for index in range(10)], "queries": overview["histogram"]},
+                 x="score from", y="queries", height=180)
     listed = len(overview["queries"])
     st.caption(f"{overview['matching']} queries score at least {shown_from:g}"
                + (f"; the first {listed} are listed." if overview["matching"] > listed else "."))
     if overview["queries"]:
         # A dataframe shows the texts as plain text, never as markup.
         st.dataframe([{"id": q["id"], "score": q["score"], "text": q["text"]} for q in overview["queries"]],
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch",
+                     column_config={"score": st.column_config.NumberColumn(format="%.3f")})
     actions = st.columns(3)
     if actions[0].button("Score the queries without a score", key="coding_score"):
         act(lambda session, actor: triage_db.score_coding_queries(session, actor=actor))
