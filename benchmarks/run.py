@@ -516,16 +516,20 @@ def coding_score(n: int, workdir: Path) -> list[dict]:
 
     texts = _coding_score_texts(n)
     baseline = timed(lambda: {content_hash([{"role": "user", "content": t}]) for t in texts})
+    def cpu_and_wall(function: Callable[[], object]) -> tuple[float, float]:
+        """On a shared machine the process's CPU time says more than the wall clock."""
+        start = time.process_time()
+        wall = timed(function)
+        return time.process_time() - start, wall
+
     scores: list = []
-    cpu_start = time.process_time()  # on a shared machine the CPU time says more than the wall clock
-    value = timed(lambda: scores.append(coding_queries.rule_scores(texts)))
-    cpu = time.process_time() - cpu_start
+    cpu, value = cpu_and_wall(lambda: scores.append(coding_queries.rule_scores(texts)))
     coding = [i % 2 == 0 for i in range(len(texts))]  # interleaved: even positions are the coding ones
     found = scores[0] >= 0.5
     agreement = float((found == coding[:len(found)]).mean())
     model = coding_queries.fit_model(texts[:400], coding[:400])
     model_scores: list = []
-    model_value = timed(lambda: model_scores.append(model.scores(texts)))
+    model_cpu, model_value = cpu_and_wall(lambda: model_scores.append(model.scores(texts)))
     per_query = 1e6 / len(texts)
     url = f"sqlite:///{workdir / 'coding.sqlite'}"
     database.upgrade(url)
@@ -533,16 +537,17 @@ def coding_score(n: int, workdir: Path) -> list[dict]:
     path = write_jsonl([{"id": f"cs-{i:07d}", "prompt": text} for i, text in enumerate(texts)], workdir / "q.jsonl")
     import_file(path, actor=command_line_actor(), engine=engine)
     report: dict = {}
-    step = timed(lambda: report.update(triage_db.coding_beside_writers(actor=command_line_actor(), engine=engine)))
+    step_cpu, step = cpu_and_wall(
+        lambda: report.update(triage_db.coding_beside_writers(actor=command_line_actor(), engine=engine)))
     return [row(f"coding score of {n:,} queries by the rules vs exact-duplicate hashing", value, baseline,
                 note=f"{value * per_query:.0f} us a query ({cpu * per_query:.0f} us of CPU); {agreement:.1%} of the "
                      "synthetic half-coding set scored on the right side of 0.5"),
             row(f"coding score of {n:,} queries by the model trained on final labels vs exact-duplicate hashing",
-                model_value, baseline, note=f"{model_value * per_query:.0f} us a query (the rules' features, "
-                                            "hashed words and a logistic regression)"),
+                model_value, baseline, note=f"{model_value * per_query:.0f} us a query ({model_cpu * per_query:.0f} us "
+                                            "of CPU; the rules' features, hashed words, a logistic regression)"),
             row(f"triage's coding step on {n:,} stored queries vs exact-duplicate hashing", step, baseline,
-                note=f"SQLite: first turns read by JSON path, scored by the rules, bulk UPDATE; "
-                     f"{report['scored']:,} scored, {report['coding']:,} at or above {report['threshold']:g}")]
+                note=f"{step_cpu:.1f} s of CPU; SQLite: first turns read by JSON path, scored by the rules, bulk "
+                     f"UPDATE; {report['scored']:,} scored, {report['coding']:,} at or above {report['threshold']:g}")]
 
 
 def _concurrent_annotators(url: str, workdir: Path, n_annotators: int, per_annotator: int) -> dict:
