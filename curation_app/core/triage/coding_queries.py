@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -462,7 +462,6 @@ class CodingScorer:
     positives: int = 0
     negatives: int = 0
     fingerprint: str = RULES_VERSION
-    notes: list[str] = field(default_factory=list)
 
     def scores(self, texts: list[str]) -> np.ndarray:
         raw = self.model.scores(texts) if self.model else rule_scores(texts)
