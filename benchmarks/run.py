@@ -630,6 +630,72 @@ def near_duplicates(n: int, workdir: Path) -> list[dict]:
                 note=f"{len(clusters)} clusters found")]
 
 
+_EVERYDAY = ("the weather trip family dinner garden story poem birthday letter budget holiday recipe friend "
+             "history movie song book city school health running coffee morning weekend gift wedding essay").split()
+_OTHER_ASKS = ["Can you write a short poem about this?", "Help me plan a week of healthy meals.",
+               "What should I see on a three day trip?", "Please summarise this article for me.",
+               "Write a polite email to my landlord.", "Explain the causes of the first world war.",
+               "Give me ideas for a birthday party.", "Translate this paragraph into French."]
+
+
+def _coding_score_texts(n: int) -> list[str]:
+    """Half the synthetic coding queries, half everyday requests of the same lengths, interleaved."""
+    import random
+
+    rng = random.Random(13)
+    coding = [r["messages"][0]["content"] for r in synthetic_queries(n - n // 2, seed=13)]
+    other = [f"{rng.choice(_OTHER_ASKS)} " + " ".join(rng.choice(_EVERYDAY) for _ in range(rng.randint(20, 160)))
+             for _ in range(n // 2)]
+    return [text for pair in zip(coding, other) for text in pair] + coding[len(other):]
+
+
+@benchmark
+def coding_score(n: int, workdir: Path) -> list[dict]:
+    """The coding-query score of n queries (half coding, half not) by the rules, and by the model
+    trained on 400 of them, vs exact-duplicate hashing of the same texts; and the triage step that
+    reads n stored queries, scores them and writes the scores (SQLite)."""
+    from curation_app import database
+    from curation_app.core.auth import command_line_actor
+    from curation_app.core.importer import content_hash, import_file
+    from curation_app.core.triage import coding_queries
+    from curation_app.core.triage import database as triage_db
+
+    texts = _coding_score_texts(n)
+    baseline = timed(lambda: {content_hash([{"role": "user", "content": t}]) for t in texts})
+    def cpu_and_wall(function: Callable[[], object]) -> tuple[float, float]:
+        """On a shared machine the process's CPU time says more than the wall clock."""
+        start = time.process_time()
+        wall = timed(function)
+        return time.process_time() - start, wall
+
+    scores: list = []
+    cpu, value = cpu_and_wall(lambda: scores.append(coding_queries.rule_scores(texts)))
+    coding = [i % 2 == 0 for i in range(len(texts))]  # interleaved: even positions are the coding ones
+    found = scores[0] >= 0.5
+    agreement = float((found == coding[:len(found)]).mean())
+    model = coding_queries.fit_model(texts[:400], coding[:400])
+    model_scores: list = []
+    model_cpu, model_value = cpu_and_wall(lambda: model_scores.append(model.scores(texts)))
+    per_query = 1e6 / len(texts)
+    url = f"sqlite:///{workdir / 'coding.sqlite'}"
+    database.upgrade(url)
+    engine = database.get_engine(url)
+    path = write_jsonl([{"id": f"cs-{i:07d}", "prompt": text} for i, text in enumerate(texts)], workdir / "q.jsonl")
+    import_file(path, actor=command_line_actor(), engine=engine)
+    report: dict = {}
+    step_cpu, step = cpu_and_wall(
+        lambda: report.update(triage_db.coding_beside_writers(actor=command_line_actor(), engine=engine)))
+    return [row(f"coding score of {n:,} queries by the rules vs exact-duplicate hashing", value, baseline,
+                note=f"{value * per_query:.0f} us a query ({cpu * per_query:.0f} us of CPU); {agreement:.1%} of the "
+                     "synthetic half-coding set scored on the right side of 0.5"),
+            row(f"coding score of {n:,} queries by the model trained on final labels vs exact-duplicate hashing",
+                model_value, baseline, note=f"{model_value * per_query:.0f} us a query ({model_cpu * per_query:.0f} us "
+                                            "of CPU; the rules' features, hashed words, a logistic regression)"),
+            row(f"triage's coding step on {n:,} stored queries vs exact-duplicate hashing", step, baseline,
+                note=f"{step_cpu:.1f} s of CPU; SQLite: first turns read by JSON path, scored by the rules, bulk "
+                     f"UPDATE; {report['scored']:,} scored, {report['coding']:,} at or above {report['threshold']:g}")]
+
+
 def _concurrent_annotators(url: str, workdir: Path, n_annotators: int, per_annotator: int) -> dict:
     import threading
 

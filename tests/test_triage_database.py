@@ -174,6 +174,6 @@ def test_triage_reports_running_totals_that_end_at_the_number_of_queries(engine,
     benchmark = write_jsonl(tmp_path / "bench.jsonl", [{"task_id": "b1", "prompt": "an unrelated benchmark task"}])
     with read_scope(engine) as session:
         triage_db.find_problems(session, actor=admin, benchmark_files=[benchmark], progress=progress)
-    assert set(seen) == {"near-duplicates", "contamination", "secrets"}
+    assert set(seen) == {"near-duplicates", "contamination", "secrets", "coding score"}
     for stage, reports in seen.items():
         assert reports == sorted(reports) and reports[-1] == 2500 and reports[0] == 1000, stage

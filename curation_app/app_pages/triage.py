@@ -1,4 +1,5 @@
-"""Triage for leads: near-duplicate clusters, benchmark contamination, secrets and personal data."""
+"""Triage for leads: near-duplicate clusters, benchmark contamination, secrets and personal data, and
+the coding-query score."""
 
 import html
 import tempfile
@@ -8,8 +9,10 @@ import streamlit as st
 
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md
+from curation_app.core import configure
 from curation_app.core.errors import CurationError
 from curation_app.core.project import load_project
+from curation_app.core.triage import coding_queries
 from curation_app.core.triage import database as triage_db
 from curation_app.database import read_scope, session_scope
 from curation_app.models import Role
@@ -19,6 +22,7 @@ st.title("Triage")
 with read_scope() as session:
     project = load_project(session)
     ngram, threshold = project.ngram, project.duplicate_threshold
+    coding_threshold = coding_queries.coding_threshold(session)
 
 with st.form("run"):
     columns = st.columns(2)
@@ -42,15 +46,19 @@ if run:
         else:
             st.success(f"{len(report['duplicate_clusters'])} near-duplicate cluster(s), "
                        f"{len(report['contaminated'])} contamination hit(s), "
-                       f"{len({s['id'] for s in report['secrets']})} query(ies) with secrets or personal data.")
+                       f"{len({s['id'] for s in report['secrets']})} query(ies) with secrets or personal data; "
+                       f"{report['coding']['scored']} coding score(s) written, {report['coding']['coding']} "
+                       f"coding query(ies) of {report['coding']['scored_total']}.")
 
 with read_scope() as session:
     flagged = triage_db.flagged(session, actor=user)
     hits = triage_db.hits_in_context(session, actor=user)
+    coding_counts = triage_db.coding_counts(session)
 status_of = {f["id"]: f for f in flagged}
-duplicates_tab, contamination_tab, secrets_tab = st.tabs(
+duplicates_tab, contamination_tab, secrets_tab, coding_tab = st.tabs(
     [f"Near-duplicates ({hits['clusters_total']})", f"Contamination ({len(hits['contamination'])})",
-     f"Secrets and personal data ({len(hits['secrets'])})"])
+     f"Secrets and personal data ({len(hits['secrets'])})",
+     f"Coding queries ({coding_counts['coding']} of {coding_counts['scored_total']})"])
 
 
 def act(action, **kwargs) -> None:  # noqa: ANN001
@@ -153,6 +161,44 @@ with secrets_tab:
                              help="Replaces each finding by [REDACTED] in the query's text"):
                     act(triage_db.redact_secrets, public_id=entry["id"])
                 clear_controls(entry["id"], f"secrets:{index}")
+
+with coding_tab:
+    st.caption("How likely each query asks for help with code, 0 to 1, from the first user turn. "
+               f"A query counts as coding from {coding_threshold:g} (the coding_threshold setting): that is what "
+               "`assign --coding-only` selects.")
+    shown_from = st.slider("Show queries scoring at least", 0.0, 1.0, coding_threshold, 0.05, key="coding_min")
+    lowest_first = st.toggle("Lowest scores first (the borderline ones)", key="coding_lowest")
+    with read_scope() as session:
+        overview = triage_db.coding_overview(session, actor=user, min_score=float(shown_from),
+                                             lowest_first=lowest_first)
+    labels = overview["labels"]
+    scorer = (f"the model trained on final labels ({labels['coding']} coding, {labels['not_coding']} not)"
+              if min(labels["coding"], labels["not_coding"]) >= labels["needed"] else
+              f"the rules: the model takes over at {labels['needed']} final labels of each class "
+              f"(now {labels['coding']} coding, {labels['not_coding']} rejected as not a coding query)")
+    last_run = overview["last_run"]
+    st.write(f"{overview['scored_total']} scored, {overview['coding']} at or above {overview['threshold']:g}, "
+             f"{overview['not_scored']} not scored yet. The next run scores with {scorer}"
+             + (f"; the stored scores were written by the {last_run['scorer']} on {last_run['at']:%Y-%m-%d %H:%M} UTC."
+                if last_run else "."))
+    st.bar_chart({"score from": [f"{index / 10:.1f}" for index in range(10)], "queries": overview["histogram"]},
+                 x="score from", y="queries", height=180)
+    listed = len(overview["queries"])
+    st.caption(f"{overview['matching']} queries score at least {shown_from:g}"
+               + (f"; the first {listed} are listed." if overview["matching"] > listed else "."))
+    if overview["queries"]:
+        # A dataframe shows the texts as plain text, never as markup.
+        st.dataframe([{"id": q["id"], "score": q["score"], "text": q["text"]} for q in overview["queries"]],
+                     hide_index=True, width="stretch",
+                     column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+    actions = st.columns(3)
+    if actions[0].button("Score the queries without a score", key="coding_score"):
+        act(lambda session, actor: triage_db.score_coding_queries(session, actor=actor))
+    if actions[1].button("Score every query again", key="coding_rescore"):
+        act(lambda session, actor: triage_db.score_coding_queries(session, actor=actor, rescore=True))
+    if shown_from != coding_threshold and actions[2].button(f"Make {shown_from:g} the project's threshold",
+                                                           key="coding_threshold"):
+        act(configure.change_setting, key="coding_threshold", value=float(shown_from))
 
 st.divider()
 blocked = [f["id"] for f in flagged if f.get("blocked")]

@@ -22,6 +22,9 @@ def register_assign(commands: Commands) -> None:
     assign.add_argument("--annotators-per-query", type=int, metavar="N",
                         help="with --annotators: give each query N of them in this assignment only; "
                              "the project's overlap setting stays as it is")
+    assign.add_argument("--coding-only", action="store_true",
+                        help="only queries whose coding score reaches the coding_threshold setting "
+                             "(score them first with `triage --coding`)")
     assign.add_argument("--json", action="store_true")
     assign.set_defaults(run=cmd_assign)
 
@@ -38,7 +41,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
             session, actor=actor(),
             annotators=[n.strip() for n in args.annotators.split(",") if n.strip()] if args.annotators else None,
             public_ids=args.ids or None, sources=args.source or None, batch_ids=args.batch or None,
-            overlap=args.annotators_per_query)
+            overlap=args.annotators_per_query, coding_only=args.coding_only)
         summary = queue.pool_summary(session)
         warnings = configure.warnings_for(session)
     for warning in warnings:

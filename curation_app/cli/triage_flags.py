@@ -1,4 +1,5 @@
-"""`triage` and `flags`: near-duplicate, contamination and secrets checks, and a lead's decisions on them."""
+"""`triage` and `flags`: near-duplicate, contamination and secrets checks, the coding-query score, and a
+lead's decisions on the flags."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import argparse
 import sys
 from typing import Any
 
-from curation_app.cli.common import Commands, actor, print_json, ready_engine
+from curation_app.cli.common import CommandFailed, Commands, actor, print_json, ready_engine
 
 
-def triage_with_progress(*, engine: Any, **options: Any) -> dict:
-    """Run triage over every query with progress bars; options go to `find_problems`."""
+def triage_with_progress(*, engine: Any, coding_only: bool = False, **options: Any) -> dict:
+    """Run triage over every query with progress bars; options go to `find_problems`. With
+    `coding_only`, only the coding score runs (options go to `find_coding_scores`) and the report is
+    {"coding": {...}}."""
     from tqdm import tqdm
 
     from curation_app.core.triage import database as triage_db
@@ -27,6 +30,9 @@ def triage_with_progress(*, engine: Any, **options: Any) -> dict:
         return done_so_far
 
     try:
+        if coding_only:
+            return {"coding": triage_db.coding_beside_writers(actor=actor(), engine=engine, progress=progress,
+                                                              **options)}
         return triage_db.triage_beside_writers(actor=actor(), engine=engine, progress=progress, **options)
     finally:
         for bar in bars:
@@ -34,24 +40,46 @@ def triage_with_progress(*, engine: Any, **options: Any) -> dict:
 
 
 def register_triage(commands: Commands) -> None:
-    triage = commands.add_parser("triage", help="near-duplicates, contamination and secrets over all queries")
+    triage = commands.add_parser("triage", help="near-duplicates, contamination, secrets and the coding-query "
+                                                "score over all queries")
     triage.add_argument("--benchmark", nargs="+", action="extend", metavar="FILE",
                         help="public benchmark files (JSONL or .jsonl.gz) to check for contamination")
     triage.add_argument("--ngram", type=int, help="word n-gram length for contamination (default: setting, 10)")
     triage.add_argument("--threshold", type=float, help="near-duplicate similarity (default: setting, 0.85)")
+    triage.add_argument("--coding", action="store_true",
+                        help="only the coding-query score (queries without one, or all when the scorer changed)")
+    triage.add_argument("--rescore", action="store_true", help="score every query's coding score again")
     triage.add_argument("--json", action="store_true")
     triage.set_defaults(run=cmd_triage)
 
 
+def coding_line(coding: dict) -> str:
+    scorer = ("the model trained on final labels" if coding["scorer"] == "model" else
+              f"the rules (the model needs {coding['min_per_class']} final labels of each class: "
+              f"{coding['positives']} coding, {coding['negatives']} not)")
+    return (f"coding score: {coding['scored']} quer(y/ies) scored by {scorer}; {coding['coding']} of "
+            f"{coding['scored_total']} at or above {coding['threshold']:g}, {coding['not_scored']} not scored")
+
+
 def cmd_triage(args: argparse.Namespace) -> int:
-    report = triage_with_progress(engine=ready_engine(), benchmark_files=args.benchmark or [],
-                                  ngram=args.ngram, threshold=args.threshold)
+    if args.coding and (args.benchmark or args.ngram or args.threshold):
+        raise CommandFailed("--coding runs the coding score alone: --benchmark, --ngram and --threshold "
+                            "belong to the other checks")
+    if args.coding:
+        report = triage_with_progress(engine=ready_engine(), coding_only=True, rescore=args.rescore)
+    else:
+        report = triage_with_progress(engine=ready_engine(), benchmark_files=args.benchmark or [],
+                                      ngram=args.ngram, threshold=args.threshold, rescore_coding=args.rescore)
     if args.json:
         print_json(report)
+        return 0
+    if args.coding:
+        print(coding_line(report["coding"]))
         return 0
     print(f"{len(report['duplicate_clusters'])} near-duplicate cluster(s), "
           f"{len(report['contaminated'])} contaminated quer(y/ies), "
           f"{len({s['id'] for s in report['secrets']})} quer(y/ies) with secrets or personal data")
+    print(coding_line(report["coding"]))
     for cluster in report["duplicate_clusters"][:20]:
         print(f"  duplicates: {', '.join(cluster)}")
     for hit in report["contaminated"][:20]:

@@ -178,7 +178,7 @@ def _annotators(session: Session, names: list[str] | None) -> list[User]:
 
 
 def _selected_queries(session: Session, public_ids: list[str] | None, sources: list[str] | None,
-                      batch_ids: list[int] | None):  # type: ignore[no-untyped-def]
+                      batch_ids: list[int] | None, coding_only: bool = False):  # type: ignore[no-untyped-def]
     condition = [not_(_is_final()), not_(Query.retired)]
     if public_ids:
         found = set(session.execute(select(Query.public_id).where(Query.public_id.in_(public_ids))).scalars())
@@ -190,6 +190,16 @@ def _selected_queries(session: Session, public_ids: list[str] | None, sources: l
         condition.append(Query.source.in_(sources))
     if batch_ids:
         condition.append(Query.batch_id.in_(batch_ids))
+    if coding_only:
+        from curation_app.core.triage.coding_queries import coding_only as coding_condition
+
+        # A query not scored yet would silently be left out: say so instead, before anything changes.
+        unscored = session.execute(select(func.count()).select_from(Query).where(
+            *condition, Query.coding_score.is_(None))).scalar_one()
+        if unscored:
+            raise InvalidInput(f"{unscored} of the selected queries have no coding score yet: run "
+                               "`python -m curation_app triage --coding` first")
+        condition.append(coding_condition(session))
     return and_(*condition)
 
 
@@ -202,8 +212,10 @@ def assign(
     sources: list[str] | None = None,
     batch_ids: list[int] | None = None,
     overlap: int | None = None,
+    coding_only: bool = False,
 ) -> dict:
-    """Release queries to annotators with the project's overlap k.
+    """Release queries to annotators with the project's overlap k; with `coding_only`, only those
+    whose coding score reaches the project's `coding_threshold` (`coding_queries.coding_only`).
 
     Without names, the queries join the shared pool: any annotator may take a free slot. With
     names, each query gets assignments to the least-loaded named annotators until it has k, or
@@ -218,14 +230,14 @@ def assign(
         raise InvalidInput("an overlap for one assignment needs named annotators; the shared pool "
                            "always uses the project's overlap setting")
     k = overlap if overlap is not None else project_k
-    condition = _selected_queries(session, public_ids, sources, batch_ids)
+    condition = _selected_queries(session, public_ids, sources, batch_ids, coding_only)
     if not annotators:
         opened = session.execute(update(Query).where(condition, not_(Query.in_pool)).values(
             in_pool=True, pool_open=Query.n_claims < k)).rowcount
         total = session.execute(select(func.count()).select_from(Query).where(condition)).scalar_one()
         audit.record(session, actor=actor, action="queue.open_pool", entity="queue",
                      new={"opened": opened, "overlap": k, "sources": sources, "batch_ids": batch_ids,
-                          "query_ids": public_ids[:100] if public_ids else None})
+                          "query_ids": public_ids[:100] if public_ids else None, "coding_only": coding_only})
         return {"mode": "pool", "queries": total, "opened": opened, "assigned": 0, "overlap": k}
 
     people = _annotators(session, annotators)

@@ -177,6 +177,9 @@ SETTINGS: dict[str, SettingSpec] = {
     "duplicate_threshold": SettingSpec(
         0.85, "similarity above which two queries count as near-duplicates", float,
         _float_between(0.5, 1.0)),
+    "coding_threshold": SettingSpec(
+        0.5, "coding score (0 to 1) from which a query counts as a coding query: the filter of --coding-only "
+        "and of the triage page's coding list", float, _float_between(0.0, 1.0)),
     "taxonomy": SettingSpec(None, "taxonomy JSON (categories, languages...); 'default' for CodeArena's",
                             _parse_taxonomy, _check_taxonomy),
     "score_fields": SettingSpec(

@@ -9,6 +9,8 @@ review, so each one carries the evidence (the cluster members, the overlapping t
 - ``contamination``: benchmark files and word n-gram overlap with them;
 - ``sensitive_data``: credentials and personal data;
 - ``context``: the text around a hit, secrets masked, for judging it in place;
+- ``coding_queries``: the coding-query score (rules, and a model from final labels) and the filter
+  on it (``coding_filter``, ``coding_only``); imported by name, as it reads settings and final labels;
 - ``database``: running the checks over the stored queries and a lead's decisions on their flags.
 """
 

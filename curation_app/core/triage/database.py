@@ -9,15 +9,21 @@ Flags live in Query.triage_flags:
     duplicate_of           set by a lead who confirmed the duplicate (the query is retired from the queue)
     blocked                True while a contamination, secret or confirmed duplicate holds the
                            query out of releases; a lead clears it (cleared_by, cleared_reason)
+
+The coding score lives in Query.coding_score (see `coding_queries`). Each run scores the queries
+that have none, and every query again when the scorer changed since the last run (the model was
+retrained on new final labels, or the rules changed): the audit log's last `triage.coding_score`
+record names the scorer that wrote the stored scores.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, true, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -25,11 +31,13 @@ from curation_app.core import audit, queue, triage
 from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound
 from curation_app.core.project import load_project
-from curation_app.core.triage import context
+from curation_app.core.triage import coding_queries, context
 from curation_app.database import read_scope, session_scope
-from curation_app.models import Query, Role, User
+from curation_app.models import AuditLog, Query, Role, User
 
 REDACTION = "[REDACTED]"
+CODING_PAGE = 50_000  # queries read and scored per round when the coding score runs on its own
+UPDATE_IDS = 900  # ids per ... WHERE id IN (...), under every backend's parameter limit
 
 
 def _user_text(messages: list[dict]) -> str:
@@ -47,6 +55,17 @@ class Findings:
     benchmarks: list[str]
     ngram: int
     threshold: float
+    coding: CodingFindings | None = None
+
+
+@dataclass
+class CodingFindings:
+    """Coding scores to write: query id -> score, and what computed them."""
+
+    scores: dict[int, float]
+    scorer: dict  # CodingScorer.describe()
+    fingerprint: str
+    rescored_all: bool
 
 
 def find_problems(
@@ -56,10 +75,12 @@ def find_problems(
     benchmark_files: list[str | Path] = (),
     ngram: int | None = None,
     threshold: float | None = None,
+    rescore_coding: bool = False,
     progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
 ) -> Findings:
-    """Near-duplicates, contamination and secrets over every query. Only reads: the long part of
-    triage can run in a read-only session, beside annotators' saves.
+    """Near-duplicates, contamination and secrets over every query, and the coding score of the
+    queries that need one (every query with `rescore_coding`). Only reads: the long part of triage
+    can run in a read-only session, beside annotators' saves.
 
     progress(stage, total) may return a callback that is given the number of items done so far.
     """
@@ -76,8 +97,9 @@ def find_problems(
             benchmarks[Path(path).name] = triage.read_benchmark_file(path)
         except (OSError, ValueError) as error:
             raise InvalidInput(f"benchmark file {path}: {error}") from None
-    rows = session.execute(select(Query.public_id, Query.messages).order_by(Query.id)).all()
-    texts = [(public_id, _user_text(messages)) for public_id, messages in rows]
+    rows = session.execute(select(Query.id, Query.public_id, Query.messages, Query.coding_score)
+                           .order_by(Query.id)).all()
+    texts = [(public_id, _user_text(messages)) for _, public_id, messages, _ in rows]
 
     def tracker(stage: str) -> Callable[[int], None] | None:
         return progress(stage, len(texts)) if progress else None
@@ -93,7 +115,12 @@ def find_problems(
             found_secrets[public_id] = [{"kind": h["kind"], "span": h["span"]} for h in hits]
         if secrets_progress and (position % triage.PROGRESS_EVERY == 0 or position == len(texts)):
             secrets_progress(position)
-    return Findings(len(texts), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold)
+    scorer, everything = _scorer_and_scope(session, rescore_coding)
+    pending = [(query_id, coding_queries.first_user_turn(messages))
+               for query_id, _, messages, score in rows if everything or score is None]
+    scores = _score(scorer, pending, tracker("coding score") if pending else None)
+    coding = CodingFindings(scores, scorer.describe(), scorer.fingerprint, everything)
+    return Findings(len(texts), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold, coding)
 
 
 def store_findings(session: Session, *, actor: User, findings: Findings) -> dict:
@@ -140,6 +167,8 @@ def store_findings(session: Session, *, actor: User, findings: Findings) -> dict
                  new={"queries": findings.queries, "duplicate_clusters": len(findings.clusters),
                       "contaminated": len(findings.contaminated), "with_secrets": len(findings.secrets),
                       "ngram": findings.ngram, "threshold": findings.threshold, "benchmarks": findings.benchmarks})
+    if findings.coding is not None:
+        report["coding"] = store_coding_scores(session, actor=actor, findings=findings.coding)
     return report
 
 
@@ -155,6 +184,158 @@ def triage_beside_writers(*, actor: User, engine: Engine | None = None, **option
         findings = find_problems(session, actor=actor, **options)
     with session_scope(engine) as session:
         return store_findings(session, actor=actor, findings=findings)
+
+
+# --- the coding score ------------------------------------------------------------------------
+
+def _last_scorer(session: Session) -> str | None:
+    """The fingerprint of the scorer that wrote the stored coding scores (None before the first run)."""
+    last = session.execute(select(AuditLog.new).where(AuditLog.entity == "coding_score")
+                           .order_by(AuditLog.id.desc()).limit(1)).scalar_one_or_none()
+    return (last or {}).get("fingerprint")
+
+
+def _scorer_and_scope(session: Session, rescore: bool) -> tuple[coding_queries.CodingScorer, bool]:
+    """The scorer for this run, and whether every query needs scoring again (asked for, or the
+    scorer is not the one that wrote the stored scores)."""
+    scorer = coding_queries.current_scorer(session)
+    return scorer, rescore or _last_scorer(session) != scorer.fingerprint
+
+
+def _score(scorer: coding_queries.CodingScorer, rows: list[tuple[int, str]],
+           on_progress: Callable[[int], None] | None = None) -> dict[int, float]:
+    """(query id, text) -> {query id: score}."""
+    values = coding_queries.score_in_chunks(scorer, [text for _, text in rows], on_progress)
+    return dict(zip((query_id for query_id, _ in rows), values.tolist()))
+
+
+def _write_scores(session: Session, scores: dict[int, float]) -> None:
+    """One UPDATE per score value and chunk of ids: scores are rounded, so a million queries take
+    about two thousand statements, never one per query."""
+    by_score: dict[float, list[int]] = defaultdict(list)
+    for query_id, score in scores.items():
+        by_score[score].append(query_id)
+    table = Query.__table__
+    for score, ids in by_score.items():
+        for start in range(0, len(ids), UPDATE_IDS):
+            session.execute(update(table).where(table.c.id.in_(ids[start:start + UPDATE_IDS]))
+                            .values(coding_score=score))
+
+
+def coding_counts(session: Session) -> dict:
+    """How many queries are scored, at or above the project's threshold, and not scored yet."""
+    threshold = coding_queries.coding_threshold(session)
+    total, scored, coding = session.execute(select(
+        func.count(), func.count(Query.coding_score),
+        func.count().filter(coding_queries.coding_filter(threshold)))).one()
+    return {"threshold": threshold, "scored_total": scored, "coding": coding, "not_coding": scored - coding,
+            "not_scored": total - scored}
+
+
+def store_coding_scores(session: Session, *, actor: User, findings: CodingFindings) -> dict:
+    """Write the scores in bulk and record which scorer wrote them; returns the counts:
+    {"scored" (this run), "rescored_all", "scorer" (rules | model), "positives", "negatives",
+    "min_per_class", "threshold", "scored_total", "coding", "not_coding", "not_scored"}."""
+    require_role(actor, Role.LEAD, Role.ADMIN)
+    _write_scores(session, findings.scores)
+    session.flush()
+    report = {"scored": len(findings.scores), "rescored_all": findings.rescored_all, **findings.scorer,
+              **coding_counts(session)}
+    audit.record(session, actor=actor, action="triage.coding_score", entity="coding_score",
+                 new={"fingerprint": findings.fingerprint, **report})
+    return report
+
+
+def _pages_to_score(session: Session, everything: bool) -> Iterable[list[tuple[int, str]]]:
+    """(id, first user turn) of the queries to score, a page at a time in id order (keyset paging:
+    only a page's texts are in memory). The first message is read with the database's JSON path
+    operators, not the whole conversation; a conversation that starts with another role is read whole."""
+    first = Query.messages[0]
+    after = 0
+    while True:
+        query = (select(Query.id, first["role"].as_string(), first["content"].as_string())
+                 .where(Query.id > after).order_by(Query.id).limit(CODING_PAGE))
+        if not everything:
+            query = query.where(Query.coding_score.is_(None))
+        rows = session.execute(query).all()
+        if not rows:
+            return
+        others = [query_id for query_id, role, _ in rows if role != "user"]
+        whole: dict[int, list] = {}
+        for start in range(0, len(others), UPDATE_IDS):
+            whole.update(session.execute(select(Query.id, Query.messages)
+                                         .where(Query.id.in_(others[start:start + UPDATE_IDS]))).all())
+        yield [(query_id, text if role == "user" else coding_queries.first_user_turn(whole[query_id]))
+               for query_id, role, text in rows]
+        after = rows[-1][0]
+
+
+def find_coding_scores(session: Session, *, actor: User, rescore: bool = False,
+                       progress: Callable[[str, int], Callable[[int], None] | None] | None = None) -> CodingFindings:
+    """The coding scores of the queries without one, or of every query when `rescore` is set or the
+    scorer changed since the stored scores were written. Only reads."""
+    require_role(actor, Role.LEAD, Role.ADMIN)
+    scorer, everything = _scorer_and_scope(session, rescore)
+    total = session.execute(select(func.count()).select_from(Query).where(
+        true() if everything else Query.coding_score.is_(None))).scalar_one()
+    on_progress = progress("coding score", total) if progress and total else None
+    scores: dict[int, float] = {}
+    for page in _pages_to_score(session, everything):
+        before = len(scores)
+
+        def page_progress(count: int, before: int = before) -> None:
+            on_progress(before + count)  # type: ignore[misc]
+
+        scores.update(_score(scorer, page, page_progress if on_progress else None))
+    return CodingFindings(scores, scorer.describe(), scorer.fingerprint, everything)
+
+
+def score_coding_queries(session: Session, *, actor: User, rescore: bool = False, **options: Any) -> dict:
+    """The coding score alone, found and stored in one session (options as for `find_coding_scores`)."""
+    return store_coding_scores(session, actor=actor,
+                               findings=find_coding_scores(session, actor=actor, rescore=rescore, **options))
+
+
+def coding_beside_writers(*, actor: User, engine: Engine | None = None, rescore: bool = False,
+                          **options: Any) -> dict:
+    """The coding score alone, scored in a read-only session and written in a short transaction, so
+    annotators' saves never wait on the scoring (as `triage_beside_writers`)."""
+    with read_scope(engine) as session:
+        findings = find_coding_scores(session, actor=actor, rescore=rescore, **options)
+    with session_scope(engine) as session:
+        return store_coding_scores(session, actor=actor, findings=findings)
+
+
+def coding_overview(session: Session, *, actor: User, min_score: float, lowest_first: bool = False,
+                    limit: int = 200) -> dict:
+    """The triage page's view of the coding score: the counts, a histogram in tenths, the queries at
+    or above `min_score` (id, score, the start of the text; the lowest scores first with
+    `lowest_first`, to look at the borderline ones), what wrote the stored scores, and the final labels
+    the model would learn from."""
+    require_role(actor, Role.LEAD, Role.ADMIN)
+    column = Query.coding_score
+    # Tenths by comparison, not floor() or a cast: SQLite may lack floor and PostgreSQL's cast rounds.
+    histogram = session.execute(select(*(
+        func.count().filter(and_(column >= index / 10, column < (index + 1) / 10) if index < 9 else column >= 0.9)
+        for index in range(10)))).one()
+    order = Query.coding_score.asc() if lowest_first else Query.coding_score.desc()
+    rows = session.execute(select(Query.public_id, Query.coding_score, Query.messages)
+                           .where(coding_queries.coding_filter(min_score)).order_by(order, Query.id)
+                           .limit(limit)).all()
+    last = session.execute(select(AuditLog.new, AuditLog.at).where(AuditLog.entity == "coding_score")
+                           .order_by(AuditLog.id.desc()).limit(1)).first()
+    positives, negatives = coding_queries.label_counts(session)
+    return {
+        **coding_counts(session),
+        "shown_from": min_score,
+        "matching": session.execute(select(func.count()).select_from(Query)
+                                    .where(coding_queries.coding_filter(min_score))).scalar_one(),
+        "histogram": [int(count) for count in histogram],
+        "queries": [{"id": public_id, "score": score,
+                     "text": coding_queries.first_user_turn(messages)[:300]} for public_id, score, messages in rows],
+        "last_run": None if last is None else {"scorer": last[0].get("scorer"), "at": last[1]},
+        "labels": {"coding": positives, "not_coding": negatives, "needed": coding_queries.MIN_LABELS_PER_CLASS},
+    }
 
 
 def _query(session: Session, public_id: str) -> Query:
