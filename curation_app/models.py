@@ -295,6 +295,38 @@ class ReleaseItem(SQLModel, table=True):
     item: Optional[dict] = _json_column()  # the row as written to data.jsonl
 
 
+class CandidateSample(SQLModel, table=True):
+    """A seeded, stratified choice of queries for annotation (core/sampling.py): what was asked,
+    what the pool allowed, and the coverage reached. Its members are CandidateSampleQuery rows."""
+
+    __tablename__ = "candidate_sample"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    seed: int = 0
+    size_asked: int = 0
+    size_chosen: int = 0
+    # The sampling arguments (strata keys, floor, topics, coding filter...) and the coverage report.
+    arguments: Optional[dict] = _json_column()
+    report: Optional[dict] = _json_column()
+    created_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CandidateSampleQuery(SQLModel, table=True):
+    """A query chosen by a candidate sample. A query is chosen at most once: later samples draw
+    from what earlier ones left."""
+
+    __tablename__ = "candidate_sample_query"
+    __table_args__ = (UniqueConstraint("query_id"),)
+
+    sample_id: int = Field(foreign_key="candidate_sample.id", primary_key=True)
+    query_id: int = Field(foreign_key="query.id", primary_key=True)
+    # The stratum it was drawn from, e.g. "language=python | topic=3".
+    stratum: str = Field(max_length=500)
+
+
 class Setting(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=100)
     value: Any = Field(sa_column=Column(JSON, nullable=False))

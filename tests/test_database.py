@@ -10,7 +10,8 @@ from sqlmodel import SQLModel
 
 from curation_app import database, models  # noqa: F401  (tables on the metadata)
 
-EXPECTED_TABLES = {"alembic_version", "app_user", "annotation", "assignment", "audit_log", "baseline", "final_label",
+EXPECTED_TABLES = {"alembic_version", "app_user", "annotation", "assignment", "audit_log", "baseline",
+                   "candidate_sample", "candidate_sample_query", "final_label",
                    "import_batch", "login_session", "query", "release", "release_item", "review_vote", "setting"}
 
 
