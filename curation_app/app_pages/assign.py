@@ -1,5 +1,6 @@
 """Leads release queries to annotators: to the shared pool or to named annotators, with overlap k
-(the project's, or one for this assignment only)."""
+(the project's, or one for this assignment only); and sample candidates, a seeded, stratified
+batch of queries opened at once or assigned later by its name."""
 
 import re
 
@@ -9,7 +10,7 @@ import streamlit as st
 from curation_app.app_pages.admin_common import flash, save_settings, show_flash, show_warnings
 from curation_app.app_pages.session import current_user, require
 from curation_app.app_pages.widgets import md
-from curation_app.core import auth, configure, queue
+from curation_app.core import auth, configure, queue, sampling
 from curation_app.core.errors import CurationError
 from curation_app.core.overview import overview
 from curation_app.core.project import load_project
@@ -26,6 +27,10 @@ with read_scope() as session:
     sources = [s["source"] for s in overview(session)["sources"]]
     project = load_project(session)
     stored_warnings = configure.warnings_for(session)
+    samples = sampling.list_samples(session)
+
+ANY_SAMPLE = "(any query)"
+SAMPLE_REPORT = "assign:sample_report"
 
 columns = st.columns(5)
 columns[0].metric("Queries", f"{summary['queries']:,}")
@@ -63,6 +68,8 @@ with assign_column:
         chosen_sources = st.multiselect("Sources (leave empty for all)", sources)
         ids_text = st.text_area("Query ids (leave empty for every query not yet final)", height=80,
                                 placeholder="one per line, or separated by commas or spaces")
+        chosen_sample = st.selectbox("Candidate sample", [ANY_SAMPLE] + [s["name"] for s in samples],
+                                     help="Only the queries of this sample (made below).", key="assign:sample")
         per_query = st.number_input(
             "With named annotators: annotators per query in this assignment", min_value=1, max_value=20,
             value=summary["overlap"],
@@ -74,7 +81,8 @@ if submitted:
     try:
         with session_scope() as session:
             result = queue.assign(session, actor=user, annotators=named or None, sources=chosen_sources or None,
-                                  public_ids=public_ids or None, overlap=int(per_query) if named else None)
+                                  public_ids=public_ids or None, overlap=int(per_query) if named else None,
+                                  samples=[chosen_sample] if chosen_sample != ANY_SAMPLE else None)
     except CurationError as error:
         st.error(md(error))
     else:
@@ -86,3 +94,55 @@ if submitted:
                              f"({result['overlap']} annotator(s) each): "
                              + ", ".join(f"{name} {n}" for name, n in result["per_annotator"].items()))
         st.rerun()
+
+
+st.subheader("Sample candidates")
+st.caption("Choose a seeded, stratified sample of the queries not yet in annotation (confirmed or possible "
+           "duplicates, queries held out by triage, final ones and earlier samples are skipped). The same seed "
+           "on the same database chooses the same queries.")
+with st.form("sample"):
+    columns = st.columns(3)
+    size = columns[0].number_input("Queries to choose", min_value=1, max_value=sampling.MAX_SIZE, value=2000,
+                                   key="sample:size")
+    seed = columns[1].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="sample:seed")
+    floor = columns[2].number_input("At least this many per stratum", min_value=0, max_value=1000,
+                                    value=sampling.DEFAULT_FLOOR, key="sample:floor")
+    strata = st.multiselect("Strata", list(sampling.STRATA_KEYS), default=list(sampling.DEFAULT_STRATA),
+                            key="sample:strata", help="language: the detected programming language; topic: a cluster of the query's "
+                                 "words; source: where the query was imported from. None: a plain random draw.")
+    coding_only = st.checkbox("Coding queries only", help="Only queries the coding-query detector scored at or "
+                                                          "above the coding threshold.", key="sample:coding_only")
+    sample_name = st.text_input("Name (leave empty for sample-N)", max_chars=200, key="sample:name")
+    open_now = st.checkbox("Open to every annotator now", value=True,
+                           help="Otherwise the sample waits: choose it above to assign it, to named annotators "
+                                "or to the pool.", key="sample:open_now")
+    sampled = st.form_submit_button("Sample", type="primary")
+if sampled:
+    spec = sampling.SampleSpec(size=int(size), seed=int(seed), by=tuple(strata), coding_only=coding_only,
+                               floor=int(floor), name=sample_name.strip() or None)
+    try:
+        with st.spinner("Sampling..."):
+            report = sampling.sample_candidates(actor=user, spec=spec, open_to_pool=open_now)
+    except CurationError as error:
+        st.error(md(error))
+    else:
+        st.session_state[SAMPLE_REPORT] = report
+        opened = (f"{report['opened']:,} opened to every annotator" if report["open_to_pool"]
+                  else "not opened yet: choose it under Assign")
+        flash("success", f"Sample {report['name']}: {report['size_chosen']:,} of {report['size_asked']:,} queries "
+                         f"chosen; {opened}.")
+        st.rerun()
+report = st.session_state.get(SAMPLE_REPORT)
+if report:
+    st.markdown(md(f"Coverage of {report['name']}: {report['candidates']:,} candidates among "
+                   f"{report['queries']:,} queries"))
+    if report["skipped"]:
+        st.caption(md("Skipped: " + ", ".join(f"{n:,} {why}" for why, n in report["skipped"].items())))
+    for problem in report["problems"]:
+        st.warning(md(problem), icon=":material/warning:")
+    st.dataframe(pd.DataFrame(report["strata"], columns=["stratum", "available", "asked", "chosen"]),
+                 hide_index=True, width="stretch")
+if samples:
+    with st.expander(f"Recorded samples ({len(samples)})"):
+        st.dataframe(pd.DataFrame([{**s, "by": ", ".join(s["by"]) or "none"} for s in samples]),
+                     hide_index=True, width="stretch")

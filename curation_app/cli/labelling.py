@@ -18,6 +18,8 @@ def register_assign(commands: Commands) -> None:
     assign.add_argument("--source", action="append", help="only queries from this source (repeatable)")
     assign.add_argument("--batch", action="append", type=int, help="only this import batch (repeatable)")
     assign.add_argument("--ids", nargs="+", help="only these query ids")
+    assign.add_argument("--sample", action="append", metavar="NAME",
+                        help="only the queries of this candidate sample (repeatable; see `sample`)")
     assign.add_argument("--overlap", type=int, help="set the project's overlap setting first")
     assign.add_argument("--annotators-per-query", type=int, metavar="N",
                         help="with --annotators: give each query N of them in this assignment only; "
@@ -41,7 +43,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
             session, actor=actor(),
             annotators=[n.strip() for n in args.annotators.split(",") if n.strip()] if args.annotators else None,
             public_ids=args.ids or None, sources=args.source or None, batch_ids=args.batch or None,
-            overlap=args.annotators_per_query, coding_only=args.coding_only)
+            overlap=args.annotators_per_query, coding_only=args.coding_only, samples=args.sample or None)
         summary = queue.pool_summary(session)
         warnings = configure.warnings_for(session)
     for warning in warnings:

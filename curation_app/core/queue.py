@@ -33,8 +33,8 @@ from curation_app.core import audit
 from curation_app.core.auth import require_role
 from curation_app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from curation_app.core.project import load_project
-from curation_app.models import (OPEN_STATES, Annotation, AnnotationState, Assignment, AssignmentState, FinalLabel,
-                                 Query, Role, User, utcnow)
+from curation_app.models import (OPEN_STATES, Annotation, AnnotationState, Assignment, AssignmentState,
+                                 CandidateSample, CandidateSampleQuery, FinalLabel, Query, Role, User, utcnow)
 
 ASSIGNED, RESERVED, EXPIRED, SKIPPED, SUBMITTED = (
     AssignmentState.ASSIGNED, AssignmentState.RESERVED, AssignmentState.EXPIRED, AssignmentState.SKIPPED,
@@ -178,7 +178,8 @@ def _annotators(session: Session, names: list[str] | None) -> list[User]:
 
 
 def _selected_queries(session: Session, public_ids: list[str] | None, sources: list[str] | None,
-                      batch_ids: list[int] | None, coding_only: bool = False):  # type: ignore[no-untyped-def]
+                      batch_ids: list[int] | None, coding_only: bool = False,
+                      samples: list[str] | None = None):  # type: ignore[no-untyped-def]
     condition = [not_(_is_final()), not_(Query.retired)]
     if public_ids:
         found = set(session.execute(select(Query.public_id).where(Query.public_id.in_(public_ids))).scalars())
@@ -190,6 +191,8 @@ def _selected_queries(session: Session, public_ids: list[str] | None, sources: l
         condition.append(Query.source.in_(sources))
     if batch_ids:
         condition.append(Query.batch_id.in_(batch_ids))
+    if samples:
+        condition.append(_in_samples(session, samples))
     if coding_only:
         from curation_app.core.triage.coding_queries import coding_only as coding_condition
 
@@ -203,6 +206,17 @@ def _selected_queries(session: Session, public_ids: list[str] | None, sources: l
     return and_(*condition)
 
 
+def _in_samples(session: Session, names: list[str]):  # type: ignore[no-untyped-def]
+    """The members of these candidate samples (core/sampling.py records them)."""
+    found = dict(session.execute(select(CandidateSample.name, CandidateSample.id)
+                                 .where(CandidateSample.name.in_(names))).all())
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise NotFound(f"no candidate sample named {', '.join(missing)}")
+    return Query.id.in_(select(CandidateSampleQuery.query_id)
+                        .where(CandidateSampleQuery.sample_id.in_(list(found.values()))))
+
+
 def assign(
     session: Session,
     *,
@@ -213,6 +227,7 @@ def assign(
     batch_ids: list[int] | None = None,
     overlap: int | None = None,
     coding_only: bool = False,
+    samples: list[str] | None = None,
 ) -> dict:
     """Release queries to annotators with the project's overlap k; with `coding_only`, only those
     whose coding score reaches the project's `coding_threshold` (`coding_queries.coding_only`).
@@ -220,7 +235,8 @@ def assign(
     Without names, the queries join the shared pool: any annotator may take a free slot. With
     names, each query gets assignments to the least-loaded named annotators until it has k, or
     `overlap` for this call only (naming one annotator for chosen items): the project's k still
-    decides which slots stay open in the pool.
+    decides which slots stay open in the pool. `samples` selects the members of candidate samples
+    by name.
     """
     require_role(actor, Role.LEAD, Role.ADMIN)
     project_k = load_project(session).overlap
@@ -230,14 +246,15 @@ def assign(
         raise InvalidInput("an overlap for one assignment needs named annotators; the shared pool "
                            "always uses the project's overlap setting")
     k = overlap if overlap is not None else project_k
-    condition = _selected_queries(session, public_ids, sources, batch_ids, coding_only)
+    condition = _selected_queries(session, public_ids, sources, batch_ids, coding_only, samples)
     if not annotators:
         opened = session.execute(update(Query).where(condition, not_(Query.in_pool)).values(
             in_pool=True, pool_open=Query.n_claims < k)).rowcount
         total = session.execute(select(func.count()).select_from(Query).where(condition)).scalar_one()
         audit.record(session, actor=actor, action="queue.open_pool", entity="queue",
                      new={"opened": opened, "overlap": k, "sources": sources, "batch_ids": batch_ids,
-                          "query_ids": public_ids[:100] if public_ids else None, "coding_only": coding_only})
+                          "query_ids": public_ids[:100] if public_ids else None, "coding_only": coding_only,
+                          "samples": samples})
         return {"mode": "pool", "queries": total, "opened": opened, "assigned": 0, "overlap": k}
 
     people = _annotators(session, annotators)
