@@ -4,6 +4,8 @@ never chooses, the coding filter, the recorded batch and its assignment, the CLI
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -312,6 +314,37 @@ def test_refusals_write_nothing(engine, pool):
     with Session(engine) as session:
         assert [s.name for s in session.exec(select(CandidateSample))] == ["taken"]
         assert len(session.exec(select(CandidateSampleQuery)).all()) == 3
+
+
+def test_two_samples_recorded_at_once_never_share_a_query(engine, pool):
+    """The second waits for the first (SQLite's write lock, PostgreSQL's unique index) and is refused."""
+    boss = pool["boss"]
+    draws = []
+    for name in ("left", "right"):
+        with read_scope(engine) as session:
+            draws.append(sampling.draw_sample(session, actor=boss, spec=sampling.SampleSpec(
+                size=60, seed=1, by=(), name=name)))
+    outcome: list[BaseException | dict] = []
+
+    def record_second() -> None:
+        try:
+            with session_scope(engine) as session:
+                outcome.append(sampling.record_sample(session, actor=boss, draw=draws[1], open_to_pool=False))
+        except Conflict as error:
+            outcome.append(error)
+
+    scope = session_scope(engine)
+    session = scope.__enter__()
+    sampling.record_sample(session, actor=boss, draw=draws[0], open_to_pool=False)
+    second = threading.Thread(target=record_second)
+    second.start()
+    time.sleep(1)  # the second is waiting on the first by now, or starts after it: refused either way
+    scope.__exit__(None, None, None)
+    second.join(timeout=60)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict)
+    with Session(engine) as session:
+        assert [s.name for s in session.exec(select(CandidateSample))] == ["left"]
+        assert len(session.exec(select(CandidateSampleQuery)).all()) == 60
 
 
 # --- command line and page ----------------------------------------------------------------------

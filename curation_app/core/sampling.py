@@ -41,10 +41,10 @@ import re
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from sqlalchemy import and_, case, exists, func, insert, or_, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from curation_app.core import audit, queue
@@ -172,7 +172,7 @@ def analyse_texts(texts: list[str], *, by: tuple[str, ...], n_topics: int, seed:
     """The language and/or topic of each text (the keys of `by` that need text), in one reading.
 
     Topic: the words of each text hashed (scikit-learn's FeatureHasher: no vocabulary to hold,
-    about as fast as reading the words), weighted by sublinear TF-IDF with the document frequencies
+    faster than reading the words), weighted by sublinear TF-IDF with the document frequencies
     of a seeded subsample of at most TOPIC_FIT_SIZE texts (words in fewer than 2 or more than half
     of those, and English stop words, count for nothing); MiniBatchKMeans (seeded) fitted on that
     subsample assigns every text to its nearest centre. Topics are numbered by size, largest first,
@@ -186,7 +186,7 @@ def analyse_texts(texts: list[str], *, by: tuple[str, ...], n_topics: int, seed:
         from scipy import sparse
         from sklearn.feature_extraction import FeatureHasher
 
-        hasher = FeatureHasher(n_features=N_HASHED_FEATURES, input_type="string", alternate_sign=False)
+        hasher = FeatureHasher(n_features=N_HASHED_FEATURES, input_type="pair", alternate_sign=False)
         fit_positions = sorted(random.Random(f"{seed}:topic-fit").sample(range(len(texts)),
                                                                        min(TOPIC_FIT_SIZE, len(texts))))
         fit_set = set(fit_positions)
@@ -198,8 +198,9 @@ def analyse_texts(texts: list[str], *, by: tuple[str, ...], n_topics: int, seed:
         if want_language:
             languages += [_language(text, words) for text, words in zip(chunk, tokens)]
         if want_topic:
-            blocks.append(hasher.transform(tokens))
-            for offset, words in enumerate(tokens):
+            counted = [Counter(words) for words in tokens]  # (word, count) pairs hash fastest
+            blocks.append(hasher.transform(c.items() for c in counted))
+            for offset, words in enumerate(counted):
                 if start + offset in fit_set:
                     fit_words.update(words)
     if want_language:
@@ -224,7 +225,7 @@ def _topics(counts, fit_positions: list[int], fit_words: Counter, hasher, *, n_t
     useful = frequency >= (2 if n_fit >= 50 else 1)
     if n_fit >= 10:
         useful &= frequency <= n_fit / 2
-    stop_buckets = hasher.transform([[word] for word in sorted(ENGLISH_STOP_WORDS)]).indices
+    stop_buckets = hasher.transform([[(word, 1)] for word in sorted(ENGLISH_STOP_WORDS)]).indices
     useful[stop_buckets] = False
     columns = np.flatnonzero(useful)  # the centres stay small: only the features that can tell topics apart
     if not len(columns):
@@ -243,7 +244,7 @@ def _topics(counts, fit_positions: list[int], fit_words: Counter, hasher, *, n_t
     words = [word for word, _ in fit_words.most_common() if word not in ENGLISH_STOP_WORDS]
     bucket_name: dict[int, str] = {}
     if words:
-        for word, bucket in zip(words, hasher.transform([[w] for w in words]).indices):
+        for word, bucket in zip(words, hasher.transform([[(w, 1)] for w in words]).indices):
             bucket_name.setdefault(int(bucket), word)
     sizes = Counter(int(c) for c in assigned)
     order = sorted(range(n_clusters), key=lambda c: (-sizes.get(c, 0), c))
@@ -514,12 +515,16 @@ def record_sample(session: Session, *, actor: User, draw: SampleDraw, open_to_po
     sample = CandidateSample(name=name, seed=spec.seed, size_asked=spec.size, size_chosen=len(ids),
                              arguments={**spec.arguments(), "name": name, "open_to_pool": open_to_pool},
                              report=report, created_by_id=actor.id)
-    session.add(sample)
-    session.flush()
-    rows = [{"sample_id": sample.id, "query_id": c.id, "stratum": _stratum_label(c.stratum)[:500]}
-            for c in draw.chosen]
-    for start in range(0, len(rows), 5000):
-        session.connection().execute(insert(CandidateSampleQuery.__table__), rows[start:start + 5000])
+    try:
+        session.add(sample)
+        session.flush()
+        rows = [{"sample_id": sample.id, "query_id": c.id, "stratum": _stratum_label(c.stratum)[:500]}
+                for c in draw.chosen]
+        for start in range(0, len(rows), 5000):
+            session.connection().execute(insert(CandidateSampleQuery.__table__), rows[start:start + 5000])
+    except IntegrityError:  # a query is in one sample at most, and a name names one sample
+        raise Conflict(f"another sample named {name!r}, or with some of these queries, was recorded meanwhile; "
+                       "nothing was recorded: sample again") from None
     audit.record(session, actor=actor, action="sample.create", entity="candidate_sample", entity_id=name,
                  new={"seed": spec.seed, "size_asked": spec.size, "size_chosen": len(ids),
                       "arguments": spec.arguments(), "open_to_pool": open_to_pool,
