@@ -26,7 +26,7 @@ KINDS = {
     "python": ("Why is my pandas dataframe merge slow with {n} rows? The groupby aggregation takes minutes.",
                "```python\nimport pandas as pd\ndf = pd.read_csv('data{n}.csv')\nprint(df.groupby('key').sum())\n```"),
     "sql": ("My postgres query with a join over {n} tables needs an index, the select is slow.",
-            "```sql\nSELECT customer_id, SUM(amount) FROM orders{n} JOIN customers USING (customer_id) GROUP BY 1;\n```"),
+            "```sql\nSELECT customer_id, SUM(amount) FROM orders{n}\nJOIN customers USING (customer_id) GROUP BY 1;\n```"),
     "js": ("The react component re-renders {n} times, useEffect state hook loops in the browser.",
            "```javascript\nuseEffect(() => {{ setCount(count + {n}); }}, [count]);\n```"),
     "none detected": ("Write a short poem about autumn leaves number {n}, with rhymes and a gentle mood.", ""),
@@ -194,7 +194,11 @@ def test_floors_beyond_the_size_are_reported_as_strata_without_a_query(engine, p
     assert report["strata_without_a_query"] == [
         "language=sql | source=forum", "language=js | source=forum", "language=none detected | source=forum",
         "language=sql | source=chat", "language=js | source=chat", "language=none detected | source=chat"]
-    assert report["problems"][0].startswith("6 strata got no query")
+    assert report["problems"][0].startswith("6 strata got no query (the floors need more than the size)")
+    # Without a floor, a stratum whose share rounds to 0 gets nothing, and the report says why.
+    unfloored = draw(engine, pool["boss"], size=8, seed=0, by=("language", "source"), floor=0).report
+    assert unfloored["strata_without_a_query"] == ["language=js | source=chat", "language=none detected | source=chat"]
+    assert "their share of the size rounds to 0" in unfloored["problems"][0]
 
 
 def test_a_large_pool_is_stratified_on_a_seeded_subsample(engine, pool):

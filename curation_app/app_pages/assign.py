@@ -108,7 +108,8 @@ with st.form("sample"):
     floor = columns[2].number_input("At least this many per stratum", min_value=0, max_value=1000,
                                     value=sampling.DEFAULT_FLOOR, key="sample:floor")
     strata = st.multiselect("Strata", list(sampling.STRATA_KEYS), default=list(sampling.DEFAULT_STRATA),
-                            key="sample:strata", help="language: the detected programming language; topic: a cluster of the query's "
+                            key="sample:strata",
+                            help="language: the detected programming language; topic: a cluster of the query's "
                                  "words; source: where the query was imported from. None: a plain random draw.")
     coding_only = st.checkbox("Coding queries only", help="Only queries the coding-query detector scored at or "
                                                           "above the coding threshold.", key="sample:coding_only")

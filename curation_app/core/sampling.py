@@ -24,9 +24,10 @@ the members ordered by public id, with a generator seeded by (seed, stratum).
 Bounded at scale: the candidates are read as plain columns (no conversation), ordered by public id
 in Python (the same order on SQLite and PostgreSQL, whatever the server's collation). Language and
 topic need text: only the first user turn, cut to TEXT_CHARS characters, of at most
-`analysed_limit` candidates (or ANALYSED_PER_CHOSEN per query asked for). A larger pool is stratified on a seeded uniform subsample of that
-size (two-phase sampling: a uniform draw within a stratum of a uniform subsample is a uniform draw
-within the stratum), and the report says so; stratum sizes are then counted within the subsample.
+`analysed_limit` candidates (or ANALYSED_PER_CHOSEN per query asked for, if more). A larger pool is
+stratified on a seeded uniform subsample of that size (two-phase sampling: a uniform draw within a
+stratum of a uniform subsample is a uniform draw within the stratum), and the report says so;
+stratum sizes are then counted within the subsample.
 The topic model is fitted on at most TOPIC_FIT_SIZE of the analysed texts and assigns the rest.
 
 The reading runs in a read-only session (`draw_sample`), beside annotators' saves; recording the
@@ -40,7 +41,7 @@ import random
 import re
 import warnings
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import and_, case, exists, func, insert, or_, select
 from sqlalchemy.engine import Engine
@@ -211,8 +212,9 @@ def analyse_texts(texts: list[str], *, by: tuple[str, ...], n_topics: int, seed:
     return result
 
 
-def _topics(counts, fit_positions: list[int], fit_words: Counter, hasher, *, n_topics: int,  # type: ignore[no-untyped-def]
-            seed: int) -> list[str]:
+def _topics(counts, fit_positions: list[int], fit_words: Counter, hasher, *,  # type: ignore[no-untyped-def]
+            n_topics: int, seed: int) -> list[str]:
+    """A topic name for each row of the hashed word counts (see analyse_texts)."""
     import numpy as np
     from sklearn.cluster import MiniBatchKMeans
     from sklearn.exceptions import ConvergenceWarning
@@ -356,7 +358,7 @@ class Candidate:
     id: int
     public_id: str
     source: str
-    stratum: dict = field(default_factory=dict)
+    stratum: dict | None = None  # set for the candidates whose strata were read
 
 
 @dataclass
@@ -426,13 +428,13 @@ def draw_sample(session: Session, *, actor: User, spec: SampleSpec) -> SampleDra
     chosen.sort(key=lambda c: c.public_id)
     report = _report(spec, threshold, rows_total=sum(c["queries"] for c in per_source.values()),
                      candidates=candidates, analysed=analysed, skipped=skipped, per_source=per_source,
-                     members=members, values_of=values_of, quotas=quotas, asked=asked, chosen=chosen)
+                     members=members, values_of=values_of, asked=asked, chosen=chosen)
     return SampleDraw(spec, chosen, report)
 
 
 def _report(spec: SampleSpec, threshold: float | None, *, rows_total: int, candidates: list[Candidate],
             analysed: list[Candidate], skipped: Counter, per_source: dict, members: dict, values_of: dict,
-            quotas: dict, asked: dict, chosen: list[Candidate]) -> dict:
+            asked: dict, chosen: list[Candidate]) -> dict:
     chosen_per_stratum = Counter(_stratum_label(c.stratum) for c in chosen)
     strata = [{"stratum": label, **values_of[label], "available": len(members[label]), "asked": asked[label],
                "chosen": chosen_per_stratum[label]}
@@ -471,7 +473,9 @@ def _problems(report: dict) -> list[str]:
                         f"candidates: {report['shortfall']:,} short")
     if report["strata_without_a_query"]:
         n = len(report["strata_without_a_query"])
-        problems.append(f"{n} strat{'um' if n == 1 else 'a'} got no query (the floor needs more than the size): "
+        why = ("the floors need more than the size" if report["floor"]
+               else "their share of the size rounds to 0; a floor of 1 covers them")
+        problems.append(f"{n} strat{'um' if n == 1 else 'a'} got no query ({why}): "
                         + "; ".join(report["strata_without_a_query"][:5]) + (" ..." if n > 5 else ""))
     if report["sources_without_candidates"]:
         problems.append("no candidate left in source(s) " + ", ".join(report["sources_without_candidates"][:10])
