@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, select, update
 
 from curation_app import database
-from curation_app.core import auth, queue, sampling
+from curation_app.core import auth, configure, queue, sampling
 from curation_app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from curation_app.core.importer import import_file
 from curation_app.core.triage import database as triage_db
@@ -243,16 +243,24 @@ def test_held_out_duplicate_final_and_opened_queries_are_never_chosen(engine, po
                                         "in annotation": 1, "in an earlier sample": 2}
 
 
-def test_coding_only_takes_queries_scored_at_or_above_the_threshold(engine, pool):
+def test_coding_only_takes_queries_scored_at_or_above_the_project_threshold(engine, pool, admin):
+    with session_scope(engine) as session:  # the detector scores every query; these are set by hand
+        session.execute(update(Query).values(coding_score=0.2))
     scores = {"forum-python-000": 0.9, "forum-python-001": 0.5, "chat-sql-000": 0.75, "forum-js-000": 0.49,
-              "forum-none-000": 0.1}
+              "forum-none-000": None}
     for public_id, score in scores.items():
         set_query(engine, public_id, coding_score=score)
-    assert sampling.DEFAULT_CODING_THRESHOLD == 0.5
     result = draw(engine, pool["boss"], size=10, seed=0, by=("source",), coding_only=True)
     assert sorted(chosen_ids(result)) == ["chat-sql-000", "forum-python-000", "forum-python-001"]
-    assert result.report["skipped"] == {"not scored": 67, "not coding": 2}
+    assert result.report["skipped"] == {"not scored": 1, "not coding": 68}
     assert result.report["coding_threshold"] == 0.5 and result.report["coding_only"]
+    assert result.report["problems"][0] == ("1 query has no coding score yet and was left out: "
+                                            "`python -m curation_app triage --coding` scores them")
+    with session_scope(engine) as session:
+        configure.change_setting(session, actor=admin, key="coding_threshold", value=0.7)
+    stricter = draw(engine, pool["boss"], size=10, seed=0, by=("source",), coding_only=True)
+    assert sorted(chosen_ids(stricter)) == ["chat-sql-000", "forum-python-000"]
+    assert stricter.report["coding_threshold"] == 0.7
     assert len(draw(engine, pool["boss"], size=10, seed=0, by=("source",)).chosen) == 10
 
 

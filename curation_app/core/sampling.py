@@ -5,7 +5,7 @@ Which queries are candidates: imported queries that are not a confirmed duplicat
 held out by triage (`blocked`), not a possible near-duplicate of another query that no lead has
 cleared, not final, not already in annotation (released to annotators, or holding any claim) and
 not in an earlier sample; with `coding_only`, also scored by the coding-query detector at or above
-the coding threshold. Every query that is not a candidate is counted under the first of these
+the project's `coding_threshold` (core/triage/coding_queries.py's filter). Every query that is not a candidate is counted under the first of these
 reasons it meets.
 
 Strata: any of `language` (the detected programming language, read cheaply: see
@@ -43,7 +43,7 @@ import warnings
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import and_, case, exists, func, insert, or_, select
+from sqlalchemy import and_, case, exists, func, insert, not_, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -52,14 +52,13 @@ from curation_app.core import audit, queue
 from curation_app.core.auth import require_role
 from curation_app.core.errors import Conflict, InvalidInput, NotFound
 from curation_app.core.languages import LABEL_ALIASES, label_for
-from curation_app.core.settings import SETTINGS, get_setting
+from curation_app.core.triage.coding_queries import coding_filter, coding_threshold
 from curation_app.database import read_scope, session_scope
 from curation_app.models import CandidateSample, CandidateSampleQuery, FinalLabel, Query, Role, User
 
 STRATA_KEYS = ("language", "topic", "source")
 DEFAULT_STRATA = ("language", "topic")
 TEXT_KEYS = ("language", "topic")
-DEFAULT_CODING_THRESHOLD = 0.5
 DEFAULT_TOPICS = 10
 DEFAULT_FLOOR = 1
 MAX_SIZE = 1_000_000
@@ -77,14 +76,6 @@ IN_CHUNK = 5000
 # Why a query is not a candidate, in the order they are checked.
 SKIP_REASONS = ("duplicate", "held out", "possible duplicate", "final", "in annotation",
                 "in an earlier sample", "not scored", "not coding")
-
-
-def coding_threshold(session: Session) -> float:
-    """The coding score a query needs for `coding_only`: the project's `coding_threshold` setting
-    when the project has that setting, otherwise DEFAULT_CODING_THRESHOLD."""
-    if "coding_threshold" in SETTINGS:
-        return float(get_setting(session, "coding_threshold"))
-    return DEFAULT_CODING_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -331,7 +322,7 @@ def _skip_reason(coding_only: bool, threshold: float):  # type: ignore[no-untype
         (exists().where(CandidateSampleQuery.query_id == Query.id), "in an earlier sample"),
     ]
     if coding_only:
-        whens += [(Query.coding_score.is_(None), "not scored"), (Query.coding_score < threshold, "not coding")]
+        whens += [(Query.coding_score.is_(None), "not scored"), (not_(coding_filter(threshold)), "not coding")]
     return case(*whens, else_=None)
 
 
@@ -468,6 +459,11 @@ def _report(spec: SampleSpec, threshold: float | None, *, rows_total: int, candi
 
 def _problems(report: dict) -> list[str]:
     problems = []
+    unscored = report["skipped"].get("not scored")
+    if unscored:
+        problems.append(f"{unscored:,} quer{'y has' if unscored == 1 else 'ies have'} no coding score yet and "
+                        f"{'was' if unscored == 1 else 'were'} left out: `python -m curation_app triage --coding` "
+                        "scores them")
     if report["shortfall"]:
         problems.append(f"asked for {report['size_asked']:,} queries, the pool has {report['candidates']:,} "
                         f"candidates: {report['shortfall']:,} short")
@@ -578,6 +574,6 @@ def sample_members(session: Session, *, name: str) -> list[str]:
         .where(CandidateSampleQuery.sample_id == sample_id)).scalars())
 
 
-__all__ = ["SampleSpec", "SampleDraw", "allocate", "coding_threshold", "detected_language", "draw_sample",
+__all__ = ["SampleSpec", "SampleDraw", "allocate", "detected_language", "draw_sample",
            "list_samples", "parse_strata", "proportional_shares", "record_sample", "sample_candidates",
            "sample_members", "analyse_texts"]
