@@ -22,7 +22,8 @@ NUMBERS = {
     "Acceptance rule": ("min_annotations", "keep_quorum"),
     "Review stage": ("review_votes", "review_quorum"),
 }
-TEXTS = ("quorum_fields", "extra_languages", "license", "dataset_languages", "ngram", "duplicate_threshold")
+TEXTS = ("quorum_fields", "extra_languages", "license", "dataset_languages", "ngram", "duplicate_threshold",
+         "coding_threshold")
 LIMITS = {"reservation_minutes": (1, 24 * 60), "review_votes": (0, 20)}
 
 st.title("Project settings")
