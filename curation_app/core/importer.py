@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -157,20 +158,25 @@ def content_hash(messages: list[dict]) -> str:
     return hashlib.sha256(normalised_text(messages).encode("utf-8")).hexdigest()
 
 
-def _json_safe(value: Any) -> Any:
-    """Parquet and CSV give dates, decimals and bytes that JSON columns cannot hold."""
+def _json_safe(value: Any, where: str) -> Any:
+    """Parquet and CSV give dates, decimals and bytes that JSON columns cannot hold. NaN is a gap
+    in a column (no value); an infinite number has no JSON form and would be stored as null without
+    a word, so it is refused, naming the column (`where`) and the place in it."""
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): _json_safe(v, f"{where}[{excerpt(str(k))}]") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [_json_safe(v, f"{where}[{index}]") for index, v in enumerate(value, start=1)]
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return float(value)
+        value = float(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
-    if isinstance(value, float) and value != value:  # NaN is not JSON
-        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        if value != value:  # NaN: no value
+            return None
+        raise RowProblem(f"{where} is an infinite number ({value}), which cannot be stored; write it as a "
+                         "string or leave it empty")
     return value
 
 
@@ -237,7 +243,7 @@ def parse_record(record: dict, shape: Shape | ChatLogShape) -> ParsedRow:
                              f"{excerpt(model)}; keep one")
         seen_models[model] = name
         baselines.append((model, value))
-    extra = {k: _json_safe(v) for k, v in record.items() if k not in used}
+    extra = {k: _json_safe(v, excerpt(k)) for k, v in record.items() if k not in used}
     check(extra, field="metadata")
     return ParsedRow("", messages, content_hash(messages), original_id, baselines, extra)
 
@@ -250,7 +256,7 @@ def _parse_chat_log(record: dict, shape: ChatLogShape, messages: list[dict]) -> 
     if log.first_answer and log.first_answer.strip():
         model = check(log.model or UNKNOWN_MODEL, field="'model'", limit=MAX_NAME_CHARS)
         baselines.append((model, check(log.first_answer, field="the first answer", limit=MAX_TEXT_CHARS)))
-    extra = {name: _json_safe(value) for name, value in log.metadata.items()}
+    extra = {name: _json_safe(value, excerpt(name)) for name, value in log.metadata.items()}
     check(extra, field="metadata")
     return ParsedRow("", messages, content_hash(messages), original_id, baselines, extra)
 
