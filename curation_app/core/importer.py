@@ -272,7 +272,8 @@ class ImportSummary:
     duplicates: int = 0
     errors: int = 0
     skipped: list[dict] = field(default_factory=list)
-    renamed: list[dict] = field(default_factory=list)
+    renamed: list[dict] = field(default_factory=list)  # the first MAX_LISTED_PROBLEMS of n_renamed
+    n_renamed: int = 0
     baselines: dict[str, int] = field(default_factory=dict)  # model -> baseline answers imported with the queries
     batch_id: int | None = None
 
@@ -512,7 +513,9 @@ def _insert_chunk(session: Session, chunk: list[ParsedRow], batch: ImportBatch, 
     answered: dict[str, ParsedRow] = {}
     for row, (public_id, renamed) in zip(new_rows, ids.assign(new_rows)):
         if renamed:
-            summary.renamed.append(renamed)
+            summary.n_renamed += 1
+            if len(summary.renamed) < MAX_LISTED_PROBLEMS:  # a million renamed rows are not listed whole
+                summary.renamed.append(renamed)
         if row.baselines:
             answered[public_id] = row
         first_model, first_answer = row.baselines[0] if row.baselines else (None, None)
