@@ -394,7 +394,7 @@ def import_memory(n: int, workdir: Path) -> list[dict]:
     del rows
 
     def peak_mb_of(code: str, *args: str) -> float:
-        script = f"import sys\n{code}\nprint(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
+        script = f"import sys\n{code}\nprint(next(l.split()[1] for l in open('/proc/self/status') if 'VmHWM' in l))"
         done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
         return int(done.stdout.split()[-1]) / 1024
