@@ -394,7 +394,7 @@ def import_memory(n: int, workdir: Path) -> list[dict]:
     del rows
 
     def peak_mb_of(code: str, *args: str) -> float:
-        script = f"import resource, sys\n{code}\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        script = f"import sys\n{code}\nprint(next(l.split()[1] for l in open('/proc/self/status') if 'VmHWM' in l))"
         done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
         return int(done.stdout.split()[-1]) / 1024
@@ -913,6 +913,140 @@ def scale_sample_candidates(n: int, workdir: Path) -> list[dict]:
                 for _, _, name in targets:
                     if name:
                         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return rows
+
+
+# scale: a million queries. Each figure's import runs in a fresh process (its time and VmHWM
+# measured there); its baseline runs here, on rows prepared before the clock starts.
+
+_SCALE_COLUMNS = ("public_id", "content_hash", "messages", "n_turns", "n_chars", "source", "source_file",
+                  "source_location", "original_id", "batch_id", "extra", "baseline_answer", "baseline_model",
+                  "triage_flags", "in_pool", "n_claims", "pool_open", "retired", "queue_rank", "created_at")
+# The query table's columns and every one of its indexes (no foreign key: there is no batch table).
+_SCALE_TABLE = """CREATE TABLE bare_query (id {id}, public_id VARCHAR(300) NOT NULL, content_hash VARCHAR(64) NOT NULL,
+    messages {json} NOT NULL, n_turns INTEGER NOT NULL, n_chars INTEGER NOT NULL, source VARCHAR(200) NOT NULL,
+    source_file VARCHAR(500) NOT NULL, source_location VARCHAR(50) NOT NULL, original_id VARCHAR(300),
+    batch_id INTEGER NOT NULL, extra {json}, baseline_answer TEXT, baseline_model VARCHAR(200), triage_flags {json},
+    coding_score FLOAT, in_pool BOOLEAN NOT NULL, n_claims INTEGER NOT NULL, pool_open BOOLEAN NOT NULL,
+    retired BOOLEAN NOT NULL, queue_rank FLOAT NOT NULL, created_at {time} NOT NULL,
+    UNIQUE (public_id), UNIQUE (content_hash))"""
+_SCALE_INDEXES = ("CREATE INDEX bare_batch ON bare_query (batch_id)",
+                  "CREATE INDEX bare_source ON bare_query (source, original_id)",
+                  "CREATE INDEX bare_pool ON bare_query (pool_open, queue_rank, id)",
+                  "CREATE INDEX bare_coding ON bare_query (coding_score)")
+_SCALE_IMPORT = """import sys, time
+from curation_app import database
+from curation_app.core.auth import command_line_actor
+from curation_app.core.importer import import_file
+database.upgrade(sys.argv[2])
+engine = database.get_engine(sys.argv[2])
+start = time.perf_counter()
+summary = import_file(sys.argv[1], actor=command_line_actor(), source="bench", engine=engine)
+seconds = time.perf_counter() - start
+peak_kb = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(seconds, int(peak_kb) / 1024, summary.imported)
+"""
+
+
+def _scale_prepared_rows(n: int, seed: int, stamp: object) -> list[tuple]:
+    """The rows the importer writes for the synthetic file, as tuples in _SCALE_COLUMNS order."""
+    import orjson
+
+    from benchmarks.synthetic import iter_synthetic_queries
+    from curation_app.core.importer import content_hash
+
+    return [(r["id"], content_hash(r["messages"]), orjson.dumps(r["messages"]).decode(), 1,
+             len(r["messages"][0]["content"]), "bench", "scale.jsonl", f"line {i}", r["id"], 1,
+             orjson.dumps({"language": r["language"]}).decode(), None, None, None, False, 0, False, False, 0.0,
+             stamp) for i, r in enumerate(iter_synthetic_queries(n, seed), start=1)]
+
+
+def _scale_import_in_child(path: Path, url: str, n: int) -> tuple[float, float]:
+    done = subprocess.run([sys.executable, "-c", _SCALE_IMPORT, str(path), url], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    seconds, peak_mb, imported = done.stdout.split()[-3:]
+    assert int(imported) == n, f"imported {imported} of {n}"
+    return float(seconds), float(peak_mb)
+
+
+@benchmark
+def scale_import(n: int, workdir: Path) -> list[dict]:
+    """`import` of 10 x n JSONL queries (1,000,000; 100,000 at --quick), each in a fresh process, on
+    SQLite vs a bare sqlite3 executemany and on PostgreSQL vs a bare psycopg COPY of the same
+    prepared rows into a table with the query table's columns and indexes."""
+    import datetime
+    import uuid
+
+    from benchmarks.synthetic import iter_synthetic_queries, write_jsonl_stream
+
+    n = n * 10
+    path = write_jsonl_stream(iter_synthetic_queries(n, seed=5), workdir / "scale.jsonl")
+    size = f"{path.stat().st_size / 1e6:,.0f} MB"
+    target = "target: within 12x and under 600 MB"
+    stamp = datetime.datetime.now(datetime.timezone.utc)
+    prepared = _scale_prepared_rows(n, 5, stamp)
+    placeholders = ", ".join("?" * len(_SCALE_COLUMNS))
+    bare = sqlite3.connect(workdir / "bare.sqlite", isolation_level=None)
+    bare.execute("PRAGMA journal_mode=WAL")
+    bare.execute("PRAGMA synchronous=NORMAL")
+    bare.execute(_SCALE_TABLE.format(id="INTEGER PRIMARY KEY", json="JSON", time="DATETIME"))
+    for statement in _SCALE_INDEXES:
+        bare.execute(statement)
+    sqlite_rows = [r[:-1] + (str(stamp.replace(tzinfo=None)),) for r in prepared]
+
+    def bare_sqlite() -> None:
+        bare.execute("BEGIN")
+        bare.executemany(f"INSERT INTO bare_query ({', '.join(_SCALE_COLUMNS)}) VALUES ({placeholders})",
+                         sqlite_rows)
+        bare.execute("COMMIT")
+
+    baseline = timed(bare_sqlite)
+    bare.close()
+    del sqlite_rows
+    seconds, peak_mb = _scale_import_in_child(path, f"sqlite:///{workdir / 'app.sqlite'}", n)
+    rows = [row(f"scale: import of {n:,} queries (JSONL, {size}) on SQLite vs bare sqlite3 executemany", seconds,
+                baseline, note=f"import peak {peak_mb:.0f} MB (VmHWM, fresh process); {target}")]
+    rows[0]["import_peak_mb"] = round(peak_mb)
+
+    import psycopg
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = os.environ.get("CURATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"curation_scale_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001 - reported in the table
+        return rows + [row(f"scale: import of {n:,} queries on PostgreSQL", 0, 0,
+                           note=f"skipped: no server ({str(error).splitlines()[0][:80]})")]
+    url = make_url(admin_url).set(database=name)
+    try:
+        with psycopg.connect(url.set(drivername="postgresql").render_as_string(False)) as bare_pg:
+            bare_pg.execute(_SCALE_TABLE.format(id="SERIAL PRIMARY KEY", json="JSON", time="TIMESTAMP"))
+            for statement in _SCALE_INDEXES:
+                bare_pg.execute(statement)
+            bare_pg.commit()
+
+            def bare_copy() -> None:
+                with bare_pg.cursor() as cursor:
+                    with cursor.copy(f"COPY bare_query ({', '.join(_SCALE_COLUMNS)}) FROM STDIN") as copy:
+                        for item in prepared:
+                            copy.write_row(item)
+                bare_pg.commit()
+
+            baseline = timed(bare_copy)
+            bare_pg.execute("DROP TABLE bare_query")
+            bare_pg.commit()
+        del prepared
+        seconds, peak_mb = _scale_import_in_child(path, url.render_as_string(False), n)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    rows.append(row(f"scale: import of {n:,} queries (JSONL, {size}) on PostgreSQL vs bare psycopg COPY", seconds,
+                    baseline, note=f"import peak {peak_mb:.0f} MB (VmHWM, fresh process); {target}"))
+    rows[-1]["import_peak_mb"] = round(peak_mb)
     return rows
 
 

@@ -824,3 +824,69 @@ def test_an_id_another_import_writes_at_the_same_moment_gives_one_line_naming_th
     assert outcome["refusal"] == ("line 1 to line 2: an id or a query text of these rows was written by another "
                                   "import of source 'second' at the same time; nothing was imported, run it again")
     assert [(q.public_id, q.source) for q in queries(engine)] == [("same", "first")]
+
+
+# At scale: chunks, and numbers JSON cannot hold --------------------------------------------
+
+def test_duplicates_ids_and_baselines_across_chunks_without_a_set_of_every_hash(engine, admin, tmp_path,
+                                                                                monkeypatch):
+    from curation_app.core import importer
+
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 3)  # every rule below crosses a chunk boundary
+    rows = [{"id": f"c{i}", "prompt": f"chunked question {i}", "m_response": f"answer {i}"} for i in range(8)]
+    rows.append({"id": "c9", "prompt": "  CHUNKED question 1 "})  # a duplicate of row 2, two chunks later
+    rows.append({"id": "c0", "prompt": "another question that says c0"})  # c0 is taken by row 1
+    rows.append({"id": "c10", "prompt": "chunked question 2"})  # a duplicate within the last chunk's file
+    summary = import_file(write_jsonl(tmp_path / "chunks.jsonl", rows), actor=admin, source="s", engine=engine)
+    assert (summary.read, summary.imported, summary.duplicates) == (11, 9, 2)
+    assert summary.renamed == [{"location": "line 10", "id": "c0", "now": "s:c0"}]
+    stored = queries(engine)
+    assert [q.public_id for q in stored] == [f"c{i}" for i in range(8)] + ["s:c0"]
+    assert [q.source_location for q in stored][-2:] == ["line 8", "line 10"]
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Baseline)).one() == 8
+    # Re-importing finds every row in the database, chunk by chunk, and writes nothing at all.
+    again = import_file(tmp_path / "chunks.jsonl", actor=admin, source="s", engine=engine)
+    assert (again.imported, again.duplicates, again.batch_id) == (0, 11, None)
+    assert len(queries(engine)) == 9
+
+
+def test_a_bad_row_after_written_chunks_leaves_nothing_written(engine, admin, tmp_path, monkeypatch):
+    from curation_app.core import importer
+
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
+    rows = [{"id": f"w{i}", "prompt": f"written first {i}", "x_response": "an answer"} for i in range(5)]
+    rows.append({"id": "w5", "prompt": 7})
+    before = counts(engine)
+    with pytest.raises(ImportRefused, match="line 6: wrong type: 'prompt' must be a string"):
+        import_file(write_jsonl(tmp_path / "late.jsonl", rows), actor=admin, engine=engine)
+    assert counts(engine) == before
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Baseline)).one() == 0
+
+
+def test_an_infinite_number_is_refused_with_its_row_and_column_and_nan_is_no_value(engine, admin, tmp_path):
+    table = pa.table({"prompt": ["finite row", "infinite row", "nested infinite row", "nan row"],
+                      "score": [1.5, float("inf"), 2.0, float("nan")],
+                      "scores": [[1.0], [2.0], [3.0, float("-inf")], [float("nan")]]})
+    pq.write_table(table, tmp_path / "inf.parquet")
+    before = counts(engine)
+    with pytest.raises(ImportRefused) as refused:
+        import_file(tmp_path / "inf.parquet", actor=admin, engine=engine)
+    assert refused.value.problems == [
+        ("row 2", "'score' is an infinite number (inf), which cannot be stored; write it as a string or leave it "
+                  "empty"),
+        ("row 3", "'scores'[2] is an infinite number (-inf), which cannot be stored; write it as a string or leave "
+                  "it empty")]
+    assert counts(engine) == before
+    # A model's answer column with an infinite number is refused the same way, not dropped.
+    pq.write_table(pa.table({"prompt": ["q"], "gpt_response": [float("inf")]}), tmp_path / "answer.parquet")
+    with pytest.raises(ImportRefused, match="row 1: 'gpt_response' is an infinite number"):
+        import_file(tmp_path / "answer.parquet", actor=admin, engine=engine)
+    # NaN is a gap in a column, as an empty cell is: the rows import with no value there.
+    pq.write_table(table.slice(3), tmp_path / "nan.parquet")
+    pq.write_table(table.slice(0, 1), tmp_path / "finite.parquet")
+    import_file(tmp_path / "nan.parquet", actor=admin, engine=engine)
+    import_file(tmp_path / "finite.parquet", actor=admin, engine=engine)
+    assert [q.extra for q in queries(engine)] == [{"score": None, "scores": [None]},
+                                                  {"score": 1.5, "scores": [1.0]}]

@@ -36,7 +36,8 @@ def summary_lines(result: dict, file_name: str) -> list[str]:
     for item in result["skipped"][:LISTED_PROBLEMS]:
         lines.append(f"  skipped {item['location']}: {item['problem']}")
     if result["renamed"]:
-        lines.append(f"  {len(result['renamed'])} id(s) were already taken and now carry the prefix "
+        n_renamed = result.get("n_renamed", len(result["renamed"]))  # the list holds the first thousand
+        lines.append(f"  {n_renamed} id(s) were already taken and now carry the prefix "
                      f"'{result['source']}:' (first: {result['renamed'][0]['id']} -> {result['renamed'][0]['now']})")
     return lines
 
