@@ -315,11 +315,11 @@ def test_selection_reports_what_the_pool_cannot_meet(engine, admin, finals):
 
 
 def test_a_failure_mid_write_leaves_no_release_and_no_partial_folder(engine, admin, finals, monkeypatch):
-    def broken(items, path):
+    def broken(jsonl, path, schema):
         path.write_bytes(b"half a parquet file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(freeze, "write_parquet", broken)
+    monkeypatch.setattr(freeze, "parquet_from_jsonl", broken)
     with pytest.raises(OSError, match="disk full"):
         make(engine, admin)
     assert not (finals / "bench" / "1.0").exists()
@@ -335,12 +335,12 @@ from curation_app.core import release
 from curation_app.core.auth import command_line_actor
 from curation_app.core.release import freeze
 from curation_app.database import get_engine, session_scope
-real = freeze.write_parquet
-def slow(items, path):
-    real(items, path)
+real = freeze.parquet_from_jsonl
+def slow(jsonl, path, schema):
+    real(jsonl, path, schema)
     Path(sys.argv[1]).write_text("writing")
     time.sleep(600)  # killed here: data files written, manifest not yet, nothing renamed
-freeze.write_parquet = slow  # where create_release looks it up
+freeze.parquet_from_jsonl = slow  # where create_release looks it up
 with session_scope(get_engine()) as session:
     release.create_release(session, actor=command_line_actor(), name="bench", version="1.0",
                            spec=release.ReleaseSpec())

@@ -8,9 +8,11 @@ import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, replace
+from typing import Iterator
 
 import orjson
-from sqlalchemy import func, select
+import pandas as pd
+from sqlalchemy import Text, cast, func, select
 from sqlmodel import Session
 
 from curation_app.core.agreement import database as agreement_db
@@ -120,16 +122,41 @@ def parse_mix(text: str | None, taxonomy: Taxonomy) -> tuple[tuple[str, float], 
     return tuple((d, shares.get(d, 0.0) / total) for d in taxonomy.difficulties)
 
 
+def decode_json(text: str | None):  # noqa: ANN202 - any JSON value
+    """A JSON column read as text: orjson, or the standard library when orjson would have read a
+    number as a float (an integer beyond 64 bits stays exact, as the database layer keeps it)."""
+    if text is None:
+        return None
+    value = orjson.loads(text)
+    return json.loads(text) if _has_float(value) else value
+
+
+def _has_float(value) -> bool:  # noqa: ANN001
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False
+
+
 def _pool(session: Session, spec: ReleaseSpec,
           score_fields: tuple[ScoreField, ...] = ()) -> tuple[list[dict], list[str]]:
-    """Final, kept items that pass the filters, each as the row it would be in the release; and
-    the ids held back by triage flags that no lead has cleared."""
-    # Plain columns, not ORM objects: a 100,000-item release reads them all.
-    statement = (select(Query.id, Query.public_id, Query.messages, Query.source, Query.original_id,
-                        Query.triage_flags, FinalLabel.difficulty, FinalLabel.languages,
-                        FinalLabel.category, FinalLabel.subcategory, FinalLabel.reference_answer,
-                        FinalLabel.rewritten_prompt, FinalLabel.source.label("label_source"), FinalLabel.field_sources,
-                        FinalLabel.scores)
+    """Final, kept items that pass the filters, each as a compact row with what the selection,
+    the report and the distributions read (not the texts, which `release_items` reads for the
+    chosen items only); and the ids held back by triage flags that no lead has cleared.
+
+    Row keys: id, category, subcategory, difficulty, programming_language, source, label_source,
+    n_annotators, baseline_models, rewritten, has_reference_answer, scores (with score fields)
+    and the private `_query_id`."""
+    # Plain columns, JSON as text decoded here: a 100,000-item release reads them all.
+    statement = (select(Query.id, Query.public_id, Query.source, cast(Query.triage_flags, Text).label("flags"),
+                        FinalLabel.difficulty, cast(FinalLabel.languages, Text).label("languages"),
+                        FinalLabel.category, FinalLabel.subcategory,
+                        (func.coalesce(func.length(FinalLabel.reference_answer), 0) > 0).label("answered"),
+                        (func.coalesce(func.length(FinalLabel.rewritten_prompt), 0) > 0).label("rewritten"),
+                        FinalLabel.source.label("label_source"), cast(FinalLabel.scores, Text).label("scores"))
                  .join(FinalLabel, FinalLabel.query_id == Query.id)
                  .where(FinalLabel.decision == KEEP).order_by(Query.public_id))
     if spec.categories:
@@ -144,59 +171,103 @@ def _pool(session: Session, spec: ReleaseSpec,
         statement = statement.where(Query.source.in_(spec.sources))
     counts = dict(session.execute(select(Annotation.query_id, func.count()).where(
         Annotation.state == AnnotationState.SUBMITTED).group_by(Annotation.query_id)).all())
-    baselines: dict[int, dict[str, str]] = defaultdict(dict)  # query -> {model: answer}, first imported first
-    for query_id, model, answer in session.execute(
-            select(Baseline.query_id, Baseline.model, Baseline.answer).join(
-                FinalLabel, FinalLabel.query_id == Baseline.query_id)
+    models_of: dict[int, list[str]] = defaultdict(list)  # query -> its baselines' models, first imported first
+    for query_id, model in session.connection().execute(
+            select(Baseline.query_id, Baseline.model).join(FinalLabel, FinalLabel.query_id == Baseline.query_id)
             .where(FinalLabel.decision == KEEP).order_by(Baseline.id).execution_options(yield_per=5000)):
-        baselines[query_id][model] = answer
+        if model not in models_of[query_id]:
+            models_of[query_id].append(model)
     wanted_languages = set(spec.languages)
     score_names = [f.name for f in score_fields]
+    shared: dict = {}  # one object per distinct label, language list or score text, not one per row
     rows = []
     held_back = []
     for row in session.connection().execute(statement.execution_options(yield_per=5000)):
-        languages = list(row.languages or [])
+        if row.languages not in shared:
+            shared[row.languages] = list(decode_json(row.languages) or [])
+        languages = shared[row.languages]
         if wanted_languages and not wanted_languages & set(languages):
             continue
-        if (row.triage_flags or {}).get("blocked"):
+        if row.flags and "blocked" in row.flags and (decode_json(row.flags) or {}).get("blocked"):
             held_back.append(row.public_id)  # contamination, secrets or a duplicate a lead has not cleared
             continue
-        rewritten = bool(row.rewritten_prompt)
-        rows.append({
+        item = {
             "id": row.public_id,
-            "messages": [{"role": "user", "content": row.rewritten_prompt}] if rewritten else row.messages,
-            "difficulty": row.difficulty,
+            "category": shared.setdefault(row.category, row.category),
+            "subcategory": shared.setdefault(row.subcategory, row.subcategory),
+            "difficulty": shared.setdefault(row.difficulty, row.difficulty),
             "programming_language": languages,
-            "category": row.category,
-            "subcategory": row.subcategory,
-            "reference_answer": row.reference_answer,
-            "baseline_answer": next(iter(baselines.get(row.id, {}).values()), None),
-            "baseline_models": list(baselines.get(row.id, ())),
-            "source": row.source,
-            "original_id": row.original_id,
-            "label_source": row.label_source,
+            "source": shared.setdefault(row.source, row.source),
+            "label_source": shared.setdefault(row.label_source, row.label_source),
             "n_annotators": counts.get(row.id, 0),
-            "field_sources": orjson.dumps(row.field_sources or {}, option=orjson.OPT_SORT_KEYS).decode(),
-            "rewritten": rewritten,
-            "original_messages": json.dumps(row.messages, ensure_ascii=False) if rewritten else None,
+            "baseline_models": models_of.get(row.id, []),
+            "rewritten": bool(row.rewritten),
+            "has_reference_answer": bool(row.answered),
             "_query_id": row.id,
-            "_baselines": baselines.get(row.id, {}),
-        })
+        }
         if score_names:
-            scores = row.scores or {}
-            rows[-1]["scores"] = {name: scores.get(name) for name in score_names}
+            scores = decode_json(row.scores) or {}
+            item["scores"] = {name: scores.get(name) for name in score_names}
+        rows.append(item)
     return rows, held_back
 
 
-def add_responses(items: list[dict]) -> list[str]:
-    """Give every item CodeArena's `<model>_response` key for each baseline model among the items
-    (None where an item has no answer from that model), so every row has the same keys and each
-    key one type. Returns the models, sorted."""
-    models = sorted({model for item in items for model in item["baseline_models"]})
-    for item in items:
-        for model in models:
-            item[f"{model}{RESPONSE_SUFFIX}"] = item["_baselines"].get(model)
-    return models
+def response_models(items: list[dict]) -> list[str]:
+    """The baseline models among the items, sorted: each gives every released item CodeArena's
+    `<model>_response` key (None where an item has no answer from that model), so every row has
+    the same keys and each key one type."""
+    return sorted({model for item in items for model in item["baseline_models"]})
+
+
+# Chosen items whose texts are read in one query: a few MB of conversations at a time.
+READ_CHUNK_ITEMS = 2000
+
+
+def release_items(session: Session, items: list[dict], *, models: list[str]) -> Iterator[dict]:
+    """The released rows of the selected `items` (compact rows of `_pool`, in release order),
+    with their texts read from the database `READ_CHUNK_ITEMS` at a time."""
+    for start in range(0, len(items), READ_CHUNK_ITEMS):
+        chunk = items[start:start + READ_CHUNK_ITEMS]
+        query_ids = [item["_query_id"] for item in chunk]
+        texts = {row.id: row for row in session.connection().execute(
+            select(Query.id, cast(Query.messages, Text).label("messages"), Query.original_id,
+                   FinalLabel.reference_answer, FinalLabel.rewritten_prompt,
+                   cast(FinalLabel.field_sources, Text).label("field_sources"))
+            .join(FinalLabel, FinalLabel.query_id == Query.id).where(Query.id.in_(query_ids)))}
+        answers: dict[int, dict[str, str]] = defaultdict(dict)  # query -> {model: answer}
+        if models:
+            for query_id, model, answer in session.connection().execute(
+                    select(Baseline.query_id, Baseline.model, Baseline.answer)
+                    .where(Baseline.query_id.in_(query_ids)).order_by(Baseline.id)):
+                answers[query_id][model] = answer
+        for item in chunk:
+            row = texts[item["_query_id"]]
+            messages = decode_json(row.messages)
+            baselines = answers.get(item["_query_id"], {})
+            released = {
+                "id": item["id"],
+                "messages": [{"role": "user", "content": row.rewritten_prompt}] if item["rewritten"] else messages,
+                "difficulty": item["difficulty"],
+                "programming_language": item["programming_language"],
+                "category": item["category"],
+                "subcategory": item["subcategory"],
+                "reference_answer": row.reference_answer,
+                "baseline_answer": next(iter(baselines.values()), None),
+                "baseline_models": item["baseline_models"],
+                "source": item["source"],
+                "original_id": row.original_id,
+                "label_source": item["label_source"],
+                "n_annotators": item["n_annotators"],
+                "field_sources": orjson.dumps(decode_json(row.field_sources) or {},
+                                              option=orjson.OPT_SORT_KEYS).decode(),
+                "rewritten": item["rewritten"],
+                "original_messages": json.dumps(messages, ensure_ascii=False) if item["rewritten"] else None,
+            }
+            if "scores" in item:
+                released["scores"] = item["scores"]
+            for model in models:
+                released[f"{model}{RESPONSE_SUFFIX}"] = baselines.get(model)
+            yield released
 
 
 def _quotas(size: int, mix: tuple[tuple[str, float], ...]) -> dict[str, int]:
@@ -328,21 +399,62 @@ def distributions(items: list[dict]) -> dict[str, dict[str, int]]:
 
 @dataclass
 class Preview:
-    items: list[dict]
+    items: list[dict]  # compact rows (see _pool), in release order; release_items reads their texts
     report: dict
     distributions: dict
     agreement: dict = field(default_factory=dict)
     scores: list[dict] = field(default_factory=list)  # per score field of the project (score_summary)
 
 
-def _agreement_summary(session: Session, actor: User, public_ids: set[str] | None, project: Project) -> dict:
-    """Krippendorff's alpha and percent agreement per field on the released items' annotations,
-    or with `public_ids` None on every annotated item of the project."""
+def _annotation_table(session: Session, project: Project, public_ids: dict[int, str] | None) -> pd.DataFrame:
+    """The submitted annotations of the queries in `public_ids` ({query id: public id}; None: of
+    every query) as `agreement_db.annotation_table` gives them, read as a compact projection:
+    ids instead of joined names, one object per distinct value, language sets decoded once per
+    distinct JSON text."""
+    score_names = [f.name for f in project.score_fields]
+    if public_ids is None:
+        public_ids = {query_id: public_id for query_id, public_id in session.connection().execute(
+            select(Query.id, Query.public_id).execution_options(yield_per=10_000))}
+    annotators = dict(session.execute(select(User.id, User.name)).all())
+    vocabulary = project.taxonomy.languages
+    fields = [f for f in agreement_db.FIELD_LEVELS if f != "languages"]
+    statement = select(Annotation.query_id, Annotation.annotator_id, cast(Annotation.languages, Text),
+                       *(getattr(Annotation, f) for f in fields),
+                       *([cast(Annotation.scores, Text)] if score_names else [])).where(
+        Annotation.state == AnnotationState.SUBMITTED).order_by(Annotation.query_id, Annotation.annotator_id)
+    columns: dict[str, list] = {name: [] for name in ("item", "annotator", "languages", *fields)}
+    scores: list[dict] = []
+    shared: dict = {}
+    language_sets: dict = {None: None}
+    for row in session.connection().execute(statement.execution_options(yield_per=10_000)):
+        item = public_ids.get(row[0])
+        if item is None:
+            continue  # not released
+        columns["item"].append(item)
+        columns["annotator"].append(annotators[row[1]])
+        if row[2] not in language_sets:
+            language_sets[row[2]] = frozenset(agreement_db.stored_languages(orjson.loads(row[2]), vocabulary)
+                                              or ()) or None
+        columns["languages"].append(language_sets[row[2]])
+        for name, value in zip(fields, row[3:3 + len(fields)]):
+            columns[name].append(shared.setdefault(value, value))
+        if score_names:
+            scores.append(orjson.loads(row[-1]) or {} if isinstance(row[-1], str) else {})
+    table = pd.DataFrame({"item": columns["item"], "annotator": columns["annotator"],
+                          **{name: columns[name] for name in agreement_db.FIELD_LEVELS}})
+    table["languages"] = pd.Series(columns["languages"], index=table.index, dtype=object)
+    for name in score_names:
+        table[name] = pd.Series([s.get(name) for s in scores], index=table.index, dtype=float)
+    return table
+
+
+def _agreement_summary(session: Session, actor: User, public_ids: dict[int, str] | None, project: Project) -> dict:
+    """Krippendorff's alpha and percent agreement per field on the released items' annotations
+    ({query id: public id}), or with `public_ids` None on every annotated item of the project."""
+    require_role(actor, Role.LEAD, Role.ADMIN)
     if public_ids is not None and not public_ids:
         return {}
-    table = agreement_db.annotation_table(session, actor=actor, project=project)
-    if public_ids is not None and not public_ids.issuperset(table["item"].unique()):  # a full release: no filter
-        table = table[table["item"].isin(public_ids)]
+    table = _annotation_table(session, project, public_ids)
     summary = {}
     for name in agreement_db.field_levels(project):
         report = agreement_db.field_report(project, table, name, n_bootstrap=200, seed=0)
@@ -361,9 +473,8 @@ def preview(session: Session, *, actor: User, spec: ReleaseSpec, with_agreement:
             languages=list(spec.languages), vocabulary=project.taxonomy.languages, keep_unknown=True) or ()))
     pool, held_back = _pool(session, spec, project.score_fields)
     items, report = select_items(pool, spec, project.taxonomy)
-    add_responses(items)
     report["held_back_by_triage"] = {"count": len(held_back), "ids": held_back[:100]}
-    unanswered = [item["id"] for item in items if not item["reference_answer"]]
+    unanswered = [item["id"] for item in items if not item["has_reference_answer"]]
     report["without_reference_answer"] = {"count": len(unanswered), "ids": unanswered[:100]}
     if unanswered:
         report["problems"].append(f"{len(unanswered)} selected item(s) have no reference answer yet: they are "
@@ -371,6 +482,7 @@ def preview(session: Session, *, actor: User, spec: ReleaseSpec, with_agreement:
     if held_back:
         report["problems"].append(f"{len(held_back)} final item(s) held back by triage flags (contamination, "
                                   "secrets or duplicates) until a lead clears them")
-    agreement = _agreement_summary(session, actor, {i["id"] for i in items}, project) if with_agreement else {}
+    agreement = (_agreement_summary(session, actor, {i["_query_id"]: i["id"] for i in items}, project)
+                 if with_agreement else {})
     return Preview(items, report, distributions(items), agreement,
                    score_summary(items, project.score_fields))
