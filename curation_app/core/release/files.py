@@ -9,6 +9,7 @@ every item. A release writes data.jsonl from the database and reads data.parquet
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import statistics
 from pathlib import Path
@@ -54,8 +55,8 @@ def public_item(item: dict) -> dict:
 
 
 # Items per Parquet row group: large enough for good compression and fast reading, small enough
-# that one group of long conversations stays at a few tens of MB.
-ROW_GROUP_ITEMS = 10_000
+# that one group of long conversations stays at a few MB.
+ROW_GROUP_ITEMS = 5000
 
 
 class _DigestingFile:
@@ -148,23 +149,21 @@ def write_parquet(items: Iterable[dict], path: Path) -> dict:
     return digesting.entry()
 
 
-# JSON text per Parquet row group when a data.jsonl is converted: about 10,000 typical items.
-_JSONL_BLOCK_BYTES = 16 << 20
-
-
 def parquet_from_jsonl(jsonl: Path, path: Path, schema: pa.Schema) -> dict:
     """Write the items of a data.jsonl (as `write_jsonl` writes it) as Parquet with this schema,
-    one row group per block of the file: Arrow's JSON reader parses them straight into columns,
-    the same values `write_parquet` gives. Returns {"sha256", "bytes"} of the Parquet file."""
-    reader = pa_json.open_json(jsonl, read_options=pa_json.ReadOptions(block_size=_JSONL_BLOCK_BYTES),
-                               # as from_pydict does, keys the schema does not have are left out
-                               parse_options=pa_json.ParseOptions(explicit_schema=schema,
-                                                                  unexpected_field_behavior="ignore"))
-    with open(path, "wb") as handle:
+    `ROW_GROUP_ITEMS` lines to a row group: Arrow's JSON reader parses them straight into
+    columns, the same values `write_parquet` gives. Returns {"sha256", "bytes"} of the file."""
+    # One row group's lines at a time, in one thread and one block: Arrow's streaming reader reads
+    # ahead and holds several times as much.
+    # As from_pydict does, keys the schema does not have are left out.
+    parse_options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    with open(jsonl, "rb") as lines, open(path, "wb") as handle:
         digesting, writer = _open_parquet(handle, schema)
         with writer:
-            for batch in reader:
-                writer.write_batch(batch.select(schema.names))
+            while group := b"".join(itertools.islice(lines, ROW_GROUP_ITEMS)):
+                table = pa_json.read_json(io.BytesIO(group), parse_options=parse_options, read_options=pa_json.ReadOptions(
+                    use_threads=False, block_size=len(group) + 1))
+                writer.write_table(table.select(schema.names))
     return digesting.entry()
 
 

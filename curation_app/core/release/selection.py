@@ -440,9 +440,9 @@ def _annotation_table(session: Session, project: Project, public_ids: dict[int, 
             columns[name].append(shared.setdefault(value, value))
         if score_names:
             scores.append(orjson.loads(row[-1]) or {} if isinstance(row[-1], str) else {})
-    table = pd.DataFrame({"item": columns["item"], "annotator": columns["annotator"],
-                          **{name: columns[name] for name in agreement_db.FIELD_LEVELS}})
-    table["languages"] = pd.Series(columns["languages"], index=table.index, dtype=object)
+    # Object columns point at the shared strings; pandas' own string columns would copy every one.
+    table = pd.DataFrame({name: pd.Series(columns[name], dtype=object)
+                          for name in ("item", "annotator", *agreement_db.FIELD_LEVELS)})
     for name in score_names:
         table[name] = pd.Series([s.get(name) for s in scores], index=table.index, dtype=float)
     return table
