@@ -13,11 +13,14 @@ Flags live in Query.triage_flags:
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import select, update
+import orjson
+from sqlalchemy import Text, bindparam, cast, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -76,24 +79,92 @@ def find_problems(
             benchmarks[Path(path).name] = triage.read_benchmark_file(path)
         except (OSError, ValueError) as error:
             raise InvalidInput(f"benchmark file {path}: {error}") from None
-    rows = session.execute(select(Query.public_id, Query.messages).order_by(Query.id)).all()
-    texts = [(public_id, _user_text(messages)) for public_id, messages in rows]
+    total = session.execute(select(func.count(Query.id))).scalar_one()
 
     def tracker(stage: str) -> Callable[[int], None] | None:
-        return progress(stage, len(texts)) if progress else None
+        return progress(stage, total) if progress else None
 
-    clusters = triage.near_duplicate_clusters(texts, threshold=threshold, on_progress=tracker("near-duplicates"))
-    contaminated = triage.contamination(texts, benchmarks, n=ngram, on_progress=tracker("contamination")) \
-        if benchmarks else []
-    secrets_progress = tracker("secrets")
+    duplicates_progress, secrets_progress = tracker("near-duplicates"), tracker("secrets")
+    contamination_progress = tracker("contamination") if benchmarks else None
+    index = None
+    if benchmarks:
+        index = triage.NgramIndex(ngram)
+        for benchmark, items in benchmarks.items():
+            for item_id, text in items:
+                index.add(benchmark, item_id, text)
+    finder = triage.NearDuplicateFinder(threshold=threshold)
+    query_ids = array("q")  # position -> Query.id: the one thing kept per query
+    contaminated: list[dict] = []
     found_secrets: dict[str, list[dict]] = {}
-    for position, (public_id, text) in enumerate(texts, start=1):
-        hits = triage.find_secrets(text)
-        if hits:
-            found_secrets[public_id] = [{"kind": h["kind"], "span": h["span"]} for h in hits]
-        if secrets_progress and (position % triage.PROGRESS_EVERY == 0 or position == len(texts)):
-            secrets_progress(position)
-    return Findings(len(texts), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold)
+    # One pass over the queries in id order, READ_CHUNK at a time: each check looks at a query's
+    # text once, and nothing keeps every text.
+    for chunk in _query_chunks(session):
+        texts = []
+        for query_id, public_id, text in chunk:
+            query_ids.append(query_id)
+            texts.append(text)
+            if index is not None:
+                contaminated.extend({"id": public_id, **match} for match in index.matches(text))
+            hits = triage.find_secrets(text)
+            if hits:
+                found_secrets[public_id] = [{"kind": h["kind"], "span": h["span"]} for h in hits]
+        finder.add(texts)
+        for report in (contamination_progress, secrets_progress):
+            if report:
+                report(len(query_ids))
+        if duplicates_progress and len(query_ids) < total:  # its last report comes once clusters are known
+            duplicates_progress(len(query_ids))
+    positions = finder.clusters(lambda wanted: _texts_of(session, [query_ids[p] for p in wanted]))
+    if duplicates_progress:
+        duplicates_progress(total)
+    public_of = _public_ids(session, [query_ids[p] for cluster in positions for p in cluster])
+    clusters = [[public_of[query_ids[p]] for p in cluster] for cluster in positions]
+    return Findings(len(query_ids), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold)
+
+
+# Queries read in one piece by triage: a few MB of conversations, and a progress report for each.
+READ_CHUNK = triage.PROGRESS_EVERY
+# Ids per `IN (...)` when triage reads queries back by id.
+_IDS_PER_QUERY = 1000
+# Flag updates sent in one executemany.
+_UPDATE_BATCH = 5000
+
+
+def _user_text_of(messages_json: str) -> str:
+    return _user_text(orjson.loads(messages_json))
+
+
+def _query_chunks(session: Session) -> Iterator[list[tuple[int, str, str]]]:
+    """(id, public id, users' text) of every query in id order, READ_CHUNK at a time (keyset
+    pages: no cursor stays open between chunks, on SQLite or PostgreSQL)."""
+    after = 0
+    while True:
+        rows = session.connection().execute(
+            select(Query.id, Query.public_id, cast(Query.messages, Text)).where(Query.id > after)
+            .order_by(Query.id).limit(READ_CHUNK)).all()
+        if not rows:
+            return
+        yield [(query_id, public_id, _user_text_of(messages)) for query_id, public_id, messages in rows]
+        after = rows[-1][0]
+
+
+def _texts_of(session: Session, query_ids: list[int]) -> list[str]:
+    """The users' text of these queries, in this order."""
+    found: dict[int, str] = {}
+    for start in range(0, len(query_ids), _IDS_PER_QUERY):
+        wanted = sorted(set(query_ids[start:start + _IDS_PER_QUERY]))
+        found.update((query_id, _user_text_of(messages)) for query_id, messages in session.connection().execute(
+            select(Query.id, cast(Query.messages, Text)).where(Query.id.in_(wanted))))
+    return [found[query_id] for query_id in query_ids]
+
+
+def _public_ids(session: Session, query_ids: list[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for start in range(0, len(query_ids), _IDS_PER_QUERY):
+        rows = session.connection().execute(select(Query.id, Query.public_id).where(
+            Query.id.in_(query_ids[start:start + _IDS_PER_QUERY])))
+        found.update((query_id, public_id) for query_id, public_id in rows)
+    return found
 
 
 def store_findings(session: Session, *, actor: User, findings: Findings) -> dict:
@@ -104,9 +175,17 @@ def store_findings(session: Session, *, actor: User, findings: Findings) -> dict
     for hit in findings.contaminated:
         contamination_of.setdefault(hit["id"], []).append(
             {"benchmark": hit["benchmark"], "item": hit["item"], "evidence": hit["evidence"]})
-    rows = session.execute(select(Query.id, Query.public_id, Query.triage_flags).order_by(Query.id)).all()
+    found = set(cluster_of) | set(contamination_of) | set(findings.secrets)
+    statement = (Query.__table__.update().where(Query.__table__.c.id == bindparam("query_id"))
+                 .values(triage_flags=bindparam("flags")))
     updates = []
-    for query_id, public_id, old_flags in rows:
+    # Flags as text, decoded only where there are any: most of a million queries have none.
+    rows = session.connection().execute(select(Query.id, Query.public_id, cast(Query.triage_flags, Text))
+                                        .order_by(Query.id).execution_options(yield_per=10_000))
+    for query_id, public_id, flags_text in rows:
+        old_flags = orjson.loads(flags_text) if flags_text and flags_text != "null" else None
+        if not old_flags and public_id not in found:
+            continue  # nothing before, nothing now
         flags = {k: v for k, v in (old_flags or {}).items()
                  if k in ("duplicate_of", "cleared_by", "cleared_reason", "redacted")}
         # Evidence from benchmarks not checked in this run stands until they are checked again.
@@ -126,9 +205,9 @@ def store_findings(session: Session, *, actor: User, findings: Findings) -> dict
         flags["blocked"] = needs_lead and not flags.get("cleared_by")
         cleaned = {k: v for k, v in flags.items() if v not in (None, False, [], {})}
         if cleaned != (old_flags or {}):
-            updates.append((query_id, cleaned or None))
-    for query_id, flags in updates:
-        session.execute(update(Query).where(Query.id == query_id).values(triage_flags=flags))
+            updates.append({"query_id": query_id, "flags": cleaned or None})
+    for start in range(0, len(updates), _UPDATE_BATCH):  # one statement per batch, not per query
+        session.connection().execute(statement, updates[start:start + _UPDATE_BATCH])
     report = {
         "duplicate_clusters": findings.clusters,
         "contaminated": [{"id": h["id"], "benchmark": h["benchmark"], "item": h["item"], "evidence": h["evidence"]}
