@@ -13,8 +13,13 @@ Flags live in Query.triage_flags:
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 from array import array
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -29,6 +34,7 @@ from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound
 from curation_app.core.project import load_project
 from curation_app.core.triage import context
+from curation_app.core.triage.near_duplicates import hash_texts
 from curation_app.database import read_scope, session_scope
 from curation_app.models import Query, Role, User
 
@@ -60,11 +66,15 @@ def find_problems(
     ngram: int | None = None,
     threshold: float | None = None,
     progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
+    workers: int | None = None,
 ) -> Findings:
     """Near-duplicates, contamination and secrets over every query. Only reads: the long part of
     triage can run in a read-only session, beside annotators' saves.
 
     progress(stage, total) may return a callback that is given the number of items done so far.
+    workers: processes for the per-text checks (None: one per core from PARALLEL_FROM queries on,
+    else this process alone; always this process alone while other threads run); the findings
+    are the same whatever the number.
     """
     require_role(actor, Role.LEAD, Role.ADMIN)
     project = load_project(session)
@@ -96,19 +106,20 @@ def find_problems(
     query_ids = array("q")  # position -> Query.id: the one thing kept per query
     contaminated: list[dict] = []
     found_secrets: dict[str, list[dict]] = {}
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if total >= PARALLEL_FROM else 1
+    if threading.active_count() > 1:
+        workers = 1  # workers are forked, and forking a process that runs other threads is unsafe
     # One pass over the queries in id order, READ_CHUNK at a time: each check looks at a query's
     # text once, and nothing keeps every text.
-    for chunk in _query_chunks(session):
-        texts = []
-        for query_id, public_id, text in chunk:
+    for chunk, (hashed, secrets) in _checked_chunks(_query_chunks(session), finder.permutations(), workers):
+        finder.add_hashed(hashed)
+        for (query_id, public_id, text), hits in zip(chunk, secrets):
             query_ids.append(query_id)
-            texts.append(text)
             if index is not None:
                 contaminated.extend({"id": public_id, **match} for match in index.matches(text))
-            hits = triage.find_secrets(text)
             if hits:
-                found_secrets[public_id] = [{"kind": h["kind"], "span": h["span"]} for h in hits]
-        finder.add(texts)
+                found_secrets[public_id] = hits
         for report in (contamination_progress, secrets_progress):
             if report:
                 report(len(query_ids))
@@ -124,6 +135,41 @@ def find_problems(
 
 # Queries read in one piece by triage: a few MB of conversations, and a progress report for each.
 READ_CHUNK = triage.PROGRESS_EVERY
+# From this many queries on, signatures and secrets are computed in worker processes (one per
+# core, at most MAX_WORKERS) while this one reads the database, when this process runs no other
+# thread (the CLI; the app's server runs triage in this process alone); below it, starting them
+# costs more than it saves.
+PARALLEL_FROM = 20_000
+MAX_WORKERS = 4
+
+
+def _check_texts(texts: list[str], permutations: tuple) -> tuple[tuple, list[list[dict]]]:
+    """The per-text work of triage, in a worker process or this one: what near-duplicate
+    detection keeps of each text, and each text's secrets."""
+    secrets = [[{"kind": h["kind"], "span": h["span"]} for h in triage.find_secrets(text)] for text in texts]
+    return hash_texts(texts, permutations), secrets
+
+
+def _checked_chunks(chunks: Iterator[list[tuple[int, str, str]]], permutations: tuple,
+                    workers: int) -> Iterator[tuple[list[tuple[int, str, str]], tuple]]:
+    """Each chunk with `_check_texts` of its texts, in order; with workers > 1 computed in that
+    many processes, a few chunks ahead of the caller and never more (memory stays flat)."""
+    if workers <= 1:
+        for chunk in chunks:
+            yield chunk, _check_texts([text for _, _, text in chunk], permutations)
+        return
+    # Forked (the caller has one thread): a spawned worker would import the caller's main module
+    # again, which runs a script without a __main__ guard a second time.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(_check_texts, [text for _, _, text in chunk], permutations)))
+            if len(pending) > 2 * workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
 # Ids per `IN (...)` when triage reads queries back by id.
 _IDS_PER_QUERY = 1000
 # Flag updates sent in one executemany.

@@ -163,6 +163,31 @@ _PAIR_BLOCK = 50_000
 _VERIFY_BLOCK = 5000
 
 
+def hash_texts(texts: Sequence[str], permutations: tuple[np.ndarray, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What `NearDuplicateFinder` keeps of each text: a 16-byte digest of its signature
+    ((texts, 2) uint64), whether the signature has any shingle, and its MinHash row ((texts,
+    permutations) uint32). A plain function of the texts, so batches can be hashed in parallel."""
+    multipliers, increments = permutations
+    signatures = [duplicate_signature_text(text) for text in texts]
+    # A 16-byte digest instead of the signature keeps memory flat at a million long queries.
+    digests = b"".join(hashlib.blake2b(signature.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                       for signature in signatures)
+    blocks, start = [], 0
+    while start < len(signatures):  # a few tens of MB of (permutations x shingles) at a time
+        end, chars = start, 0
+        while end < len(signatures) and (chars < _HASH_BATCH_CHARS or end == start):
+            chars += len(signatures[end])
+            end += 1
+        shingle_hashes, shingle_counts = _five_gram_hashes(signatures[start:end])
+        blocks.append(_minhash(shingle_hashes, shingle_counts, multipliers, increments))
+        start = end
+    minhashes = (np.concatenate(blocks) if len(blocks) > 1 else blocks[0]) if blocks else \
+        np.zeros((0, len(multipliers)), dtype=np.uint32)
+    return (np.frombuffer(digests, dtype=np.uint64).reshape(-1, 2),
+            np.fromiter(map(bool, signatures), dtype=bool, count=len(signatures)), minhashes)
+
+
 class NearDuplicateFinder:
     """Near-duplicate clusters over texts that arrive in batches (a million queries read from a
     database in chunks): `add` each batch, then `clusters` once.
@@ -187,24 +212,19 @@ class NearDuplicateFinder:
 
     def add(self, texts: Sequence[str]) -> None:
         """Add texts; their positions follow those of earlier batches."""
-        signatures = [duplicate_signature_text(text) for text in texts]
-        # A 16-byte digest instead of the signature keeps memory flat at a million long queries.
-        digests = b"".join(hashlib.blake2b(signature.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-                           for signature in signatures)
-        self._digests.append(np.frombuffer(digests, dtype=np.uint64).reshape(-1, 2))
-        self._shingled.append(np.fromiter(map(bool, signatures), dtype=bool, count=len(signatures)))
-        blocks, start = [], 0
-        while start < len(signatures):  # a few tens of MB of (permutations x shingles) at a time
-            end, chars = start, 0
-            while end < len(signatures) and (chars < _HASH_BATCH_CHARS or end == start):
-                chars += len(signatures[end])
-                end += 1
-            shingle_hashes, shingle_counts = _five_gram_hashes(signatures[start:end])
-            blocks.append(_minhash(shingle_hashes, shingle_counts, self._multipliers, self._increments))
-            start = end
-        if blocks:
-            self._minhashes.append(np.concatenate(blocks) if len(blocks) > 1 else blocks[0])
-        self.count += len(signatures)
+        self.add_hashed(hash_texts(texts, self.permutations()))
+
+    def permutations(self) -> tuple[np.ndarray, np.ndarray]:
+        """The MinHash permutations (multipliers, increments), for `hash_texts` in another process."""
+        return self._multipliers, self._increments
+
+    def add_hashed(self, hashed: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Add texts as `hash_texts` gave them, with these permutations."""
+        digests, shingled, minhashes = hashed
+        self._digests.append(digests)
+        self._shingled.append(shingled)
+        self._minhashes.append(minhashes)
+        self.count += len(digests)
 
     def clusters(self, texts_of: Callable[[list[int]], list[str]]) -> list[list[int]]:
         """Clusters (ascending positions, two or more) ordered by their first position.
