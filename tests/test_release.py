@@ -471,3 +471,27 @@ def test_verify_refuses_a_release_the_database_does_not_record(engine, admin, fi
     (copy / "manifest.json").write_text(json.dumps(manifest))
     unknown = cli("release", "verify", copy)
     assert unknown.code == 1 and "records no such release" in unknown.err
+
+
+def test_a_release_read_and_written_in_pieces_holds_the_same_items_everywhere(engine, admin, finals, monkeypatch):
+    from curation_app.core.release import files, selection
+    from curation_app.models import ReleaseItem
+
+    whole = make(engine, admin, version="whole", size=90, seed=4)
+    # Pieces that do not divide the 90 items: the last chunk, row group and batch are short.
+    monkeypatch.setattr(selection, "READ_CHUNK_ITEMS", 11)
+    monkeypatch.setattr(files, "ROW_GROUP_ITEMS", 7)
+    monkeypatch.setattr(freeze, "_SNAPSHOT_BATCH", 13)
+    pieces = make(engine, admin, version="pieces", size=90, seed=4)
+    folder = Path(pieces["path"])
+    assert (folder / "data.jsonl").read_bytes() == (Path(whole["path"]) / "data.jsonl").read_bytes()
+    assert release.verify(folder) == []  # the checksums taken while writing are the files'
+    lines = [json.loads(line) for line in (folder / "data.jsonl").read_text(encoding="utf-8").splitlines()]
+    parquet = pq.ParquetFile(folder / "data.parquet")
+    assert parquet.num_row_groups == 13  # 12 groups of 7 and one of 6
+    assert parquet.read().to_pylist() == lines
+    with Session(engine) as session:
+        release_id = session.exec(select(Release.id).where(Release.version == "pieces")).one()
+        snapshots = session.exec(select(ReleaseItem.item).where(ReleaseItem.release_id == release_id)
+                                 .order_by(ReleaseItem.query_id)).all()
+    assert sorted(snapshots, key=lambda item: item["id"]) == lines
