@@ -1,8 +1,10 @@
 """Near-duplicate clusters: MinHash with LSH banding, exact verification, union-find.
 
-Candidate pairs come from MinHash with LSH banding, so 100,000 queries never meet all-pairs
+Candidate pairs come from MinHash with LSH banding, so a million queries never meet all-pairs
 comparison; every candidate is then verified with the exact Jaccard similarity of the
-signatures' shingle sets before two queries are linked.
+signatures' shingle sets before two queries are linked. `NearDuplicateFinder` takes the texts in
+batches and keeps only compact arrays per text (a signature digest and a MinHash row), so the
+texts can be streamed from a database and hashed in several processes (`hash_texts`).
 """
 
 from __future__ import annotations
@@ -159,8 +161,9 @@ class _UnionFind:
 # Candidate pairs whose MinHash agreement is counted in one numpy pass (bounds a work array of
 # pairs x permutations to about 10 MB).
 _PAIR_BLOCK = 50_000
-# Verified candidate pairs whose texts are fetched at once.
-_VERIFY_BLOCK = 5000
+# Candidate pairs verified together, their texts fetched at once: the shingle sets of a
+# thousand texts take about 50 MB (Python strings in frozensets), so this bounds memory.
+_VERIFY_BLOCK = 500
 
 
 def hash_texts(texts: Sequence[str], permutations: tuple[np.ndarray, np.ndarray]
