@@ -69,10 +69,10 @@ class _DigestingFile:
         self.closed = False
 
     def write(self, data: bytes) -> int:
-        data = bytes(data)  # pyarrow hands over buffers
-        self._digest.update(data)
-        self.size += len(data)
-        return self._handle.write(data)
+        view = memoryview(data)  # pyarrow hands over its buffers: no copy
+        self._digest.update(view)
+        self.size += view.nbytes
+        return self._handle.write(view)
 
     def tell(self) -> int:
         return self.size

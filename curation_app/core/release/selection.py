@@ -3,9 +3,11 @@ sample of it, the report of what the pool could not meet, and the preview shown 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator
@@ -122,23 +124,16 @@ def parse_mix(text: str | None, taxonomy: Taxonomy) -> tuple[tuple[str, float], 
     return tuple((d, shares.get(d, 0.0) / total) for d in taxonomy.difficulties)
 
 
+# A run of digits that orjson would read as a float (an integer beyond 64 bits), as the database
+# layer checks for it: the standard library's json keeps such integers exact.
+_LONG_DIGITS = re.compile(r"\d{19,}")
+
+
 def decode_json(text: str | None):  # noqa: ANN202 - any JSON value
-    """A JSON column read as text: orjson, or the standard library when orjson would have read a
-    number as a float (an integer beyond 64 bits stays exact, as the database layer keeps it)."""
+    """A JSON column read as text, decoded as the database layer decodes it."""
     if text is None:
         return None
-    value = orjson.loads(text)
-    return json.loads(text) if _has_float(value) else value
-
-
-def _has_float(value) -> bool:  # noqa: ANN001
-    if isinstance(value, float):
-        return True
-    if isinstance(value, dict):
-        return any(_has_float(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_float(v) for v in value)
-    return False
+    return json.loads(text) if _LONG_DIGITS.search(text) else orjson.loads(text)
 
 
 def _pool(session: Session, spec: ReleaseSpec,
@@ -182,31 +177,33 @@ def _pool(session: Session, spec: ReleaseSpec,
     shared: dict = {}  # one object per distinct label, language list or score text, not one per row
     rows = []
     held_back = []
-    for row in session.connection().execute(statement.execution_options(yield_per=5000)):
-        if row.languages not in shared:
-            shared[row.languages] = list(decode_json(row.languages) or [])
-        languages = shared[row.languages]
+    result = session.connection().execute(statement.execution_options(yield_per=5000))
+    for (query_id, public_id, source, flags, difficulty, languages_json, category, subcategory, answered, rewritten,
+         label_source, scores_json) in itertools.chain.from_iterable(result.partitions()):
+        if languages_json not in shared:
+            shared[languages_json] = list(decode_json(languages_json) or [])
+        languages = shared[languages_json]
         if wanted_languages and not wanted_languages & set(languages):
             continue
-        if row.flags and "blocked" in row.flags and (decode_json(row.flags) or {}).get("blocked"):
-            held_back.append(row.public_id)  # contamination, secrets or a duplicate a lead has not cleared
+        if flags and "blocked" in flags and (decode_json(flags) or {}).get("blocked"):
+            held_back.append(public_id)  # contamination, secrets or a duplicate a lead has not cleared
             continue
         item = {
-            "id": row.public_id,
-            "category": shared.setdefault(row.category, row.category),
-            "subcategory": shared.setdefault(row.subcategory, row.subcategory),
-            "difficulty": shared.setdefault(row.difficulty, row.difficulty),
+            "id": public_id,
+            "category": shared.setdefault(category, category),
+            "subcategory": shared.setdefault(subcategory, subcategory),
+            "difficulty": shared.setdefault(difficulty, difficulty),
             "programming_language": languages,
-            "source": shared.setdefault(row.source, row.source),
-            "label_source": shared.setdefault(row.label_source, row.label_source),
-            "n_annotators": counts.get(row.id, 0),
-            "baseline_models": models_of.get(row.id, []),
-            "rewritten": bool(row.rewritten),
-            "has_reference_answer": bool(row.answered),
-            "_query_id": row.id,
+            "source": shared.setdefault(source, source),
+            "label_source": shared.setdefault(label_source, label_source),
+            "n_annotators": counts.get(query_id, 0),
+            "baseline_models": models_of.get(query_id, []),
+            "rewritten": bool(rewritten),
+            "has_reference_answer": bool(answered),
+            "_query_id": query_id,
         }
         if score_names:
-            scores = decode_json(row.scores) or {}
+            scores = decode_json(scores_json) or {}
             item["scores"] = {name: scores.get(name) for name in score_names}
         rows.append(item)
     return rows, held_back
@@ -229,10 +226,9 @@ def release_items(session: Session, items: list[dict], *, models: list[str]) -> 
     for start in range(0, len(items), READ_CHUNK_ITEMS):
         chunk = items[start:start + READ_CHUNK_ITEMS]
         query_ids = [item["_query_id"] for item in chunk]
-        texts = {row.id: row for row in session.connection().execute(
-            select(Query.id, cast(Query.messages, Text).label("messages"), Query.original_id,
-                   FinalLabel.reference_answer, FinalLabel.rewritten_prompt,
-                   cast(FinalLabel.field_sources, Text).label("field_sources"))
+        texts = {row[0]: row[1:] for row in session.connection().execute(
+            select(Query.id, cast(Query.messages, Text), Query.original_id, FinalLabel.reference_answer,
+                   FinalLabel.rewritten_prompt, cast(FinalLabel.field_sources, Text))
             .join(FinalLabel, FinalLabel.query_id == Query.id).where(Query.id.in_(query_ids)))}
         answers: dict[int, dict[str, str]] = defaultdict(dict)  # query -> {model: answer}
         if models:
@@ -241,25 +237,24 @@ def release_items(session: Session, items: list[dict], *, models: list[str]) -> 
                     .where(Baseline.query_id.in_(query_ids)).order_by(Baseline.id)):
                 answers[query_id][model] = answer
         for item in chunk:
-            row = texts[item["_query_id"]]
-            messages = decode_json(row.messages)
+            messages_json, original_id, reference_answer, rewritten_prompt, field_sources = texts[item["_query_id"]]
+            messages = decode_json(messages_json)
             baselines = answers.get(item["_query_id"], {})
             released = {
                 "id": item["id"],
-                "messages": [{"role": "user", "content": row.rewritten_prompt}] if item["rewritten"] else messages,
+                "messages": [{"role": "user", "content": rewritten_prompt}] if item["rewritten"] else messages,
                 "difficulty": item["difficulty"],
                 "programming_language": item["programming_language"],
                 "category": item["category"],
                 "subcategory": item["subcategory"],
-                "reference_answer": row.reference_answer,
+                "reference_answer": reference_answer,
                 "baseline_answer": next(iter(baselines.values()), None),
                 "baseline_models": item["baseline_models"],
                 "source": item["source"],
-                "original_id": row.original_id,
+                "original_id": original_id,
                 "label_source": item["label_source"],
                 "n_annotators": item["n_annotators"],
-                "field_sources": orjson.dumps(decode_json(row.field_sources) or {},
-                                              option=orjson.OPT_SORT_KEYS).decode(),
+                "field_sources": orjson.dumps(decode_json(field_sources) or {}, option=orjson.OPT_SORT_KEYS).decode(),
                 "rewritten": item["rewritten"],
                 "original_messages": json.dumps(messages, ensure_ascii=False) if item["rewritten"] else None,
             }
@@ -285,6 +280,8 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
     pool has, then fill the difficulty quotas, balancing subcategories. Reports any shortfall."""
     size = spec.size if spec.size is not None else len(pool)
     order = sorted(pool, key=lambda r: r["id"])
+    if size >= len(pool) and not spec.mix and not spec.category_quotas:
+        return _everything(order, spec, taxonomy)
     random.Random(spec.seed).shuffle(order)
     quotas = _quotas(size, spec.mix) if spec.mix else None
     quota_level, category_quotas = _category_quota_counts(size, spec, taxonomy)
@@ -345,6 +342,25 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
             if fits(item):
                 take(item)
     chosen.sort(key=lambda r: r["id"])
+    return chosen, _selection_report(chosen, pool, spec, taxonomy, quotas, per_difficulty, quota_level,
+                                     category_quotas, per_quota, languages_covered, by_subcategory)
+
+
+def _everything(order: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tuple[list[dict], dict]:
+    """The whole pool, no quota to meet: what select_items would take one by one, counted at once."""
+    per_difficulty = Counter(item["difficulty"] for item in order)
+    quota_level, category_quotas = _category_quota_counts(len(order), spec, taxonomy)
+    per_quota = Counter(item[quota_level] for item in order)
+    languages = {lang for item in order for lang in item["programming_language"]}
+    subcategories = {item["subcategory"]: None for item in order}
+    return order, _selection_report(order, order, spec, taxonomy, None, per_difficulty, quota_level, category_quotas,
+                                    per_quota, languages, subcategories)
+
+
+def _selection_report(chosen: list[dict], pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy,
+                      quotas: dict[str, int] | None, per_difficulty: Counter, quota_level: str,
+                      category_quotas: dict[str, int], per_quota: Counter, languages_covered: set[str],
+                      by_subcategory: dict) -> dict:
     pool_difficulties = Counter(item["difficulty"] for item in pool)
     report = {
         "requested": spec.size, "pool": len(pool), "selected": len(chosen),
@@ -362,7 +378,7 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
                             for name, quota in category_quotas.items()},
     }
     report["problems"] = _shortfall_messages(report)
-    return chosen, report
+    return report
 
 
 def _shortfall_messages(report: dict) -> list[str]:
@@ -426,20 +442,20 @@ def _annotation_table(session: Session, project: Project, public_ids: dict[int, 
     scores: list[dict] = []
     shared: dict = {}
     language_sets: dict = {None: None}
-    for row in session.connection().execute(statement.execution_options(yield_per=10_000)):
-        item = public_ids.get(row[0])
-        if item is None:
-            continue  # not released
-        columns["item"].append(item)
-        columns["annotator"].append(annotators[row[1]])
-        if row[2] not in language_sets:
-            language_sets[row[2]] = frozenset(agreement_db.stored_languages(orjson.loads(row[2]), vocabulary)
-                                              or ()) or None
-        columns["languages"].append(language_sets[row[2]])
-        for name, value in zip(fields, row[3:3 + len(fields)]):
-            columns[name].append(shared.setdefault(value, value))
+    for rows in session.connection().execute(statement.execution_options(yield_per=10_000)).partitions():
+        rows = [row for row in rows if row[0] in public_ids]  # the released items' annotations
+        if not rows:
+            continue
+        query_ids, annotator_ids, languages, *values = zip(*rows)  # a column at a time
+        columns["item"] += map(public_ids.__getitem__, query_ids)
+        columns["annotator"] += map(annotators.__getitem__, annotator_ids)
+        for text in set(languages) - language_sets.keys():
+            language_sets[text] = frozenset(agreement_db.stored_languages(orjson.loads(text), vocabulary) or ()) or None
+        columns["languages"] += map(language_sets.__getitem__, languages)
+        for name, column in zip(fields, values):
+            columns[name] += (shared.setdefault(value, value) for value in column)
         if score_names:
-            scores.append(orjson.loads(row[-1]) or {} if isinstance(row[-1], str) else {})
+            scores += (orjson.loads(text) or {} if isinstance(text, str) else {} for text in values[-1])
     # Object columns point at the shared strings; pandas' own string columns would copy every one.
     table = pd.DataFrame({name: pd.Series(columns[name], dtype=object)
                           for name in ("item", "annotator", *agreement_db.FIELD_LEVELS)})
