@@ -189,6 +189,8 @@ def test_worker_processes_find_exactly_what_one_process_finds(engine, admin, fla
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(triage_db, "ProcessPoolExecutor", CountedPool)
+    threads = 1  # this test's process as triage sees it (other tests may leave threads behind)
+    monkeypatch.setattr(triage_db.threading, "active_count", lambda: threads)
     # Enough queries for several chunks, with copies across chunks and secrets in some of them.
     rows = [{"id": f"w{i}", "prompt": f"how do I sort a list of {i % 700} tuples by field {i % 13} in python "
              f"without copying it{' again' * (i % 3)}?" + (f" my key is {SECRET}" if i % 997 == 0 else "")}
@@ -201,3 +203,7 @@ def test_worker_processes_find_exactly_what_one_process_finds(engine, admin, fla
     assert pools == [2]  # the second run did use two worker processes
     assert alone.clusters and alone.secrets and alone.contaminated
     assert in_workers == alone
+    threads = 2  # with another thread running, nothing is forked
+    with read_scope(engine) as session:
+        assert triage_db.find_problems(session, actor=admin, benchmark_files=[flagged_project], workers=2) == alone
+    assert pools == [2]

@@ -238,11 +238,13 @@ def release_items(session: Session, items: list[dict], *, models: list[str]) -> 
                 answers[query_id][model] = answer
         for item in chunk:
             messages_json, original_id, reference_answer, rewritten_prompt, field_sources = texts[item["_query_id"]]
-            messages = decode_json(messages_json)
             baselines = answers.get(item["_query_id"], {})
             released = {
                 "id": item["id"],
-                "messages": [{"role": "user", "content": rewritten_prompt}] if item["rewritten"] else messages,
+                # The stored JSON text as it is (the database layer wrote it with orjson, as
+                # write_jsonl writes): decoding and encoding it again would give the same bytes.
+                "messages": ([{"role": "user", "content": rewritten_prompt}] if item["rewritten"]
+                             else orjson.Fragment(messages_json)),
                 "difficulty": item["difficulty"],
                 "programming_language": item["programming_language"],
                 "category": item["category"],
@@ -256,7 +258,8 @@ def release_items(session: Session, items: list[dict], *, models: list[str]) -> 
                 "n_annotators": item["n_annotators"],
                 "field_sources": orjson.dumps(decode_json(field_sources) or {}, option=orjson.OPT_SORT_KEYS).decode(),
                 "rewritten": item["rewritten"],
-                "original_messages": json.dumps(messages, ensure_ascii=False) if item["rewritten"] else None,
+                "original_messages": (json.dumps(decode_json(messages_json), ensure_ascii=False)
+                                      if item["rewritten"] else None),
             }
             if "scores" in item:
                 released["scores"] = item["scores"]

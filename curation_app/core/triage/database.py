@@ -170,6 +170,8 @@ def _checked_chunks(chunks: Iterator[list[tuple[int, str, str]]], permutations: 
         while pending:
             done, future = pending.popleft()
             yield done, future.result()
+
+
 # Ids per `IN (...)` when triage reads queries back by id.
 _IDS_PER_QUERY = 1000
 # Flag updates sent in one executemany.
