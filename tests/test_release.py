@@ -315,11 +315,11 @@ def test_selection_reports_what_the_pool_cannot_meet(engine, admin, finals):
 
 
 def test_a_failure_mid_write_leaves_no_release_and_no_partial_folder(engine, admin, finals, monkeypatch):
-    def broken(items, path):
+    def broken(jsonl, path, schema):
         path.write_bytes(b"half a parquet file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(freeze, "write_parquet", broken)
+    monkeypatch.setattr(freeze, "parquet_from_jsonl", broken)
     with pytest.raises(OSError, match="disk full"):
         make(engine, admin)
     assert not (finals / "bench" / "1.0").exists()
@@ -335,12 +335,12 @@ from curation_app.core import release
 from curation_app.core.auth import command_line_actor
 from curation_app.core.release import freeze
 from curation_app.database import get_engine, session_scope
-real = freeze.write_parquet
-def slow(items, path):
-    real(items, path)
+real = freeze.parquet_from_jsonl
+def slow(jsonl, path, schema):
+    real(jsonl, path, schema)
     Path(sys.argv[1]).write_text("writing")
     time.sleep(600)  # killed here: data files written, manifest not yet, nothing renamed
-freeze.write_parquet = slow  # where create_release looks it up
+freeze.parquet_from_jsonl = slow  # where create_release looks it up
 with session_scope(get_engine()) as session:
     release.create_release(session, actor=command_line_actor(), name="bench", version="1.0",
                            spec=release.ReleaseSpec())
@@ -471,3 +471,27 @@ def test_verify_refuses_a_release_the_database_does_not_record(engine, admin, fi
     (copy / "manifest.json").write_text(json.dumps(manifest))
     unknown = cli("release", "verify", copy)
     assert unknown.code == 1 and "records no such release" in unknown.err
+
+
+def test_a_release_read_and_written_in_pieces_holds_the_same_items_everywhere(engine, admin, finals, monkeypatch):
+    from curation_app.core.release import files, selection
+    from curation_app.models import ReleaseItem
+
+    whole = make(engine, admin, version="whole", size=90, seed=4)
+    # Pieces that do not divide the 90 items: the last chunk, row group and batch are short.
+    monkeypatch.setattr(selection, "READ_CHUNK_ITEMS", 11)
+    monkeypatch.setattr(files, "ROW_GROUP_ITEMS", 7)
+    monkeypatch.setattr(freeze, "_SNAPSHOT_BATCH", 13)
+    pieces = make(engine, admin, version="pieces", size=90, seed=4)
+    folder = Path(pieces["path"])
+    assert (folder / "data.jsonl").read_bytes() == (Path(whole["path"]) / "data.jsonl").read_bytes()
+    assert release.verify(folder) == []  # the checksums taken while writing are the files'
+    lines = [json.loads(line) for line in (folder / "data.jsonl").read_text(encoding="utf-8").splitlines()]
+    parquet = pq.ParquetFile(folder / "data.parquet")
+    assert parquet.num_row_groups == 13  # 12 groups of 7 and one of 6
+    assert parquet.read().to_pylist() == lines
+    with Session(engine) as session:
+        release_id = session.exec(select(Release.id).where(Release.version == "pieces")).one()
+        snapshots = session.exec(select(ReleaseItem.item).where(ReleaseItem.release_id == release_id)
+                                 .order_by(ReleaseItem.query_id)).all()
+    assert sorted(snapshots, key=lambda item: item["id"]) == lines

@@ -177,3 +177,33 @@ def test_triage_reports_running_totals_that_end_at_the_number_of_queries(engine,
     assert set(seen) == {"near-duplicates", "contamination", "secrets", "coding score"}
     for stage, reports in seen.items():
         assert reports == sorted(reports) and reports[-1] == 2500 and reports[0] == 1000, stage
+
+
+def test_worker_processes_find_exactly_what_one_process_finds(engine, admin, flagged_project, tmp_path,
+                                                             monkeypatch):
+    pools = []
+
+    class CountedPool(triage_db.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs["max_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(triage_db, "ProcessPoolExecutor", CountedPool)
+    threads = 1  # this test's process as triage sees it (other tests may leave threads behind)
+    monkeypatch.setattr(triage_db.threading, "active_count", lambda: threads)
+    # Enough queries for several chunks, with copies across chunks and secrets in some of them.
+    rows = [{"id": f"w{i}", "prompt": f"how do I sort a list of {i % 700} tuples by field {i % 13} in python "
+             f"without copying it{' again' * (i % 3)}?" + (f" my key is {SECRET}" if i % 997 == 0 else "")}
+            for i in range(2600)]
+    import_file(write_jsonl(tmp_path / "more.jsonl", rows), actor=admin, engine=engine)
+    with read_scope(engine) as session:
+        alone = triage_db.find_problems(session, actor=admin, benchmark_files=[flagged_project], workers=1)
+        in_workers = triage_db.find_problems(session, actor=admin, benchmark_files=[flagged_project], workers=2)
+    assert alone.queries == in_workers.queries == 2605
+    assert pools == [2]  # the second run did use two worker processes
+    assert alone.clusters and alone.secrets and alone.contaminated
+    assert in_workers == alone
+    threads = 2  # with another thread running, nothing is forked
+    with read_scope(engine) as session:
+        assert triage_db.find_problems(session, actor=admin, benchmark_files=[flagged_project], workers=2) == alone
+    assert pools == [2]

@@ -1,14 +1,23 @@
 """The data files of a release: the public shape of an item, data.jsonl, data.parquet, and the
-summary of the project's score fields over the released items."""
+summary of the project's score fields over the released items.
+
+Both files are written item by item (Parquet in row groups), with their sha256 computed from the
+bytes as they are written, so a release of any size needs memory for one row group, not for
+every item. A release writes data.jsonl from the database and reads data.parquet back from it
+(`parquet_from_jsonl`), so the two files hold the same items by construction."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import itertools
 import statistics
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Iterable
 
 import orjson
 import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from curation_app.core.scores import ScoreField
@@ -45,10 +54,58 @@ def public_item(item: dict) -> dict:
     return public
 
 
-def write_jsonl(items: Iterable[dict], path: Path) -> None:
+# Items per Parquet row group: large enough for good compression and fast reading, small enough
+# that one group of long conversations stays at a few MB.
+ROW_GROUP_ITEMS = 5000
+
+
+class _DigestingFile:
+    """A file being written, with the sha256 and size of everything written to it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)  # pyarrow hands over its buffers: no copy
+        self._digest.update(view)
+        self.size += view.nbytes
+        return self._handle.write(view)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def close(self) -> None:  # the caller's `with open(...)` closes the real file
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def entry(self) -> dict:
+        """The file's manifest entry."""
+        return {"sha256": self._digest.hexdigest(), "bytes": self.size}
+
+
+def write_jsonl(items: Iterable[dict], path: Path) -> dict:
+    """Write the items as JSON lines; returns {"sha256", "bytes"} of the file."""
     with open(path, "wb") as handle:
+        digesting = _DigestingFile(handle)
+        keys: tuple[str, ...] = ()
         for item in items:  # compact, UTF-8, keys in ITEM_KEYS order: the same items give the same bytes
-            handle.write(orjson.dumps(public_item(item)) + b"\n")
+            keys = keys or item_keys([item])  # public_item's keys, found once: every item has the same
+            digesting.write(orjson.dumps({key: item[key] for key in keys}) + b"\n")
+    return digesting.entry()
 
 
 def parquet_schema(score_names: list[str] | tuple[str, ...] = (),
@@ -66,13 +123,48 @@ def parquet_schema(score_names: list[str] | tuple[str, ...] = (),
     ])
 
 
-def write_parquet(items: list[dict], path: Path) -> None:
-    schema = parquet_schema(list(items[0]["scores"]) if items and "scores" in items[0] else (),
-                            response_keys(items[0]) if items else ())
-    columns = {name: [item[name] for item in items] for name in schema.names}
-    table = pa.Table.from_pydict(columns, schema=schema)
+def _open_parquet(handle: BinaryIO, schema: pa.Schema) -> tuple[_DigestingFile, pq.ParquetWriter]:
+    digesting = _DigestingFile(handle)
     # No pandas metadata and no timestamps: the same items give the same bytes.
-    pq.write_table(table, path, compression="zstd", write_statistics=True, store_schema=False)
+    return digesting, pq.ParquetWriter(digesting, schema, compression="zstd", write_statistics=True,
+                                       store_schema=False)
+
+
+def write_parquet(items: Iterable[dict], path: Path) -> dict:
+    """Write the items as Parquet, `ROW_GROUP_ITEMS` to a row group; returns {"sha256", "bytes"}.
+    Every item has the keys of the first (the columns come from it)."""
+    items = iter(items)
+    group = list(itertools.islice(items, ROW_GROUP_ITEMS))
+    first = group[0] if group else {}
+    schema = parquet_schema(list(first["scores"]) if "scores" in first else (), response_keys(first))
+    with open(path, "wb") as handle:
+        digesting, writer = _open_parquet(handle, schema)
+        with writer:
+            while True:
+                columns = {name: [item[name] for item in group] for name in schema.names}
+                writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+                group = list(itertools.islice(items, ROW_GROUP_ITEMS))
+                if not group:
+                    break
+    return digesting.entry()
+
+
+def parquet_from_jsonl(jsonl: Path, path: Path, schema: pa.Schema) -> dict:
+    """Write the items of a data.jsonl (as `write_jsonl` writes it) as Parquet with this schema,
+    `ROW_GROUP_ITEMS` lines to a row group: Arrow's JSON reader parses them straight into
+    columns, the same values `write_parquet` gives. Returns {"sha256", "bytes"} of the file."""
+    # One row group's lines at a time, in one thread and one block: Arrow's streaming reader reads
+    # ahead and holds several times as much.
+    # As from_pydict does, keys the schema does not have are left out.
+    parse_options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    with open(jsonl, "rb") as lines, open(path, "wb") as handle:
+        digesting, writer = _open_parquet(handle, schema)
+        with writer:
+            while group := b"".join(itertools.islice(lines, ROW_GROUP_ITEMS)):
+                table = pa_json.read_json(io.BytesIO(group), parse_options=parse_options, read_options=pa_json.ReadOptions(
+                    use_threads=False, block_size=len(group) + 1))
+                writer.write_table(table.select(schema.names))
+    return digesting.entry()
 
 
 def score_summary(items: list[dict], score_fields: tuple[ScoreField, ...]) -> list[dict]:

@@ -5,6 +5,7 @@ manifest and dataset card; and the database record that the database's triggers 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -13,7 +14,6 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -25,8 +25,9 @@ from curation_app.core.project import load_project
 from curation_app.core.readers import file_sha256
 from curation_app.core.release.provenance import contamination, funnel, query_flags, sources
 from curation_app.core.release.card import dataset_card
-from curation_app.core.release.files import ALL_FILES, DATA_FILES, item_keys, public_item, write_jsonl, write_parquet
-from curation_app.core.release.selection import ReleaseSpec, _agreement_summary, preview
+from curation_app.core.release.files import ALL_FILES, RESPONSE_SUFFIX, parquet_from_jsonl, parquet_schema, write_jsonl
+from curation_app.core.release.selection import (ReleaseSpec, _agreement_summary, preview, release_items,
+                                                 response_models)
 from curation_app.core.settings import all_settings
 from curation_app.models import Annotation, AnnotationState, Release, ReleaseItem, Role, User, utcnow
 
@@ -81,34 +82,40 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
     for stale in final_path.parent.glob(f".{version}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a crashed earlier attempt
     work = Path(tempfile.mkdtemp(prefix=f".{version}.partial-", dir=final_path.parent))
+    items = result.items
     try:
-        write_jsonl(result.items, work / "data.jsonl")
-        write_parquet(result.items, work / "data.parquet")
-        query_ids = [i["_query_id"] for i in result.items]
+        models = response_models(items)
+        # One pass over the database writes data.jsonl; data.parquet and the snapshot rows are read
+        # back from it, so the three hold the same items and no step holds all of them at once.
+        files = {"data.jsonl": write_jsonl(release_items(session, items, models=models), work / "data.jsonl")}
+        schema = parquet_schema([f.name for f in project.score_fields],
+                                [f"{model}{RESPONSE_SUFFIX}" for model in models])
+        files["data.parquet"] = parquet_from_jsonl(work / "data.jsonl", work / "data.parquet", schema)
+        query_ids = [i["_query_id"] for i in items]
         versions = sorted({v for v in _guideline_versions(session, query_ids) if v})
         settings = all_settings(session)
         flags = query_flags(session)
         manifest = {
-            "name": name, "version": version, "items": len(result.items),
-            "files": {f: {"sha256": file_sha256(work / f), "bytes": (work / f).stat().st_size} for f in DATA_FILES},
-            "keys": list(item_keys(result.items)),
+            "name": name, "version": version, "items": len(items),
+            "files": files,
+            "keys": schema.names,
             "distributions": result.distributions,
             "selection": {"spec": spec.as_dict(), "report": result.report},
             "agreement": result.agreement,  # on the released items' annotations
             "agreement_all": _project_agreement(session, actor, project, query_ids, result.agreement),
-            "content": {"with_reference_answer": sum(1 for i in result.items if i["reference_answer"]),
-                        "rewritten": sum(1 for i in result.items if i["rewritten"])},
+            "content": {"with_reference_answer": sum(1 for i in items if i["has_reference_answer"]),
+                        "rewritten": sum(1 for i in items if i["rewritten"])},
             "license": settings["license"],
             "languages": settings["dataset_languages"],
             "sources": sources(session, result.distributions["source"]),
             "funnel": funnel(session, pool=result.report["pool"], released_query_ids=query_ids,
                                         flags=flags),
             "contamination": contamination(
-                session, released_query_ids=query_ids, public_ids={i["_query_id"]: i["id"] for i in result.items},
+                session, released_query_ids=query_ids, public_ids={i["_query_id"]: i["id"] for i in items},
                 flags=flags),
             **({"scores": result.scores} if result.scores else {}),
             # Each baseline model, with how many items have its answer (as `<model>_response`).
-            "baseline_models": dict(sorted(Counter(m for i in result.items for m in i["baseline_models"]).items())),
+            "baseline_models": dict(sorted(Counter(m for i in items for m in i["baseline_models"]).items())),
             "guideline_versions": versions,
             "taxonomy": {"name": taxonomy.name, "version": taxonomy.version},
             "rule": {"min_annotations": project.rule.min_annotations, "keep_quorum": project.rule.keep_quorum},
@@ -117,8 +124,7 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
             "created_at": utcnow().isoformat(timespec="seconds"),
             "created_by": actor.name,
         }
-        card = dataset_card(name, version, manifest, result.distributions,
-                            schema=pq.read_schema(work / "data.parquet"))
+        card = dataset_card(name, version, manifest, result.distributions, schema=schema)
         (work / "README.md").write_text(card, encoding="utf-8")
         manifest["files"]["README.md"] = {"sha256": file_sha256(work / "README.md"),
                                           "bytes": (work / "README.md").stat().st_size}
@@ -128,17 +134,15 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
             with open(work / file_name, "rb") as handle:
                 os.fsync(handle.fileno())
         digest = manifest["files"]["data.jsonl"]["sha256"]
-        release = Release(name=name, version=version, path=str(final_path), n_items=len(result.items),
+        release = Release(name=name, version=version, path=str(final_path), n_items=len(items),
                           sha256=digest, manifest={k: manifest[k] for k in ("files", "items", "selection",
                                                                            "guideline_versions", "created_at")},
                           created_by_id=actor.id)
         session.add(release)
         session.flush()
-        session.connection().execute(ReleaseItem.__table__.insert(), [
-            {"release_id": release.id, "query_id": item["_query_id"], "item": public_item(item)}
-            for item in result.items])
+        _insert_snapshot_rows(session, release_id=release.id, query_ids=query_ids, jsonl=work / "data.jsonl")
         audit.record(session, actor=actor, action="release.create", entity="release",
-                     entity_id=f"{name}/{version}", new={"items": len(result.items), "sha256": digest,
+                     entity_id=f"{name}/{version}", new={"items": len(items), "sha256": digest,
                                                          "spec": spec.as_dict()})
         session.flush()
         os.chmod(work, 0o755)  # mkdtemp makes it private; a release is for everyone to read
@@ -159,7 +163,27 @@ def create_release(session: Session, *, actor: User, name: str, version: str, sp
     if moved_aside:
         problems.append(f"a folder already at {final_path} had no database record (an interrupted export?); "
                         f"it was moved to {moved_aside}")
-    return {"path": str(final_path), "items": len(result.items), "sha256": digest, "problems": problems}
+    return {"path": str(final_path), "items": len(items), "sha256": digest, "problems": problems}
+
+
+# Snapshot rows inserted in one statement.
+_SNAPSHOT_BATCH = 2000
+
+
+def _insert_snapshot_rows(session: Session, *, release_id: int, query_ids: list[int], jsonl: Path) -> None:
+    """One ReleaseItem per line of data.jsonl (in the order of `query_ids`), holding that line's
+    JSON text as it is: the row as written to data.jsonl, without decoding and encoding it again."""
+    # The driver's own executemany with plain tuples: 100,000 rows of SQLAlchemy parameter
+    # processing cost more than SQLite's inserting them.
+    if session.get_bind().dialect.name == "sqlite":
+        statement = "INSERT INTO release_item (release_id, query_id, item) VALUES (?, ?, ?)"
+    else:
+        statement = "INSERT INTO release_item (release_id, query_id, item) VALUES (%s, %s, %s::json)"
+    with open(jsonl, "rb") as handle:
+        lines = (line.rstrip(b"\n").decode("utf-8") for line in handle)
+        rows = ((release_id, query_id, line) for query_id, line in zip(query_ids, lines, strict=True))
+        while batch := list(itertools.islice(rows, _SNAPSHOT_BATCH)):
+            session.connection().exec_driver_sql(statement, batch)
 
 
 def _project_agreement(session: Session, actor: User, project, query_ids: list[int], released: dict) -> dict:
@@ -186,9 +210,16 @@ def _made_by(folder: Path) -> str | None:
 
 
 def _guideline_versions(session: Session, query_ids: list[int]) -> list[str]:
-    found: set[str] = set()
-    for start in range(0, len(query_ids), 1000):
-        found.update(session.execute(select(Annotation.guideline_version).where(
-            Annotation.query_id.in_(query_ids[start:start + 1000]), Annotation.state == AnnotationState.SUBMITTED)
-            .distinct()).scalars())
+    """The guideline versions of the released items' submitted annotations."""
+    released = set(query_ids)
+    submitted = (Annotation.state == AnnotationState.SUBMITTED, Annotation.guideline_version.is_not(None))
+    found = []
+    # Few versions: for each, its annotations until one is on a released item (in a release of
+    # every annotated item, the first one is).
+    for version in session.execute(select(Annotation.guideline_version).where(*submitted).distinct()).scalars():
+        rows = session.connection().execute(select(Annotation.query_id).where(
+            *submitted, Annotation.guideline_version == version).execution_options(yield_per=20_000))
+        if any(query_id in released for (query_id,) in rows):
+            found.append(version)
+        rows.close()
     return sorted(v for v in found if v)

@@ -3,14 +3,18 @@ sample of it, the report of what the pool could not meet, and the preview shown 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, replace
+from typing import Iterator
 
 import orjson
-from sqlalchemy import func, select
+import pandas as pd
+from sqlalchemy import Text, cast, func, select
 from sqlmodel import Session
 
 from curation_app.core.agreement import database as agreement_db
@@ -120,16 +124,34 @@ def parse_mix(text: str | None, taxonomy: Taxonomy) -> tuple[tuple[str, float], 
     return tuple((d, shares.get(d, 0.0) / total) for d in taxonomy.difficulties)
 
 
+# A run of digits that orjson would read as a float (an integer beyond 64 bits), as the database
+# layer checks for it: the standard library's json keeps such integers exact.
+_LONG_DIGITS = re.compile(r"\d{19,}")
+
+
+def decode_json(text: str | None):  # noqa: ANN202 - any JSON value
+    """A JSON column read as text, decoded as the database layer decodes it."""
+    if text is None:
+        return None
+    return json.loads(text) if _LONG_DIGITS.search(text) else orjson.loads(text)
+
+
 def _pool(session: Session, spec: ReleaseSpec,
           score_fields: tuple[ScoreField, ...] = ()) -> tuple[list[dict], list[str]]:
-    """Final, kept items that pass the filters, each as the row it would be in the release; and
-    the ids held back by triage flags that no lead has cleared."""
-    # Plain columns, not ORM objects: a 100,000-item release reads them all.
-    statement = (select(Query.id, Query.public_id, Query.messages, Query.source, Query.original_id,
-                        Query.triage_flags, FinalLabel.difficulty, FinalLabel.languages,
-                        FinalLabel.category, FinalLabel.subcategory, FinalLabel.reference_answer,
-                        FinalLabel.rewritten_prompt, FinalLabel.source.label("label_source"), FinalLabel.field_sources,
-                        FinalLabel.scores)
+    """Final, kept items that pass the filters, each as a compact row with what the selection,
+    the report and the distributions read (not the texts, which `release_items` reads for the
+    chosen items only); and the ids held back by triage flags that no lead has cleared.
+
+    Row keys: id, category, subcategory, difficulty, programming_language, source, label_source,
+    n_annotators, baseline_models, rewritten, has_reference_answer, scores (with score fields)
+    and the private `_query_id`."""
+    # Plain columns, JSON as text decoded here: a 100,000-item release reads them all.
+    statement = (select(Query.id, Query.public_id, Query.source, cast(Query.triage_flags, Text).label("flags"),
+                        FinalLabel.difficulty, cast(FinalLabel.languages, Text).label("languages"),
+                        FinalLabel.category, FinalLabel.subcategory,
+                        (func.coalesce(func.length(FinalLabel.reference_answer), 0) > 0).label("answered"),
+                        (func.coalesce(func.length(FinalLabel.rewritten_prompt), 0) > 0).label("rewritten"),
+                        FinalLabel.source.label("label_source"), cast(FinalLabel.scores, Text).label("scores"))
                  .join(FinalLabel, FinalLabel.query_id == Query.id)
                  .where(FinalLabel.decision == KEEP).order_by(Query.public_id))
     if spec.categories:
@@ -144,59 +166,106 @@ def _pool(session: Session, spec: ReleaseSpec,
         statement = statement.where(Query.source.in_(spec.sources))
     counts = dict(session.execute(select(Annotation.query_id, func.count()).where(
         Annotation.state == AnnotationState.SUBMITTED).group_by(Annotation.query_id)).all())
-    baselines: dict[int, dict[str, str]] = defaultdict(dict)  # query -> {model: answer}, first imported first
-    for query_id, model, answer in session.execute(
-            select(Baseline.query_id, Baseline.model, Baseline.answer).join(
-                FinalLabel, FinalLabel.query_id == Baseline.query_id)
+    models_of: dict[int, list[str]] = defaultdict(list)  # query -> its baselines' models, first imported first
+    for query_id, model in session.connection().execute(
+            select(Baseline.query_id, Baseline.model).join(FinalLabel, FinalLabel.query_id == Baseline.query_id)
             .where(FinalLabel.decision == KEEP).order_by(Baseline.id).execution_options(yield_per=5000)):
-        baselines[query_id][model] = answer
+        if model not in models_of[query_id]:
+            models_of[query_id].append(model)
     wanted_languages = set(spec.languages)
     score_names = [f.name for f in score_fields]
+    shared: dict = {}  # one object per distinct label, language list or score text, not one per row
     rows = []
     held_back = []
-    for row in session.connection().execute(statement.execution_options(yield_per=5000)):
-        languages = list(row.languages or [])
+    result = session.connection().execute(statement.execution_options(yield_per=5000))
+    for (query_id, public_id, source, flags, difficulty, languages_json, category, subcategory, answered, rewritten,
+         label_source, scores_json) in itertools.chain.from_iterable(result.partitions()):
+        if languages_json not in shared:
+            shared[languages_json] = list(decode_json(languages_json) or [])
+        languages = shared[languages_json]
         if wanted_languages and not wanted_languages & set(languages):
             continue
-        if (row.triage_flags or {}).get("blocked"):
-            held_back.append(row.public_id)  # contamination, secrets or a duplicate a lead has not cleared
+        if flags and "blocked" in flags and (decode_json(flags) or {}).get("blocked"):
+            held_back.append(public_id)  # contamination, secrets or a duplicate a lead has not cleared
             continue
-        rewritten = bool(row.rewritten_prompt)
-        rows.append({
-            "id": row.public_id,
-            "messages": [{"role": "user", "content": row.rewritten_prompt}] if rewritten else row.messages,
-            "difficulty": row.difficulty,
+        item = {
+            "id": public_id,
+            "category": shared.setdefault(category, category),
+            "subcategory": shared.setdefault(subcategory, subcategory),
+            "difficulty": shared.setdefault(difficulty, difficulty),
             "programming_language": languages,
-            "category": row.category,
-            "subcategory": row.subcategory,
-            "reference_answer": row.reference_answer,
-            "baseline_answer": next(iter(baselines.get(row.id, {}).values()), None),
-            "baseline_models": list(baselines.get(row.id, ())),
-            "source": row.source,
-            "original_id": row.original_id,
-            "label_source": row.label_source,
-            "n_annotators": counts.get(row.id, 0),
-            "field_sources": orjson.dumps(row.field_sources or {}, option=orjson.OPT_SORT_KEYS).decode(),
-            "rewritten": rewritten,
-            "original_messages": json.dumps(row.messages, ensure_ascii=False) if rewritten else None,
-            "_query_id": row.id,
-            "_baselines": baselines.get(row.id, {}),
-        })
+            "source": shared.setdefault(source, source),
+            "label_source": shared.setdefault(label_source, label_source),
+            "n_annotators": counts.get(query_id, 0),
+            "baseline_models": models_of.get(query_id, []),
+            "rewritten": bool(rewritten),
+            "has_reference_answer": bool(answered),
+            "_query_id": query_id,
+        }
         if score_names:
-            scores = row.scores or {}
-            rows[-1]["scores"] = {name: scores.get(name) for name in score_names}
+            scores = decode_json(scores_json) or {}
+            item["scores"] = {name: scores.get(name) for name in score_names}
+        rows.append(item)
     return rows, held_back
 
 
-def add_responses(items: list[dict]) -> list[str]:
-    """Give every item CodeArena's `<model>_response` key for each baseline model among the items
-    (None where an item has no answer from that model), so every row has the same keys and each
-    key one type. Returns the models, sorted."""
-    models = sorted({model for item in items for model in item["baseline_models"]})
-    for item in items:
-        for model in models:
-            item[f"{model}{RESPONSE_SUFFIX}"] = item["_baselines"].get(model)
-    return models
+def response_models(items: list[dict]) -> list[str]:
+    """The baseline models among the items, sorted: each gives every released item CodeArena's
+    `<model>_response` key (None where an item has no answer from that model), so every row has
+    the same keys and each key one type."""
+    return sorted({model for item in items for model in item["baseline_models"]})
+
+
+# Chosen items whose texts are read in one query: a few MB of conversations at a time.
+READ_CHUNK_ITEMS = 2000
+
+
+def release_items(session: Session, items: list[dict], *, models: list[str]) -> Iterator[dict]:
+    """The released rows of the selected `items` (compact rows of `_pool`, in release order),
+    with their texts read from the database `READ_CHUNK_ITEMS` at a time."""
+    for start in range(0, len(items), READ_CHUNK_ITEMS):
+        chunk = items[start:start + READ_CHUNK_ITEMS]
+        query_ids = [item["_query_id"] for item in chunk]
+        texts = {row[0]: row[1:] for row in session.connection().execute(
+            select(Query.id, cast(Query.messages, Text), Query.original_id, FinalLabel.reference_answer,
+                   FinalLabel.rewritten_prompt, cast(FinalLabel.field_sources, Text))
+            .join(FinalLabel, FinalLabel.query_id == Query.id).where(Query.id.in_(query_ids)))}
+        answers: dict[int, dict[str, str]] = defaultdict(dict)  # query -> {model: answer}
+        if models:
+            for query_id, model, answer in session.connection().execute(
+                    select(Baseline.query_id, Baseline.model, Baseline.answer)
+                    .where(Baseline.query_id.in_(query_ids)).order_by(Baseline.id)):
+                answers[query_id][model] = answer
+        for item in chunk:
+            messages_json, original_id, reference_answer, rewritten_prompt, field_sources = texts[item["_query_id"]]
+            baselines = answers.get(item["_query_id"], {})
+            released = {
+                "id": item["id"],
+                # The stored JSON text as it is (the database layer wrote it with orjson, as
+                # write_jsonl writes): decoding and encoding it again would give the same bytes.
+                "messages": ([{"role": "user", "content": rewritten_prompt}] if item["rewritten"]
+                             else orjson.Fragment(messages_json)),
+                "difficulty": item["difficulty"],
+                "programming_language": item["programming_language"],
+                "category": item["category"],
+                "subcategory": item["subcategory"],
+                "reference_answer": reference_answer,
+                "baseline_answer": next(iter(baselines.values()), None),
+                "baseline_models": item["baseline_models"],
+                "source": item["source"],
+                "original_id": original_id,
+                "label_source": item["label_source"],
+                "n_annotators": item["n_annotators"],
+                "field_sources": orjson.dumps(decode_json(field_sources) or {}, option=orjson.OPT_SORT_KEYS).decode(),
+                "rewritten": item["rewritten"],
+                "original_messages": (json.dumps(decode_json(messages_json), ensure_ascii=False)
+                                      if item["rewritten"] else None),
+            }
+            if "scores" in item:
+                released["scores"] = item["scores"]
+            for model in models:
+                released[f"{model}{RESPONSE_SUFFIX}"] = baselines.get(model)
+            yield released
 
 
 def _quotas(size: int, mix: tuple[tuple[str, float], ...]) -> dict[str, int]:
@@ -214,6 +283,8 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
     pool has, then fill the difficulty quotas, balancing subcategories. Reports any shortfall."""
     size = spec.size if spec.size is not None else len(pool)
     order = sorted(pool, key=lambda r: r["id"])
+    if size >= len(pool) and not spec.mix and not spec.category_quotas:
+        return _everything(order, spec, taxonomy)
     random.Random(spec.seed).shuffle(order)
     quotas = _quotas(size, spec.mix) if spec.mix else None
     quota_level, category_quotas = _category_quota_counts(size, spec, taxonomy)
@@ -274,6 +345,25 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
             if fits(item):
                 take(item)
     chosen.sort(key=lambda r: r["id"])
+    return chosen, _selection_report(chosen, pool, spec, taxonomy, quotas, per_difficulty, quota_level,
+                                     category_quotas, per_quota, languages_covered, by_subcategory)
+
+
+def _everything(order: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tuple[list[dict], dict]:
+    """The whole pool, no quota to meet: what select_items would take one by one, counted at once."""
+    per_difficulty = Counter(item["difficulty"] for item in order)
+    quota_level, category_quotas = _category_quota_counts(len(order), spec, taxonomy)
+    per_quota = Counter(item[quota_level] for item in order)
+    languages = {lang for item in order for lang in item["programming_language"]}
+    subcategories = {item["subcategory"]: None for item in order}
+    return order, _selection_report(order, order, spec, taxonomy, None, per_difficulty, quota_level, category_quotas,
+                                    per_quota, languages, subcategories)
+
+
+def _selection_report(chosen: list[dict], pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy,
+                      quotas: dict[str, int] | None, per_difficulty: Counter, quota_level: str,
+                      category_quotas: dict[str, int], per_quota: Counter, languages_covered: set[str],
+                      by_subcategory: dict) -> dict:
     pool_difficulties = Counter(item["difficulty"] for item in pool)
     report = {
         "requested": spec.size, "pool": len(pool), "selected": len(chosen),
@@ -291,7 +381,7 @@ def select_items(pool: list[dict], spec: ReleaseSpec, taxonomy: Taxonomy) -> tup
                             for name, quota in category_quotas.items()},
     }
     report["problems"] = _shortfall_messages(report)
-    return chosen, report
+    return report
 
 
 def _shortfall_messages(report: dict) -> list[str]:
@@ -328,21 +418,62 @@ def distributions(items: list[dict]) -> dict[str, dict[str, int]]:
 
 @dataclass
 class Preview:
-    items: list[dict]
+    items: list[dict]  # compact rows (see _pool), in release order; release_items reads their texts
     report: dict
     distributions: dict
     agreement: dict = field(default_factory=dict)
     scores: list[dict] = field(default_factory=list)  # per score field of the project (score_summary)
 
 
-def _agreement_summary(session: Session, actor: User, public_ids: set[str] | None, project: Project) -> dict:
-    """Krippendorff's alpha and percent agreement per field on the released items' annotations,
-    or with `public_ids` None on every annotated item of the project."""
+def _annotation_table(session: Session, project: Project, public_ids: dict[int, str] | None) -> pd.DataFrame:
+    """The submitted annotations of the queries in `public_ids` ({query id: public id}; None: of
+    every query) as `agreement_db.annotation_table` gives them, read as a compact projection:
+    ids instead of joined names, one object per distinct value, language sets decoded once per
+    distinct JSON text."""
+    score_names = [f.name for f in project.score_fields]
+    if public_ids is None:
+        public_ids = {query_id: public_id for query_id, public_id in session.connection().execute(
+            select(Query.id, Query.public_id).execution_options(yield_per=10_000))}
+    annotators = dict(session.execute(select(User.id, User.name)).all())
+    vocabulary = project.taxonomy.languages
+    fields = [f for f in agreement_db.FIELD_LEVELS if f != "languages"]
+    statement = select(Annotation.query_id, Annotation.annotator_id, cast(Annotation.languages, Text),
+                       *(getattr(Annotation, f) for f in fields),
+                       *([cast(Annotation.scores, Text)] if score_names else [])).where(
+        Annotation.state == AnnotationState.SUBMITTED).order_by(Annotation.query_id, Annotation.annotator_id)
+    columns: dict[str, list] = {name: [] for name in ("item", "annotator", "languages", *fields)}
+    scores: list[dict] = []
+    shared: dict = {}
+    language_sets: dict = {None: None}
+    for rows in session.connection().execute(statement.execution_options(yield_per=10_000)).partitions():
+        rows = [row for row in rows if row[0] in public_ids]  # the released items' annotations
+        if not rows:
+            continue
+        query_ids, annotator_ids, languages, *values = zip(*rows)  # a column at a time
+        columns["item"] += map(public_ids.__getitem__, query_ids)
+        columns["annotator"] += map(annotators.__getitem__, annotator_ids)
+        for text in set(languages) - language_sets.keys():
+            language_sets[text] = frozenset(agreement_db.stored_languages(orjson.loads(text), vocabulary) or ()) or None
+        columns["languages"] += map(language_sets.__getitem__, languages)
+        for name, column in zip(fields, values):
+            columns[name] += (shared.setdefault(value, value) for value in column)
+        if score_names:
+            scores += (orjson.loads(text) or {} if isinstance(text, str) else {} for text in values[-1])
+    # Object columns point at the shared strings; pandas' own string columns would copy every one.
+    table = pd.DataFrame({name: pd.Series(columns[name], dtype=object)
+                          for name in ("item", "annotator", *agreement_db.FIELD_LEVELS)})
+    for name in score_names:
+        table[name] = pd.Series([s.get(name) for s in scores], index=table.index, dtype=float)
+    return table
+
+
+def _agreement_summary(session: Session, actor: User, public_ids: dict[int, str] | None, project: Project) -> dict:
+    """Krippendorff's alpha and percent agreement per field on the released items' annotations
+    ({query id: public id}), or with `public_ids` None on every annotated item of the project."""
+    require_role(actor, Role.LEAD, Role.ADMIN)
     if public_ids is not None and not public_ids:
         return {}
-    table = agreement_db.annotation_table(session, actor=actor, project=project)
-    if public_ids is not None and not public_ids.issuperset(table["item"].unique()):  # a full release: no filter
-        table = table[table["item"].isin(public_ids)]
+    table = _annotation_table(session, project, public_ids)
     summary = {}
     for name in agreement_db.field_levels(project):
         report = agreement_db.field_report(project, table, name, n_bootstrap=200, seed=0)
@@ -361,9 +492,8 @@ def preview(session: Session, *, actor: User, spec: ReleaseSpec, with_agreement:
             languages=list(spec.languages), vocabulary=project.taxonomy.languages, keep_unknown=True) or ()))
     pool, held_back = _pool(session, spec, project.score_fields)
     items, report = select_items(pool, spec, project.taxonomy)
-    add_responses(items)
     report["held_back_by_triage"] = {"count": len(held_back), "ids": held_back[:100]}
-    unanswered = [item["id"] for item in items if not item["reference_answer"]]
+    unanswered = [item["id"] for item in items if not item["has_reference_answer"]]
     report["without_reference_answer"] = {"count": len(unanswered), "ids": unanswered[:100]}
     if unanswered:
         report["problems"].append(f"{len(unanswered)} selected item(s) have no reference answer yet: they are "
@@ -371,6 +501,7 @@ def preview(session: Session, *, actor: User, spec: ReleaseSpec, with_agreement:
     if held_back:
         report["problems"].append(f"{len(held_back)} final item(s) held back by triage flags (contamination, "
                                   "secrets or duplicates) until a lead clears them")
-    agreement = _agreement_summary(session, actor, {i["id"] for i in items}, project) if with_agreement else {}
+    agreement = (_agreement_summary(session, actor, {i["_query_id"]: i["id"] for i in items}, project)
+                 if with_agreement else {})
     return Preview(items, report, distributions(items), agreement,
                    score_summary(items, project.score_fields))

@@ -26,6 +26,7 @@ from curation_app.core.triage.near_duplicates import (
     LSH_MAX_CANDIDATE_RATE_AT_HALF,
     LSH_MAX_PERMUTATIONS,
     LSH_TARGET_RECALL,
+    NearDuplicateFinder,
     lsh_parameters,
     near_duplicate_clusters,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "LSH_TARGET_RECALL",
     "SHINGLE_SIZE",
     "PROGRESS_EVERY",
+    "NearDuplicateFinder",
     "NgramIndex",
     "ProgressCallback",
     "contamination",

@@ -18,12 +18,19 @@ record names the scorer that wrote the stored scores.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import multiprocessing
+import os
+import threading
+from array import array
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, func, select, true, update
+import orjson
+from sqlalchemy import Text, and_, bindparam, cast, func, select, true, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -32,6 +39,7 @@ from curation_app.core.auth import require_role
 from curation_app.core.errors import InvalidInput, NotFound
 from curation_app.core.project import load_project
 from curation_app.core.triage import coding_queries, context
+from curation_app.core.triage.near_duplicates import hash_texts
 from curation_app.database import read_scope, session_scope
 from curation_app.models import AuditLog, Query, Role, User
 
@@ -77,12 +85,16 @@ def find_problems(
     threshold: float | None = None,
     rescore_coding: bool = False,
     progress: Callable[[str, int], Callable[[int], None] | None] | None = None,
+    workers: int | None = None,
 ) -> Findings:
     """Near-duplicates, contamination and secrets over every query, and the coding score of the
     queries that need one (every query with `rescore_coding`). Only reads: the long part of triage
     can run in a read-only session, beside annotators' saves.
 
     progress(stage, total) may return a callback that is given the number of items done so far.
+    workers: processes for the per-text checks (None: one per core from PARALLEL_FROM queries on,
+    else this process alone; always this process alone while other threads run); the findings
+    are the same whatever the number.
     """
     require_role(actor, Role.LEAD, Role.ADMIN)
     project = load_project(session)
@@ -97,30 +109,133 @@ def find_problems(
             benchmarks[Path(path).name] = triage.read_benchmark_file(path)
         except (OSError, ValueError) as error:
             raise InvalidInput(f"benchmark file {path}: {error}") from None
-    rows = session.execute(select(Query.id, Query.public_id, Query.messages, Query.coding_score)
-                           .order_by(Query.id)).all()
-    texts = [(public_id, _user_text(messages)) for _, public_id, messages, _ in rows]
+    total = session.execute(select(func.count(Query.id))).scalar_one()
 
     def tracker(stage: str) -> Callable[[int], None] | None:
-        return progress(stage, len(texts)) if progress else None
+        return progress(stage, total) if progress else None
 
-    clusters = triage.near_duplicate_clusters(texts, threshold=threshold, on_progress=tracker("near-duplicates"))
-    contaminated = triage.contamination(texts, benchmarks, n=ngram, on_progress=tracker("contamination")) \
-        if benchmarks else []
-    secrets_progress = tracker("secrets")
+    duplicates_progress, secrets_progress = tracker("near-duplicates"), tracker("secrets")
+    contamination_progress = tracker("contamination") if benchmarks else None
+    index = None
+    if benchmarks:
+        index = triage.NgramIndex(ngram)
+        for benchmark, items in benchmarks.items():
+            for item_id, text in items:
+                index.add(benchmark, item_id, text)
+    finder = triage.NearDuplicateFinder(threshold=threshold)
+    query_ids = array("q")  # position -> Query.id: the one thing kept per query
+    contaminated: list[dict] = []
     found_secrets: dict[str, list[dict]] = {}
-    for position, (public_id, text) in enumerate(texts, start=1):
-        hits = triage.find_secrets(text)
-        if hits:
-            found_secrets[public_id] = [{"kind": h["kind"], "span": h["span"]} for h in hits]
-        if secrets_progress and (position % triage.PROGRESS_EVERY == 0 or position == len(texts)):
-            secrets_progress(position)
-    scorer, everything = _scorer_and_scope(session, rescore_coding)
-    pending = [(query_id, coding_queries.first_user_turn(messages))
-               for query_id, _, messages, score in rows if everything or score is None]
-    scores = _score(scorer, pending, tracker("coding score") if pending else None)
-    coding = CodingFindings(scores, scorer.describe(), scorer.fingerprint, everything)
-    return Findings(len(texts), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold, coding)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if total >= PARALLEL_FROM else 1
+    if threading.active_count() > 1:
+        workers = 1  # workers are forked, and forking a process that runs other threads is unsafe
+    # One pass over the queries in id order, READ_CHUNK at a time: each check looks at a query's
+    # text once, and nothing keeps every text.
+    for chunk, (hashed, secrets) in _checked_chunks(_query_chunks(session), finder.permutations(), workers):
+        finder.add_hashed(hashed)
+        for (query_id, public_id, text), hits in zip(chunk, secrets):
+            query_ids.append(query_id)
+            if index is not None:
+                contaminated.extend({"id": public_id, **match} for match in index.matches(text))
+            if hits:
+                found_secrets[public_id] = hits
+        for report in (contamination_progress, secrets_progress):
+            if report:
+                report(len(query_ids))
+        if duplicates_progress and len(query_ids) < total:  # its last report comes once clusters are known
+            duplicates_progress(len(query_ids))
+    positions = finder.clusters(lambda wanted: _texts_of(session, [query_ids[p] for p in wanted]))
+    if duplicates_progress:
+        duplicates_progress(total)
+    public_of = _public_ids(session, [query_ids[p] for cluster in positions for p in cluster])
+    clusters = [[public_of[query_ids[p]] for p in cluster] for cluster in positions]
+    # The coding score reads only each query's first turn, a page at a time, in a pass of its own.
+    coding = find_coding_scores(session, actor=actor, rescore=rescore_coding, progress=progress)
+    return Findings(len(query_ids), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold,
+                    coding)
+
+
+# Queries read in one piece by triage: a few MB of conversations, and a progress report for each.
+READ_CHUNK = triage.PROGRESS_EVERY
+# From this many queries on, signatures and secrets are computed in worker processes (one per
+# core, at most MAX_WORKERS) while this one reads the database, when this process runs no other
+# thread (the CLI; the app's server runs triage in this process alone); below it, starting them
+# costs more than it saves.
+PARALLEL_FROM = 20_000
+MAX_WORKERS = 4
+
+
+def _check_texts(texts: list[str], permutations: tuple) -> tuple[tuple, list[list[dict]]]:
+    """The per-text work of triage, in a worker process or this one: what near-duplicate
+    detection keeps of each text, and each text's secrets."""
+    secrets = [[{"kind": h["kind"], "span": h["span"]} for h in triage.find_secrets(text)] for text in texts]
+    return hash_texts(texts, permutations), secrets
+
+
+def _checked_chunks(chunks: Iterator[list[tuple[int, str, str]]], permutations: tuple,
+                    workers: int) -> Iterator[tuple[list[tuple[int, str, str]], tuple]]:
+    """Each chunk with `_check_texts` of its texts, in order; with workers > 1 computed in that
+    many processes, a few chunks ahead of the caller and never more (memory stays flat)."""
+    if workers <= 1:
+        for chunk in chunks:
+            yield chunk, _check_texts([text for _, _, text in chunk], permutations)
+        return
+    # Forked (the caller has one thread): a spawned worker would import the caller's main module
+    # again, which runs a script without a __main__ guard a second time.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(_check_texts, [text for _, _, text in chunk], permutations)))
+            if len(pending) > 2 * workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+
+
+# Ids per `IN (...)` when triage reads queries back by id.
+_IDS_PER_QUERY = 1000
+# Flag updates sent in one executemany.
+_UPDATE_BATCH = 5000
+
+
+def _user_text_of(messages_json: str) -> str:
+    return _user_text(orjson.loads(messages_json))
+
+
+def _query_chunks(session: Session) -> Iterator[list[tuple[int, str, str]]]:
+    """(id, public id, users' text) of every query in id order, READ_CHUNK at a time (keyset
+    pages: no cursor stays open between chunks, on SQLite or PostgreSQL)."""
+    after = 0
+    while True:
+        rows = session.connection().execute(
+            select(Query.id, Query.public_id, cast(Query.messages, Text)).where(Query.id > after)
+            .order_by(Query.id).limit(READ_CHUNK)).all()
+        if not rows:
+            return
+        yield [(query_id, public_id, _user_text_of(messages)) for query_id, public_id, messages in rows]
+        after = rows[-1][0]
+
+
+def _texts_of(session: Session, query_ids: list[int]) -> list[str]:
+    """The users' text of these queries, in this order."""
+    found: dict[int, str] = {}
+    for start in range(0, len(query_ids), _IDS_PER_QUERY):
+        wanted = sorted(set(query_ids[start:start + _IDS_PER_QUERY]))
+        found.update((query_id, _user_text_of(messages)) for query_id, messages in session.connection().execute(
+            select(Query.id, cast(Query.messages, Text)).where(Query.id.in_(wanted))))
+    return [found[query_id] for query_id in query_ids]
+
+
+def _public_ids(session: Session, query_ids: list[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for start in range(0, len(query_ids), _IDS_PER_QUERY):
+        rows = session.connection().execute(select(Query.id, Query.public_id).where(
+            Query.id.in_(query_ids[start:start + _IDS_PER_QUERY])))
+        found.update((query_id, public_id) for query_id, public_id in rows)
+    return found
 
 
 def store_findings(session: Session, *, actor: User, findings: Findings) -> dict:
@@ -131,9 +246,17 @@ def store_findings(session: Session, *, actor: User, findings: Findings) -> dict
     for hit in findings.contaminated:
         contamination_of.setdefault(hit["id"], []).append(
             {"benchmark": hit["benchmark"], "item": hit["item"], "evidence": hit["evidence"]})
-    rows = session.execute(select(Query.id, Query.public_id, Query.triage_flags).order_by(Query.id)).all()
+    found = set(cluster_of) | set(contamination_of) | set(findings.secrets)
+    statement = (Query.__table__.update().where(Query.__table__.c.id == bindparam("query_id"))
+                 .values(triage_flags=bindparam("flags")))
     updates = []
-    for query_id, public_id, old_flags in rows:
+    # Flags as text, decoded only where there are any: most of a million queries have none.
+    rows = session.connection().execute(select(Query.id, Query.public_id, cast(Query.triage_flags, Text))
+                                        .order_by(Query.id).execution_options(yield_per=10_000))
+    for query_id, public_id, flags_text in rows:
+        old_flags = orjson.loads(flags_text) if flags_text and flags_text != "null" else None
+        if not old_flags and public_id not in found:
+            continue  # nothing before, nothing now
         flags = {k: v for k, v in (old_flags or {}).items()
                  if k in ("duplicate_of", "cleared_by", "cleared_reason", "redacted")}
         # Evidence from benchmarks not checked in this run stands until they are checked again.
@@ -153,9 +276,9 @@ def store_findings(session: Session, *, actor: User, findings: Findings) -> dict
         flags["blocked"] = needs_lead and not flags.get("cleared_by")
         cleaned = {k: v for k, v in flags.items() if v not in (None, False, [], {})}
         if cleaned != (old_flags or {}):
-            updates.append((query_id, cleaned or None))
-    for query_id, flags in updates:
-        session.execute(update(Query).where(Query.id == query_id).values(triage_flags=flags))
+            updates.append({"query_id": query_id, "flags": cleaned or None})
+    for start in range(0, len(updates), _UPDATE_BATCH):  # one statement per batch, not per query
+        session.connection().execute(statement, updates[start:start + _UPDATE_BATCH])
     report = {
         "duplicate_clusters": findings.clusters,
         "contaminated": [{"id": h["id"], "benchmark": h["benchmark"], "item": h["item"], "evidence": h["evidence"]}

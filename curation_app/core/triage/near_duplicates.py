@@ -1,16 +1,17 @@
 """Near-duplicate clusters: MinHash with LSH banding, exact verification, union-find.
 
-Candidate pairs come from MinHash with LSH banding, so 100,000 queries never meet all-pairs
+Candidate pairs come from MinHash with LSH banding, so a million queries never meet all-pairs
 comparison; every candidate is then verified with the exact Jaccard similarity of the
-signatures' shingle sets before two queries are linked.
+signatures' shingle sets before two queries are linked. `NearDuplicateFinder` takes the texts in
+batches and keeps only compact arrays per text (a signature digest and a MinHash row), so the
+texts can be streamed from a database and hashed in several processes (`hash_texts`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -125,40 +126,201 @@ def _minhash(shingle_hashes: np.ndarray, shingle_counts: np.ndarray,
 
 
 class _UnionFind:
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
+    """Union-find over the positions that were ever linked (a dict, so a million positions that
+    are mostly alone cost nothing); the smallest position of a cluster is its root."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
 
     def find(self, node: int) -> int:
+        parent = self.parent
         root = node
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[node] != root:  # path compression keeps later finds O(1)
-            self.parent[node], node = root, self.parent[node]
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(node, node) != root:  # path compression keeps later finds O(1)
+            parent[node], node = root, parent[node]
         return root
 
     def union(self, first: int, second: int) -> None:
         first_root, second_root = self.find(first), self.find(second)
         if first_root != second_root:
-            # the smaller position becomes the root, so roots are first members
             if second_root < first_root:
                 first_root, second_root = second_root, first_root
             self.parent[second_root] = first_root
+            self.parent.setdefault(first_root, first_root)
+
+    def clusters(self) -> list[list[int]]:
+        """Every cluster of two or more positions, ascending, ordered by their first position."""
+        members: dict[int, list[int]] = {}
+        for position in sorted(self.parent):
+            members.setdefault(self.find(position), []).append(position)
+        return sorted((positions for positions in members.values() if len(positions) > 1),
+                      key=lambda positions: positions[0])
 
 
-def _band_buckets(minhashes: np.ndarray, bands: int, rows: int, seed: int) -> Iterable[np.ndarray]:
-    """For each band, the groups (ascending row indices, two or more) whose rows agree on it."""
+# Candidate pairs whose MinHash agreement is counted in one numpy pass (bounds a work array of
+# pairs x permutations to about 10 MB).
+_PAIR_BLOCK = 50_000
+# Candidate pairs verified together, their texts fetched at once: the shingle sets of a
+# thousand texts take about 50 MB (Python strings in frozensets), so this bounds memory.
+_VERIFY_BLOCK = 500
+
+
+def hash_texts(texts: Sequence[str], permutations: tuple[np.ndarray, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What `NearDuplicateFinder` keeps of each text: a 16-byte digest of its signature
+    ((texts, 2) uint64), whether the signature has any shingle, and its MinHash row ((texts,
+    permutations) uint32). A plain function of the texts, so batches can be hashed in parallel."""
+    multipliers, increments = permutations
+    signatures = [duplicate_signature_text(text) for text in texts]
+    # A 16-byte digest instead of the signature keeps memory flat at a million long queries.
+    digests = b"".join(hashlib.blake2b(signature.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                       for signature in signatures)
+    blocks, start = [], 0
+    while start < len(signatures):  # a few tens of MB of (permutations x shingles) at a time
+        end, chars = start, 0
+        while end < len(signatures) and (chars < _HASH_BATCH_CHARS or end == start):
+            chars += len(signatures[end])
+            end += 1
+        shingle_hashes, shingle_counts = _five_gram_hashes(signatures[start:end])
+        blocks.append(_minhash(shingle_hashes, shingle_counts, multipliers, increments))
+        start = end
+    minhashes = (np.concatenate(blocks) if len(blocks) > 1 else blocks[0]) if blocks else \
+        np.zeros((0, len(multipliers)), dtype=np.uint32)
+    return (np.frombuffer(digests, dtype=np.uint64).reshape(-1, 2),
+            np.fromiter(map(bool, signatures), dtype=bool, count=len(signatures)), minhashes)
+
+
+class NearDuplicateFinder:
+    """Near-duplicate clusters over texts that arrive in batches (a million queries read from a
+    database in chunks): `add` each batch, then `clusters` once.
+
+    Kept per text: a 16-byte digest of its signature and its MinHash row (uint32 per
+    permutation, 192 bytes at the default threshold), never the text: `clusters` asks for the
+    texts of the candidate pairs only, to verify them with the exact Jaccard similarity.
+    """
+
+    def __init__(self, *, threshold: float = 0.85, seed: int = 0) -> None:
+        self.threshold = threshold
+        self.seed = seed
+        self.bands, self.rows = lsh_parameters(threshold)
+        rng = np.random.default_rng(seed)
+        permutations = self.bands * self.rows
+        self._multipliers = (rng.integers(0, 2**32, size=permutations, dtype=np.uint64) | 1).astype(np.uint32)
+        self._increments = rng.integers(0, 2**32, size=permutations, dtype=np.uint64).astype(np.uint32)
+        self._digests: list[np.ndarray] = []  # per batch, (texts, 2) uint64
+        self._minhashes: list[np.ndarray] = []  # per batch, (texts, permutations) uint32
+        self._shingled: list[np.ndarray] = []  # per batch: whether the signature has any shingle
+        self.count = 0
+
+    def add(self, texts: Sequence[str]) -> None:
+        """Add texts; their positions follow those of earlier batches."""
+        self.add_hashed(hash_texts(texts, self.permutations()))
+
+    def permutations(self) -> tuple[np.ndarray, np.ndarray]:
+        """The MinHash permutations (multipliers, increments), for `hash_texts` in another process."""
+        return self._multipliers, self._increments
+
+    def add_hashed(self, hashed: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Add texts as `hash_texts` gave them, with these permutations."""
+        digests, shingled, minhashes = hashed
+        self._digests.append(digests)
+        self._shingled.append(shingled)
+        self._minhashes.append(minhashes)
+        self.count += len(digests)
+
+    def clusters(self, texts_of: Callable[[list[int]], list[str]]) -> list[list[int]]:
+        """Clusters (ascending positions, two or more) ordered by their first position.
+        `texts_of(positions)` gives the texts at those positions, in that order."""
+        links = _UnionFind()
+        if not self.count:
+            return []
+        digests = np.concatenate(self._digests)
+        shingled = np.concatenate(self._shingled)
+        minhashes = np.concatenate(self._minhashes) if len(self._minhashes) > 1 else self._minhashes[0]
+        self._digests, self._minhashes, self._shingled = [], [], []
+        # Identical signatures: similarity 1.0, linked at once; the first of each goes on.
+        order = np.lexsort((digests[:, 1], digests[:, 0]))  # stable: equal digests keep position order
+        ordered = digests[order]
+        same_as_previous = np.concatenate(([False], (ordered[1:] == ordered[:-1]).all(axis=1)))
+        group_first = order[np.maximum.accumulate(np.where(same_as_previous, 0, np.arange(len(order))))]
+        for position, first in zip(order[same_as_previous].tolist(), group_first[same_as_previous].tolist()):
+            links.union(first, position)
+        is_first = np.ones(self.count, dtype=bool)
+        is_first[order[same_as_previous]] = False
+        del digests, order, ordered, same_as_previous, group_first
+        # An empty signature (no words at all) can only equal another one: handled above.
+        in_bands = np.flatnonzero(is_first & shingled)
+        if len(in_bands) > 1:
+            pairs = self._candidate_pairs(minhashes, in_bands)
+            self._verify(pairs, texts_of, links)
+        return links.clusters()
+
+    def _candidate_pairs(self, minhashes: np.ndarray, in_bands: np.ndarray) -> np.ndarray:
+        """Pairs (first < second positions) that share a band and whose MinHash agreement over
+        every permutation passes the first filter, without repeats, as an (n, 2) int64 array.
+        The estimate 0.2 below the threshold is about four standard errors: no true pair is
+        lost in practice, and the exact check decides."""
+        needed = (self.threshold - 0.2) * minhashes.shape[1]
+        found: list[np.ndarray] = []
+        pending: list[np.ndarray] = []
+        pending_count = 0
+
+        def estimate() -> None:
+            nonlocal pending_count
+            if pending:
+                pairs = np.concatenate(pending)
+                for start in range(0, len(pairs), _PAIR_BLOCK):
+                    block = pairs[start:start + _PAIR_BLOCK]
+                    agreeing = np.count_nonzero(minhashes[block[:, 0]] == minhashes[block[:, 1]], axis=1)
+                    found.append(block[agreeing >= needed])
+                pending.clear()
+                pending_count = 0
+
+        for group in _band_buckets(minhashes, in_bands, self.bands, self.rows, self.seed):
+            size = len(group)
+            first, second = np.triu_indices(size, 1)
+            pending.append(np.stack((group[first], group[second]), axis=1))
+            pending_count += len(first)
+            if pending_count >= _PAIR_BLOCK:
+                estimate()
+        estimate()
+        if not found:
+            return np.zeros((0, 2), dtype=np.int64)
+        return np.unique(np.concatenate(found), axis=0)  # sorted: by first position, then second
+
+    def _verify(self, pairs: np.ndarray, texts_of: Callable[[list[int]], list[str]], links: _UnionFind) -> None:
+        for start in range(0, len(pairs), _VERIFY_BLOCK):
+            block = pairs[start:start + _VERIFY_BLOCK].tolist()
+            pending = [(a, b) for a, b in block if links.find(a) != links.find(b)]
+            if not pending:
+                continue  # already in one cluster: these pairs cannot change the result
+            positions = sorted({p for pair in pending for p in pair})
+            shingles = {position: shingle_set(duplicate_signature_text(text))
+                        for position, text in zip(positions, texts_of(positions))}
+            for first, second in pending:
+                if links.find(first) != links.find(second) and \
+                        jaccard(shingles[first], shingles[second]) >= self.threshold:
+                    links.union(first, second)
+
+
+def _band_buckets(minhashes: np.ndarray, rows_in_bands: np.ndarray, bands: int, rows: int,
+                  seed: int) -> Iterable[np.ndarray]:
+    """For each band, the groups (ascending positions, two or more) of `rows_in_bands` whose
+    MinHash rows agree on it."""
     mixers = (np.random.default_rng([seed, 1]).integers(1, 2**63, size=rows, dtype=np.int64)
               .astype(_U64) | _U64(1))
     for band in range(bands):
-        columns = minhashes[:, band * rows:(band + 1) * rows].astype(_U64)
+        columns = minhashes[rows_in_bands, band * rows:(band + 1) * rows].astype(_U64)
         keys = (columns * mixers).sum(axis=1, dtype=_U64)  # a 64-bit key per band value
+        del columns
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
         boundaries = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
         group_starts = np.concatenate(([0], boundaries))
         group_sizes = np.diff(np.concatenate((group_starts, [len(keys)])))
-        for start, size in zip(group_starts[group_sizes > 1], group_sizes[group_sizes > 1]):
-            yield order[start:start + size]
+        for start, size in zip(group_starts[group_sizes > 1].tolist(), group_sizes[group_sizes > 1].tolist()):
+            yield rows_in_bands[order[start:start + size]]
 
 
 def near_duplicate_clusters(items: list[tuple[str, str]], *, threshold: float = 0.85,
@@ -172,91 +334,12 @@ def near_duplicate_clusters(items: list[tuple[str, str]], *, threshold: float = 
     estimate. Ids keep their input order within a cluster and clusters are ordered by their
     first id. ``on_progress(n_done)`` reports items processed. Deterministic for a ``seed``.
     """
-    bands, rows = lsh_parameters(threshold)
-    permutations = bands * rows
-    rng = np.random.default_rng(seed)
-    multipliers = (rng.integers(0, 2**32, size=permutations, dtype=np.uint64) | 1).astype(np.uint32)
-    increments = rng.integers(0, 2**32, size=permutations, dtype=np.uint64).astype(np.uint32)
-
-    links = _UnionFind(len(items))
-    first_position: dict[bytes, int] = {}  # signature digest -> first item position with it
-    representative: list[int] = []  # item position of each distinct signature
-    has_shingles: list[bool] = []  # per distinct signature: False for an empty one
-    minhash_blocks: list[np.ndarray] = []
-    batch: list[str] = []
-    batch_chars = 0
-
-    def hash_batch() -> None:
-        nonlocal batch_chars
-        if batch:
-            shingle_hashes, shingle_counts = _five_gram_hashes(batch)
-            minhash_blocks.append(_minhash(shingle_hashes, shingle_counts, multipliers, increments))
-            batch.clear()
-            batch_chars = 0
-
-    for position, (_, text) in enumerate(items):
-        signature = duplicate_signature_text(text)
-        # A 16-byte digest instead of the text keeps memory flat at 100,000 long queries.
-        digest = hashlib.blake2b(signature.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        first = first_position.setdefault(digest, position)
-        if first != position:
-            links.union(first, position)  # identical signatures: similarity 1.0
-        else:
-            representative.append(position)
-            has_shingles.append(bool(signature))
-            batch.append(signature)
-            batch_chars += len(signature)
-            if batch_chars >= _HASH_BATCH_CHARS:
-                hash_batch()
-        if on_progress is not None and (position + 1) % PROGRESS_EVERY == 0:
-            on_progress(position + 1)
-    hash_batch()
-    del first_position
-
-    if len(representative) > 1:
-        minhashes = np.concatenate(minhash_blocks)
-        # An empty signature (no words at all) can only equal another one: handled above.
-        in_bands = np.flatnonzero(np.array(has_shingles, dtype=bool))
-        _link_verified_candidates(items, representative, minhashes[in_bands], in_bands,
-                                  bands, rows, threshold, links, seed)
+    finder = NearDuplicateFinder(threshold=threshold, seed=seed)
+    for start in range(0, len(items), PROGRESS_EVERY):
+        finder.add([text for _, text in items[start:start + PROGRESS_EVERY]])
+        if on_progress is not None and finder.count % PROGRESS_EVERY == 0:
+            on_progress(finder.count)
+    clusters = finder.clusters(lambda positions: [items[position][1] for position in positions])
     if on_progress is not None:
         on_progress(len(items))
-
-    members: dict[int, list[int]] = {}
-    for position in range(len(items)):
-        members.setdefault(links.find(position), []).append(position)
-    clusters = [positions for positions in members.values() if len(positions) > 1]
-    clusters.sort(key=lambda positions: positions[0])
     return [[items[position][0] for position in positions] for positions in clusters]
-
-
-def _link_verified_candidates(items: list[tuple[str, str]], representative: list[int],
-                              minhashes: np.ndarray, rows_to_distinct: np.ndarray, bands: int,
-                              rows: int, threshold: float, links: _UnionFind, seed: int) -> None:
-    @functools.lru_cache(maxsize=8192)
-    def shingles_of(distinct: int) -> frozenset[str]:
-        # Recomputed for candidates only (a small share): cheaper than keeping 100,000 sets.
-        return shingle_set(duplicate_signature_text(items[representative[distinct]][1]))
-
-    rejected: set[tuple[int, int]] = set()
-    first_row = {distinct: row for row, distinct in enumerate(rows_to_distinct.tolist())}
-    for group in _band_buckets(minhashes, bands, rows, seed):
-        distinct_ids = rows_to_distinct[group].tolist()
-        for i, first in enumerate(distinct_ids):
-            for second in distinct_ids[i + 1:]:
-                first_item, second_item = representative[first], representative[second]
-                if links.find(first_item) == links.find(second_item):
-                    continue  # already in one cluster: this pair cannot change the result
-                if (first, second) in rejected:
-                    continue
-                # The MinHash estimate over all permutations is a cheap first filter: 0.2 below the
-                # threshold is about four standard errors, so no true pair is lost in practice.
-                if np.count_nonzero(minhashes[first_row[first]] == minhashes[first_row[second]]) \
-                        < (threshold - 0.2) * minhashes.shape[1]:
-                    rejected.add((first, second))
-                    continue
-                if jaccard(shingles_of(first), shingles_of(second)) >= threshold:
-                    links.union(first_item, second_item)
-                else:
-                    rejected.add((first, second))
-

@@ -8,6 +8,7 @@ and compared by the Jaccard similarity of those sets.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -65,6 +66,12 @@ _CANONICAL_WORDS: dict[str, str] = {
 }
 
 _WORD = re.compile(r"\w+")
+# The variants as whole words of words joined by spaces: one pass, instead of a lookup per word.
+_CANONICAL = re.compile(r"(?<!\w)(?:" + "|".join(sorted(_CANONICAL_WORDS, key=len, reverse=True)) + r")(?!\w)")
+
+
+def _canonical_word(match: re.Match[str]) -> str:
+    return _CANONICAL_WORDS[match.group()]
 
 # A line outside a fence "looks like code" when it has one of these shapes. Each alternative is
 # something ordinary prose almost never does at the start or end of a line.
@@ -102,10 +109,17 @@ _CODE_TOKEN = re.compile(
 _MAX_SANDWICHED = 3
 
 
+# Lines repeat a great deal across a million queries (closing braces, `return result`, the same
+# snippet pasted again): both judgements of a line are cached.
+_LINE_CACHE_SIZE = 1 << 16
+
+
+@functools.lru_cache(maxsize=_LINE_CACHE_SIZE)
 def _looks_like_code(line: str) -> bool:
     return line.rstrip().endswith(_CODE_LINE_ENDINGS) or _CODE_LINE.match(line) is not None
 
 
+@functools.lru_cache(maxsize=_LINE_CACHE_SIZE)
 def _code_segment(line: str) -> str:
     """A code line as keywords, API names, ``v`` for other names, ``s`` for strings, ``0`` for
     numbers, and the words of a trailing comment as written (comments are prose)."""
@@ -199,9 +213,9 @@ def duplicate_signature_text(text: str) -> str:
     def flush_prose() -> None:
         if prose_run:
             for sentence in _SENTENCE_END.split(_POLITENESS.sub(" ", " ".join(prose_run))):
-                words = [_CANONICAL_WORDS.get(word, word) for word in _WORD.findall(sentence)]
+                words = " ".join(_WORD.findall(sentence))
                 if words:
-                    segments.append(" ".join(words))
+                    segments.append(_CANONICAL.sub(_canonical_word, words))
             prose_run.clear()
 
     for line, fence, is_code in zip(lines, is_fence, _classify_lines(lines, is_fence)):
