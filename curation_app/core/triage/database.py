@@ -25,6 +25,7 @@ from array import array
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -110,7 +111,18 @@ def find_problems(
         except (OSError, ValueError) as error:
             raise InvalidInput(f"benchmark file {path}: {error}") from None
     total = session.execute(select(func.count(Query.id))).scalar_one()
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if total >= PARALLEL_FROM else 1
+    if threading.active_count() > 1:
+        workers = 1  # workers are forked, and forking a process that runs other threads is unsafe
+    with _worker_pool(workers) as pool:  # forked now: progress bars may start threads of their own
+        return _find(session, total, benchmarks, ngram, threshold, progress, pool)
 
+
+def _find(session: Session, total: int, benchmarks: dict, ngram: int, threshold: float,
+          progress: Callable[[str, int], Callable[[int], None] | None] | None,
+          pool: ProcessPoolExecutor | None) -> Findings:
+    """find_problems once its options are checked and its workers (if any) are running."""
     def tracker(stage: str) -> Callable[[int], None] | None:
         return progress(stage, total) if progress else None
 
@@ -126,13 +138,9 @@ def find_problems(
     query_ids = array("q")  # position -> Query.id: the one thing kept per query
     contaminated: list[dict] = []
     found_secrets: dict[str, list[dict]] = {}
-    if workers is None:
-        workers = min(os.cpu_count() or 1, MAX_WORKERS) if total >= PARALLEL_FROM else 1
-    if threading.active_count() > 1:
-        workers = 1  # workers are forked, and forking a process that runs other threads is unsafe
     # One pass over the queries in id order, READ_CHUNK at a time: each check looks at a query's
     # text once, and nothing keeps every text.
-    for chunk, (hashed, secrets) in _checked_chunks(_query_chunks(session), finder.permutations(), workers):
+    for chunk, (hashed, secrets) in _checked_chunks(_query_chunks(session), finder.permutations(), pool):
         finder.add_hashed(hashed)
         for (query_id, public_id, text), hits in zip(chunk, secrets):
             query_ids.append(query_id)
@@ -164,6 +172,8 @@ READ_CHUNK = triage.PROGRESS_EVERY
 # costs more than it saves.
 PARALLEL_FROM = 20_000
 MAX_WORKERS = 4
+# Chunks sent to the workers ahead of the one being stored: every worker busy, memory flat.
+_CHUNKS_AHEAD = 2 * MAX_WORKERS
 
 
 def _check_texts(texts: list[str], permutations: tuple) -> tuple[tuple, list[list[dict]]]:
@@ -173,26 +183,36 @@ def _check_texts(texts: list[str], permutations: tuple) -> tuple[tuple, list[lis
     return hash_texts(texts, permutations), secrets
 
 
-def _checked_chunks(chunks: Iterator[list[tuple[int, str, str]]], permutations: tuple,
-                    workers: int) -> Iterator[tuple[list[tuple[int, str, str]], tuple]]:
-    """Each chunk with `_check_texts` of its texts, in order; with workers > 1 computed in that
-    many processes, a few chunks ahead of the caller and never more (memory stays flat)."""
+@contextmanager
+def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """`workers` forked worker processes, all started before this returns; None for one."""
     if workers <= 1:
+        yield None
+        return
+    # Forked (the caller runs no other thread): a spawned worker would import the caller's main
+    # module again, which runs a script without a __main__ guard a second time.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pool.submit(int).result()  # the first task forks every worker
+        yield pool
+
+
+def _checked_chunks(chunks: Iterator[list[tuple[int, str, str]]], permutations: tuple,
+                    pool: ProcessPoolExecutor | None) -> Iterator[tuple[list[tuple[int, str, str]], tuple]]:
+    """Each chunk with `_check_texts` of its texts, in order; with a pool computed in its worker
+    processes, a few chunks ahead of the caller and never more (memory stays flat)."""
+    if pool is None:
         for chunk in chunks:
             yield chunk, _check_texts([text for _, _, text in chunk], permutations)
         return
-    # Forked (the caller has one thread): a spawned worker would import the caller's main module
-    # again, which runs a script without a __main__ guard a second time.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        pending: deque = deque()
-        for chunk in chunks:
-            pending.append((chunk, pool.submit(_check_texts, [text for _, _, text in chunk], permutations)))
-            if len(pending) > 2 * workers:
-                done, future = pending.popleft()
-                yield done, future.result()
-        while pending:
+    pending: deque = deque()
+    for chunk in chunks:
+        pending.append((chunk, pool.submit(_check_texts, [text for _, _, text in chunk], permutations)))
+        if len(pending) > _CHUNKS_AHEAD:
             done, future = pending.popleft()
             yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()
 
 
 # Ids per `IN (...)` when triage reads queries back by id.
