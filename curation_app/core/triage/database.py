@@ -116,7 +116,10 @@ def find_problems(
     if threading.active_count() > 1:
         workers = 1  # workers are forked, and forking a process that runs other threads is unsafe
     with _worker_pool(workers) as pool:  # forked now: progress bars may start threads of their own
-        return _find(session, total, benchmarks, ngram, threshold, progress, pool)
+        findings = _find(session, total, benchmarks, ngram, threshold, progress, pool)
+    # The coding score reads only each query's first turn, a page at a time, in a pass of its own.
+    findings.coding = find_coding_scores(session, actor=actor, rescore=rescore_coding, progress=progress)
+    return findings
 
 
 def _find(session: Session, total: int, benchmarks: dict, ngram: int, threshold: float,
@@ -158,10 +161,7 @@ def _find(session: Session, total: int, benchmarks: dict, ngram: int, threshold:
         duplicates_progress(total)
     public_of = _public_ids(session, [query_ids[p] for cluster in positions for p in cluster])
     clusters = [[public_of[query_ids[p]] for p in cluster] for cluster in positions]
-    # The coding score reads only each query's first turn, a page at a time, in a pass of its own.
-    coding = find_coding_scores(session, actor=actor, rescore=rescore_coding, progress=progress)
-    return Findings(len(query_ids), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold,
-                    coding)
+    return Findings(len(query_ids), clusters, contaminated, found_secrets, sorted(benchmarks), ngram, threshold)
 
 
 # Queries read in one piece by triage: a few MB of conversations, and a progress report for each.
