@@ -1314,7 +1314,7 @@ def main() -> int:
         for item in json.loads(child.stdout.strip().splitlines()[-1]):
             results.append(item)
             print(f"{item['name'][:96]:<96} {item['value']:>9}{item['unit']:<1} {item['baseline']:>9}{item['unit']:<1} "
-                  f"{item['ratio']:>7} {item['peak_mb']:>8}", flush=True)
+                  f"{'-' if item['ratio'] is None else item['ratio']:>7} {item['peak_mb']:>8}", flush=True)
             if item["note"]:
                 print(f"    {item['note'][:200]}", flush=True)
     if args.json:
