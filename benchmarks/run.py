@@ -37,6 +37,11 @@ def benchmark(function: Callable[[int, Path], list[dict]]) -> Callable[[int, Pat
     return function
 
 
+# The last line a fresh child process prints: its own peak in kB. VmHWM, not ru_maxrss, which
+# Linux carries over exec from the process that started it.
+PRINT_OWN_PEAK_KB = "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')))"
+
+
 def row(name: str, value: float, baseline: float, unit: str = "s", note: str = "") -> dict:
     # Four significant figures: a sub-millisecond figure keeps its precision, and so does its ratio.
     return {"name": name, "value": float(f"{value:.4g}"), "unit": unit, "baseline": float(f"{baseline:.4g}"),
@@ -396,7 +401,7 @@ def import_memory(n: int, workdir: Path) -> list[dict]:
     del rows
 
     def peak_mb_of(code: str, *args: str) -> float:
-        script = f"import sys\n{code}\nprint(next(l.split()[1] for l in open('/proc/self/status') if 'VmHWM' in l))"
+        script = f"import sys\n{code}\n{PRINT_OWN_PEAK_KB}"
         done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
         return int(done.stdout.split()[-1]) / 1024
@@ -476,7 +481,7 @@ def parquet_import_memory(n: int, workdir: Path) -> list[dict]:
                   "url = 'sqlite:///' + sys.argv[2]\n"
                   "database.upgrade(url)\n"
                   "import_file(sys.argv[1], actor=command_line_actor(), engine=database.get_engine(url))\n"
-                  "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
+                  + PRINT_OWN_PEAK_KB)
         done = subprocess.run([sys.executable, "-c", script, str(path), str(path.with_suffix(".sqlite"))],
                               capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
@@ -577,27 +582,15 @@ def _annotation_fields(rng, n: int, subcategory_codes, subcategories) -> dict:  
 def release_export(n: int, workdir: Path) -> list[dict]:
     """A release of n final items vs writing the same rows with pandas (JSONL and Parquet)."""
     import pandas as pd
-    from sqlalchemy import select
 
     from benchmarks.synthetic import populate
     from curation_app.core import release
     from curation_app.core.auth import command_line_actor
     from curation_app.database import session_scope
-    from curation_app.models import Annotation, FinalLabel
 
     info = populate(f"sqlite:///{workdir / 'release.sqlite'}", n_queries=n, n_open=0, workdir=workdir)
     engine = info["engine"]
-    with session_scope(engine) as session:  # every item final, labelled as its first annotation
-        rows, seen = [], set()
-        for a in session.execute(select(Annotation).order_by(Annotation.query_id, Annotation.id)).scalars():
-            if a.query_id not in seen:
-                seen.add(a.query_id)
-                rows.append({"query_id": a.query_id, "decision": "keep", "category": a.category,
-                             "subcategory": a.subcategory, "languages": a.languages, "difficulty": a.difficulty,
-                             "reference_answer": a.reference_answer, "source": "unanimous", "field_sources": {},
-                             "guidelines_need_update": False, "revision": 1})
-        for start in range(0, len(rows), 20_000):
-            session.connection().execute(FinalLabel.__table__.insert(), rows[start:start + 20_000])
+    _finalise_every_query(engine)
     os.environ["CURATION_EXPORTS_DIR"] = str(workdir / "exports")
     start = time.perf_counter()
     with session_scope(engine) as session:

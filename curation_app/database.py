@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Iterator
 
 import orjson
-from sqlalchemy import event, inspect
+from sqlalchemy import Table, bindparam, event, insert, inspect, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, create_engine
 
 from curation_app.core.errors import Busy
@@ -226,3 +227,12 @@ def check_schema(engine: Engine) -> None:
 
 def table_names(engine: Engine) -> list[str]:
     return sorted(inspect(engine).get_table_names())
+
+
+def bulk_write(connection: Connection, table: Table, *, inserts: list[dict] = (), updates: list[dict] = ()) -> None:
+    """Bulk writes in the caller's transaction: `inserts` as one executemany, and `updates` as
+    another, where each parameter set's `target` picks the row by id and its other keys are SET."""
+    if inserts:
+        connection.execute(insert(table), list(inserts))
+    if updates:
+        connection.execute(update(table).where(table.c.id == bindparam("target")), list(updates))

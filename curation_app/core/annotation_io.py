@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -29,7 +29,7 @@ from curation_app.core.limits import MAX_PUBLIC_ID_CHARS, check, check_labels, e
 from curation_app.core.project import Project, load_project
 from curation_app.core.readers import read_records
 from curation_app.core.scores import ScoreField
-from curation_app.database import read_scope, session_scope
+from curation_app.database import bulk_write, read_scope, session_scope
 from curation_app.models import Annotation, AnnotationState, AuditLog, Query, Role, User, utcnow
 
 # The project's score fields follow these columns, one column each (see columns()).
@@ -295,14 +295,8 @@ def _store(session: Session, actor: User, plan: _Plan, users: dict[str, tuple[in
         if existing["state"] != AnnotationState.SUBMITTED:
             newly_submitted.append(pair)
     connection = session.connection()
-    if inserts:
-        connection.execute(insert(Annotation.__table__), inserts)
-    if updates:
-        table = Annotation.__table__
-        # The columns of each parameter set are SET; `target` picks the row.
-        connection.execute(update(table).where(table.c.id == bindparam("target")), updates)
-    if audits:
-        connection.execute(insert(AuditLog.__table__), audits)
+    bulk_write(connection, Annotation.__table__, inserts=inserts, updates=updates)
+    bulk_write(connection, AuditLog.__table__, inserts=audits)
     queue.mark_submitted_many(session, pairs=newly_submitted, overlap=project.overlap)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, exists, func, insert, not_, select, update
+from sqlalchemy import exists, func, not_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -25,7 +25,7 @@ from sqlmodel import Session
 from curation_app.core import audit, queue
 from curation_app.core.annotation_io import neutralise_formula, restore_formula, write_rows
 from curation_app.core.readers import read_records
-from curation_app.database import read_scope, session_scope
+from curation_app.database import bulk_write, read_scope, session_scope
 from curation_app.core.adjudicate import LEADS, _open_complete_items, _submitted_annotations, settled_labels
 from curation_app.core.auth import create_imported_annotator, require_role, validate_name
 from curation_app.core.errors import Conflict, ImportRefused, InvalidInput, NotFound, PermissionDenied
@@ -413,13 +413,8 @@ def _write_votes(session: Session, *, actor: User, plan: _VotePlan) -> dict:
                        "entity_id": public_id, "old": None if earlier is None else {"reviewer": name},
                        "new": {"reviewer": name, "vote": vote, "comment": comment, "corrections": corrections}})
     connection = session.connection()
-    if inserts:
-        connection.execute(insert(ReviewVote.__table__), inserts)
-    if updates:
-        table = ReviewVote.__table__
-        connection.execute(update(table).where(table.c.id == bindparam("target")), updates)
-    if audits:
-        connection.execute(insert(AuditLog.__table__), audits)
+    bulk_write(connection, ReviewVote.__table__, inserts=inserts, updates=updates)
+    bulk_write(connection, AuditLog.__table__, inserts=audits)
     decided: Counter = Counter()
     for query_id in sorted({c[0] for c in plan.checked}):
         decided[decide(session, actor=actor, query_id=query_id, project=plan.project,
